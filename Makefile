@@ -1,0 +1,96 @@
+# rnnlua — build, tests, demo, sanitizers, benchmarks.
+#
+#   make            ./rnnlua and the loadable module rnn/core.so
+#   make run        installs what is missing, builds, runs the default experiment
+#   make test       installs what is missing, builds, runs every test
+#   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make bench      benchmarks against PyTorch (needs python3-torch)
+#   make install PREFIX=/usr/local
+#   make clean
+
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+PKGS    := lua5.4 openblas lapacke
+
+CC      ?= cc
+OPT     ?= -O2 -g
+# -ffp-contract=off: no fused multiply-add contraction, so results do not
+# depend on what the compiler chose to fuse (reproducibility to the bit).
+CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -ffp-contract=off -fPIC \
+           -D_POSIX_C_SOURCE=200809L -DRNNLUA_VERSION='"$(VERSION)"'
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS    = $(PKG_LIBS) -lm
+EXE_LIBS = $(LIBS) -lreadline
+
+CORE_SRC := $(wildcard core/*.c)
+BIND_SRC := $(filter-out bindings/rnnlua.c,$(wildcard bindings/*.c))
+CTEST_SRC := $(wildcard tests/c/*.c)
+HEADERS  := $(wildcard core/*.h bindings/*.h tests/c/*.h)
+
+B ?= build
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+BIND_OBJ := $(BIND_SRC:%.c=$(B)/%.o)
+CTEST_OBJ := $(CTEST_SRC:%.c=$(B)/%.o)
+
+DEPS_OK := build/.deps-ok
+
+.PHONY: all run test asan bench install clean deps
+
+all: $(DEPS_OK)
+	@$(MAKE) --no-print-directory rnnlua rnn/core.so
+
+$(DEPS_OK): tools/deps.sh
+	@sh tools/deps.sh
+	@mkdir -p build && touch $@
+
+deps:
+	@sh tools/deps.sh
+
+$(B)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
+
+scripts/rnn/core.so: $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS) $(LDFLAGS)
+
+# rnn is a symlink to scripts/rnn, so plain lua5.4 run from here finds both
+# rnn/init.lua and rnn/core.so.
+rnn/core.so: scripts/rnn/core.so
+
+$(B)/test_core: $(CTEST_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
+
+test: all
+	@$(MAKE) --no-print-directory $(B)/test_core
+	@sh tests/run.sh ./rnnlua $(B)/test_core
+
+# Everything rebuilt with the sanitizers into build/asan, then the same suite.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+asan: $(DEPS_OK)
+	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
+		build/asan/rnnlua build/asan/test_core
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		sh tests/run.sh build/asan/rnnlua build/asan/test_core
+
+build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
+
+run: all
+	./rnnlua experiments/tensor_tour.lua
+
+bench: all
+	@sh tools/deps.sh bench
+	@sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn $(DESTDIR)$(PREFIX)/share/lua/5.4
+	install -m 755 rnnlua $(DESTDIR)$(PREFIX)/bin/rnnlua
+	install -m 755 scripts/rnn/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn/core.so
+	cd scripts && find rnn -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/lua/5.4/{} \;
+
+clean:
+	rm -rf build rnnlua scripts/rnn/core.so

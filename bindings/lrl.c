@@ -1,0 +1,193 @@
+#include "lrl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+rl_tensor **rlua_newbox(lua_State *L)
+{
+    rl_tensor **box = lua_newuserdatauv(L, sizeof *box, 1);
+    *box = NULL;
+    luaL_setmetatable(L, RLUA_TENSOR_MT);
+    return box;
+}
+
+rl_tensor *rlua_totensor(lua_State *L, int idx)
+{
+    rl_tensor **box = luaL_testudata(L, idx, RLUA_TENSOR_MT);
+    return box ? *box : NULL;
+}
+
+static const char *where(lua_State *L)
+{
+    /* level 1 is the C function itself; level 2 the Lua code calling it */
+    luaL_where(L, 2);
+    const char *w = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the string stays valid: it is interned and we copy it at once */
+    return w;
+}
+
+int rlua_error(lua_State *L, const char *fn, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char w[256];
+    snprintf(w, sizeof w, "%s", where(L));
+    return luaL_error(L, "%srnn.%s: %s", w, fn, msg);
+}
+
+int rlua_fail(lua_State *L, const char *fn)
+{
+    /* core messages start with the core op ("matmul: ..."); keep the text after it */
+    const char *msg = rl_last_error();
+    const char *colon = strstr(msg, ": ");
+    const char *body = colon && (size_t)(colon - msg) < 32 && !memchr(msg, ' ', (size_t)(colon - msg)) ? colon + 2 : msg;
+    return rlua_error(L, fn, "%s", body);
+}
+
+void rlua_check_status(lua_State *L, rl_status st, const char *fn)
+{
+    if (st != RL_OK) rlua_fail(L, fn);
+    rlua_gc_account(L);
+}
+
+rl_tensor *rlua_check(lua_State *L, int idx, const char *fn, const char *name)
+{
+    rl_tensor *t = rlua_totensor(L, idx);
+    if (!t) {
+        if (luaL_testudata(L, idx, RLUA_TENSOR_MT))
+            rlua_error(L, fn, "argument %d (%s) is a released tensor", idx, name);
+        rlua_error(L, fn, "argument %d (%s) must be a tensor, got %s", idx, name, luaL_typename(L, idx));
+    }
+    return t;
+}
+
+lua_Integer rlua_checkint(lua_State *L, int idx, const char *fn, const char *name)
+{
+    int isnum;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (!isnum) {
+        if (lua_type(L, idx) == LUA_TNUMBER)
+            rlua_error(L, fn, "argument %d (%s) must be an integer, got %s", idx, name, lua_tostring(L, idx));
+        rlua_error(L, fn, "argument %d (%s) must be an integer, got %s", idx, name, luaL_typename(L, idx));
+    }
+    return v;
+}
+
+lua_Number rlua_checknum(lua_State *L, int idx, const char *fn, const char *name)
+{
+    int isnum;
+    lua_Number v = lua_tonumberx(L, idx, &isnum);
+    if (!isnum || lua_type(L, idx) != LUA_TNUMBER)
+        rlua_error(L, fn, "argument %d (%s) must be a number, got %s", idx, name, luaL_typename(L, idx));
+    return v;
+}
+
+int rlua_checkdim(lua_State *L, int idx, int ndim, const char *fn, int extra)
+{
+    lua_Integer d = rlua_checkint(L, idx, fn, "dim");
+    lua_Integer n = ndim + extra;
+    if (d < 0) d += n + 1;
+    if (d < 1 || d > n) {
+        if (n == 0) rlua_error(L, fn, "argument %d (dim): a 0-d tensor has no dimensions", idx);
+        rlua_error(L, fn, "argument %d (dim) is %d, out of range for %s%d-d tensor (allowed 1..%d or -%d..-1)", idx,
+                   (int)lua_tointeger(L, idx), extra ? "a new dim of a " : "a ", ndim, (int)n, (int)n);
+    }
+    return (int)(d - 1);
+}
+
+rl_dtype rlua_optdtype(lua_State *L, int idx, rl_dtype def, const char *fn)
+{
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        rlua_error(L, fn, "argument %d (dtype) must be 'float32', 'float64' or 'int64', got %s", idx,
+                   luaL_typename(L, idx));
+    rl_dtype dt;
+    if (rl_dtype_parse(lua_tostring(L, idx), &dt))
+        rlua_error(L, fn, "argument %d (dtype) must be 'float32', 'float64' or 'int64', got '%s'", idx,
+                   lua_tostring(L, idx));
+    return dt;
+}
+
+static int64_t check_size(lua_State *L, int argidx, int pos, const char *fn, int allow_infer)
+{
+    int isnum;
+    lua_Integer v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum)
+        rlua_error(L, fn, "argument %d (size): size %d must be an integer, got %s", argidx, pos,
+                   lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    if (v < 0 && !(allow_infer && v == -1))
+        rlua_error(L, fn, "argument %d (size): size %d is %lld; sizes must be >= 0", argidx, pos, (long long)v);
+    return (int64_t)v;
+}
+
+int rlua_checksizes(lua_State *L, int idx, int64_t *shape, const char *fn, int *next, int allow_infer)
+{
+    int n = 0;
+    if (lua_istable(L, idx) && !rlua_totensor(L, idx)) {
+        lua_Integer len = luaL_len(L, idx);
+        if (len > RL_MAX_DIMS)
+            rlua_error(L, fn, "argument %d (size) has %lld dimensions, at most %d supported", idx, (long long)len,
+                       RL_MAX_DIMS);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_geti(L, idx, i);
+            shape[n++] = check_size(L, idx, (int)i, fn, allow_infer);
+            lua_pop(L, 1);
+        }
+        *next = idx + 1;
+    } else {
+        int top = lua_gettop(L), i = idx;
+        for (; i <= top && lua_type(L, i) == LUA_TNUMBER; i++) {
+            if (n == RL_MAX_DIMS)
+                rlua_error(L, fn, "too many sizes: at most %d dimensions supported", RL_MAX_DIMS);
+            lua_pushvalue(L, i);
+            shape[n] = check_size(L, i, n + 1, fn, allow_infer);
+            n++;
+            lua_pop(L, 1);
+        }
+        if (i <= top && !lua_isnil(L, i) && lua_type(L, i) != LUA_TSTRING && !lua_istable(L, i))
+            rlua_error(L, fn, "argument %d (size) must be a number or a table of sizes, got %s", i,
+                       luaL_typename(L, i));
+        *next = i;
+    }
+    return n;
+}
+
+void rlua_infer_size(lua_State *L, const char *fn, int64_t *shape, int n, int64_t numel)
+{
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < n; i++) {
+        if (shape[i] != -1) {
+            known *= shape[i];
+        } else if (infer >= 0) {
+            rlua_error(L, fn, "only one size may be -1 (inferred)");
+        } else {
+            infer = i;
+        }
+    }
+    if (infer < 0) return;
+    if (known == 0 || numel % known != 0) {
+        char sb[RL_SHAPE_BUF];
+        shape[infer] = -1;
+        rlua_error(L, fn, "cannot infer the -1 size of %s for %lld elements", rl_shape_str(sb, sizeof sb, n, shape),
+                   (long long)numel);
+    }
+    shape[infer] = numel / known;
+}
+
+void rlua_gc_account(lua_State *L)
+{
+    /* Tensor memory is malloc'd in C, invisible to Lua's collector: every
+     * 16 MiB allocated, run a collector step sized to that much. */
+    static uint64_t seen;
+    uint64_t now = rl_storage_bytes_allocated();
+    if (now - seen > (UINT64_C(16) << 20)) {
+        int kb = (int)((now - seen) >> 10);
+        seen = now;
+        lua_gc(L, LUA_GCSTEP, kb);
+    }
+}

@@ -1,0 +1,60 @@
+/* lrl.h — helpers shared by the Lua bindings: the rnn.Tensor userdata,
+ * argument checking and error reporting.
+ *
+ * A tensor userdata is a box holding one reference to an rl_tensor. Create
+ * the box before calling into the core (rlua_newbox), so that a Lua error
+ * raised afterwards cannot leak the tensor: the box's __gc releases it.
+ *
+ * Dimensions and indices seen from Lua are 1-based; negative ones count
+ * from the end (-1 is the last). */
+#ifndef RL_LRL_H
+#define RL_LRL_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../core/tensor.h"
+
+#define RLUA_TENSOR_MT "rnn.Tensor"
+
+/* Pushes an empty box; returns the slot to fill. */
+rl_tensor **rlua_newbox(lua_State *L);
+rl_tensor *rlua_totensor(lua_State *L, int idx); /* NULL if not a tensor */
+/* The tensor at idx, or an error "rnn.FN: argument N (NAME) must be a tensor, got T". */
+rl_tensor *rlua_check(lua_State *L, int idx, const char *fn, const char *name);
+
+/* Raises "<where>rnn.FN: <core message>" after a failed core call. */
+int rlua_fail(lua_State *L, const char *fn);
+/* Raises "<where>rnn.FN: <formatted message>", pointing at the Lua caller. */
+int rlua_error(lua_State *L, const char *fn, const char *fmt, ...);
+/* Raises unless st is RL_OK; after a success tells the collector of new
+ * C memory. Call it after each core call that filled a box. */
+void rlua_check_status(lua_State *L, rl_status st, const char *fn);
+
+/* Argument helpers; all raise with the function and argument named. */
+lua_Integer rlua_checkint(lua_State *L, int idx, const char *fn, const char *name);
+lua_Number rlua_checknum(lua_State *L, int idx, const char *fn, const char *name);
+/* A 1-based, possibly negative dim for a tensor of ndim dims -> 0-based.
+ * `extra` allows one past the end (unsqueeze, stack). */
+int rlua_checkdim(lua_State *L, int idx, int ndim, const char *fn, int extra);
+rl_dtype rlua_optdtype(lua_State *L, int idx, rl_dtype def, const char *fn);
+/* Sizes from a table at `idx` or from the integer arguments idx..top; stops
+ * at the first non-number. Returns the number of dims; *next is the first
+ * argument after the sizes. -1 entries are kept when allow_infer (for
+ * reshape), to be resolved by rlua_infer_size. */
+int rlua_checksizes(lua_State *L, int idx, int64_t *shape, const char *fn, int *next, int allow_infer);
+void rlua_infer_size(lua_State *L, const char *fn, int64_t *shape, int n, int64_t numel);
+
+/* Tells the garbage collector about C memory allocated since the last call. */
+void rlua_gc_account(lua_State *L);
+
+/* Registration of each binding file into the module table at the top. */
+void rlua_open_tensor(lua_State *L);
+void rlua_open_create(lua_State *L);
+void rlua_open_math(lua_State *L);
+void rlua_open_shape(lua_State *L);
+
+/* The methods table of rnn.Tensor (for registering more methods). */
+void rlua_push_methods(lua_State *L);
+
+#endif

@@ -1,0 +1,318 @@
+/* shape.c — views, copies, dtype conversion, indexing and joining. */
+#include "lrl.h"
+
+#include "../core/index.h"
+
+#include <string.h>
+
+static int reshape_like(lua_State *L, const char *fn, int copy_ok)
+{
+    rl_tensor *t = rlua_check(L, 1, fn, "self");
+    int64_t shape[RL_MAX_DIMS];
+    int next;
+    int n = rlua_checksizes(L, 2, shape, fn, &next, 1);
+    if (!lua_isnoneornil(L, next))
+        rlua_error(L, fn, "argument %d (size) must be a number or a table of sizes, got %s", next,
+                   luaL_typename(L, next));
+    rlua_infer_size(L, fn, shape, n, rl_tensor_numel(t));
+    rl_tensor **box = rlua_newbox(L);
+    rl_status st = copy_ok ? rl_tensor_reshape(box, t, n, shape) : rl_tensor_view(box, t, n, shape);
+    rlua_check_status(L, st, fn);
+    return 1;
+}
+
+static int l_reshape(lua_State *L) { return reshape_like(L, "reshape", 1); }
+static int l_view(lua_State *L) { return reshape_like(L, "view", 0); }
+
+static int l_flatten(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "flatten", "self");
+    int64_t n = rl_tensor_numel(t);
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_reshape(box, t, 1, &n), "flatten");
+    return 1;
+}
+
+static int l_transpose(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "transpose", "self");
+    int d0 = rlua_checkdim(L, 2, t->ndim, "transpose", 0);
+    int d1 = rlua_checkdim(L, 3, t->ndim, "transpose", 0);
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_transpose(box, t, d0, d1), "transpose");
+    return 1;
+}
+
+/* t:t(): the transpose of a 2-d tensor */
+static int l_t(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "t", "self");
+    if (t->ndim != 2) {
+        char sb[RL_SHAPE_BUF];
+        rlua_error(L, "t", "expected a 2-d tensor, got shape %s (use transpose(d0, d1))",
+                   rl_shape_str(sb, sizeof sb, t->ndim, t->shape));
+    }
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_transpose(box, t, 0, 1), "t");
+    return 1;
+}
+
+/* t:permute(2, 1, 3) or t:permute{2, 1, 3} */
+static int l_permute(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "permute", "self");
+    int perm[RL_MAX_DIMS];
+    int n = 0;
+    bool table = lua_istable(L, 2);
+    int count = table ? (int)luaL_len(L, 2) : lua_gettop(L) - 1;
+    if (count != t->ndim)
+        rlua_error(L, "permute", "expected %d dimensions for a %d-d tensor, got %d", t->ndim, t->ndim, count);
+    for (int i = 0; i < count; i++) {
+        if (table) lua_geti(L, 2, i + 1);
+        else lua_pushvalue(L, i + 2);
+        perm[n++] = rlua_checkdim(L, lua_gettop(L), t->ndim, "permute", 0);
+        lua_pop(L, 1);
+    }
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_permute(box, t, perm), "permute");
+    return 1;
+}
+
+/* t:narrow(dim, start, length), start 1-based */
+static int l_narrow(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "narrow", "self");
+    int dim = rlua_checkdim(L, 2, t->ndim, "narrow", 0);
+    lua_Integer start = rlua_checkint(L, 3, "narrow", "start");
+    lua_Integer len = rlua_checkint(L, 4, "narrow", "length");
+    if (start < 0) start += t->shape[dim] + 1;
+    if (start < 1 || len < 0 || start - 1 + len > t->shape[dim])
+        rlua_error(L, "narrow", "start %lld and length %lld out of range for dimension %d of size %lld",
+                   (long long)lua_tointeger(L, 3), (long long)len, dim + 1, (long long)t->shape[dim]);
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_narrow(box, t, dim, start - 1, len), "narrow");
+    return 1;
+}
+
+/* t:select(dim, index), index 1-based */
+static int l_select(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "select", "self");
+    int dim = rlua_checkdim(L, 2, t->ndim, "select", 0);
+    lua_Integer i = rlua_checkint(L, 3, "select", "index");
+    if (i < 0) i += t->shape[dim] + 1;
+    if (i < 1 || i > t->shape[dim])
+        rlua_error(L, "select", "index %lld out of range for dimension %d of size %lld",
+                   (long long)lua_tointeger(L, 3), dim + 1, (long long)t->shape[dim]);
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_select(box, t, dim, i - 1), "select");
+    return 1;
+}
+
+static int l_squeeze(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "squeeze", "self");
+    int dim = lua_isnoneornil(L, 2) ? -1 : rlua_checkdim(L, 2, t->ndim, "squeeze", 0);
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_squeeze(box, t, dim), "squeeze");
+    return 1;
+}
+
+static int l_unsqueeze(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "unsqueeze", "self");
+    int dim = rlua_checkdim(L, 2, t->ndim, "unsqueeze", 1);
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_unsqueeze(box, t, dim), "unsqueeze");
+    return 1;
+}
+
+static int l_expand(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "expand", "self");
+    int64_t shape[RL_MAX_DIMS];
+    int next;
+    int n = rlua_checksizes(L, 2, shape, "expand", &next, 1);
+    /* -1 keeps the size of that dim */
+    for (int i = 0; i < n; i++) {
+        int ti = t->ndim - n + i;
+        if (shape[i] == -1) {
+            if (ti < 0) rlua_error(L, "expand", "size -1 is not allowed for a new leading dimension");
+            shape[i] = t->shape[ti];
+        }
+    }
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_expand(box, t, n, shape), "expand");
+    return 1;
+}
+
+static int l_contiguous(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "contiguous", "self");
+    if (rl_tensor_is_contiguous(t)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_clone(box, t), "contiguous");
+    return 1;
+}
+
+static int l_clone(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "clone", "self");
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_clone(box, t), "clone");
+    return 1;
+}
+
+/* dst:copy_(src): src broadcast to dst's shape, converted to its dtype */
+static int l_copy_(lua_State *L)
+{
+    rl_tensor *dst = rlua_check(L, 1, "copy_", "self");
+    rl_tensor *src = rlua_check(L, 2, "copy_", "src");
+    rlua_check_status(L, rl_tensor_copy_(dst, src), "copy_");
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_fill_(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "fill_", "self");
+    double v = rlua_checknum(L, 2, "fill_", "value");
+    rl_tensor_fill_(t, v);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_zero_(lua_State *L)
+{
+    rl_tensor_fill_(rlua_check(L, 1, "zero_", "self"), 0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_to(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "to", "self");
+    if (lua_isnoneornil(L, 2)) rlua_error(L, "to", "argument 2 (dtype) is missing");
+    rl_dtype dt = rlua_optdtype(L, 2, t->dtype, "to");
+    if (dt == t->dtype) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_to_dtype(box, t, dt), "to");
+    return 1;
+}
+
+static int convert(lua_State *L, rl_dtype dt, const char *fn)
+{
+    rl_tensor *t = rlua_check(L, 1, fn, "self");
+    if (t->dtype == dt) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_to_dtype(box, t, dt), fn);
+    return 1;
+}
+
+static int l_float(lua_State *L) { return convert(L, RL_FLOAT32, "float"); }
+static int l_double(lua_State *L) { return convert(L, RL_FLOAT64, "double"); }
+static int l_long(lua_State *L) { return convert(L, RL_INT64, "long"); }
+
+/* t:index_select(dim, index): index a 1-d int64 tensor (or a table) of 1-based positions */
+static rl_tensor *index_arg(lua_State *L, int idx, const char *fn)
+{
+    if (lua_istable(L, idx) && !rlua_totensor(L, idx)) {
+        /* a plain table of integers: build an int64 tensor in place of it */
+        lua_Integer n = luaL_len(L, idx);
+        rl_tensor **box = rlua_newbox(L);
+        int64_t len = n;
+        rlua_check_status(L, rl_tensor_empty(box, RL_INT64, 1, &len), fn);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_geti(L, idx, i);
+            int ok;
+            lua_Integer v = lua_tointegerx(L, -1, &ok);
+            if (!ok) rlua_error(L, fn, "argument %d (index): entry %d must be an integer", idx, (int)i);
+            ((int64_t *)rl_tensor_data(*box))[i - 1] = v;
+            lua_pop(L, 1);
+        }
+        lua_replace(L, idx);
+    }
+    return rlua_check(L, idx, fn, "index");
+}
+
+static int l_index_select(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "index_select", "self");
+    int dim = rlua_checkdim(L, 2, t->ndim, "index_select", 0);
+    rl_tensor *index = index_arg(L, 3, "index_select");
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_index_select(box, t, dim, index, 1), "index_select");
+    return 1;
+}
+
+static int l_gather(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "gather", "self");
+    int dim = rlua_checkdim(L, 2, t->ndim, "gather", 0);
+    rl_tensor *index = rlua_check(L, 3, "gather", "index");
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_gather(box, t, dim, index, 1), "gather");
+    return 1;
+}
+
+/* rnn.cat({a, b, ...} [, dim = 1]) and rnn.stack(...) */
+static int join(lua_State *L, const char *fn, int stack)
+{
+    if (!lua_istable(L, 1) || rlua_totensor(L, 1))
+        rlua_error(L, fn, "argument 1 (tensors) must be a table of tensors, got %s", luaL_typename(L, 1));
+    lua_Integer n = luaL_len(L, 1);
+    if (n < 1) rlua_error(L, fn, "argument 1 (tensors) is empty");
+    if (n > 1 << 20) rlua_error(L, fn, "argument 1 (tensors) has too many entries");
+    /* the array lives in a userdata so that an error below cannot leak it */
+    const rl_tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)n, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        ts[i - 1] = rlua_totensor(L, -1);
+        if (!ts[i - 1]) rlua_error(L, fn, "argument 1 (tensors): entry %d is a %s, not a tensor", (int)i, luaL_typename(L, -1));
+        lua_pop(L, 1); /* still referenced by the table */
+    }
+    int dim = 0;
+    if (!lua_isnoneornil(L, 2)) dim = rlua_checkdim(L, 2, ts[0]->ndim, fn, stack);
+    rl_tensor **box = rlua_newbox(L);
+    rl_status st = stack ? rl_stack(box, ts, (int)n, dim) : rl_cat(box, ts, (int)n, dim);
+    rlua_check_status(L, st, fn);
+    return 1;
+}
+
+static int l_cat(lua_State *L) { return join(L, "cat", 0); }
+static int l_stack(lua_State *L) { return join(L, "stack", 1); }
+
+static const luaL_Reg methods[] = {
+    {"reshape", l_reshape}, {"view", l_view}, {"flatten", l_flatten}, {"transpose", l_transpose},
+    {"t", l_t}, {"permute", l_permute}, {"narrow", l_narrow}, {"select", l_select},
+    {"squeeze", l_squeeze}, {"unsqueeze", l_unsqueeze}, {"expand", l_expand},
+    {"contiguous", l_contiguous}, {"clone", l_clone}, {"copy_", l_copy_}, {"fill_", l_fill_},
+    {"zero_", l_zero_}, {"to", l_to}, {"float", l_float}, {"double", l_double}, {"long", l_long},
+    {"index_select", l_index_select}, {"gather", l_gather},
+    {NULL, NULL},
+};
+
+static const luaL_Reg funcs[] = {
+    {"reshape", l_reshape}, {"transpose", l_transpose}, {"permute", l_permute}, {"narrow", l_narrow},
+    {"select", l_select}, {"squeeze", l_squeeze}, {"unsqueeze", l_unsqueeze},
+    {"index_select", l_index_select}, {"gather", l_gather}, {"cat", l_cat}, {"stack", l_stack},
+    {"clone", l_clone},
+    {NULL, NULL},
+};
+
+void rlua_open_shape(lua_State *L)
+{
+    luaL_setfuncs(L, funcs, 0);
+    rlua_push_methods(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 1);
+}

@@ -1,0 +1,340 @@
+/* tensor.c — the rnn.Tensor userdata: lifetime, queries, element access,
+ * conversion to Lua tables. */
+#include "lrl.h"
+
+#include <string.h>
+
+static int t_gc(lua_State *L)
+{
+    rl_tensor **box = luaL_checkudata(L, 1, RLUA_TENSOR_MT);
+    rl_tensor_release(*box);
+    *box = NULL;
+    return 0;
+}
+
+static void push_element(lua_State *L, const rl_tensor *t, const int64_t *index)
+{
+    void *p = rl_tensor_ptr(t, index);
+    switch (t->dtype) {
+    case RL_FLOAT32: lua_pushnumber(L, *(float *)p); break;
+    case RL_FLOAT64: lua_pushnumber(L, *(double *)p); break;
+    case RL_INT64: lua_pushinteger(L, *(int64_t *)p); break;
+    }
+}
+
+/* Stores the Lua value at idx into one element, checking it fits the dtype. */
+static void store_element(lua_State *L, int idx, rl_tensor *t, const int64_t *index, const char *fn)
+{
+    void *p = rl_tensor_ptr(t, index);
+    if (t->dtype == RL_INT64) {
+        int isint;
+        lua_Integer v = lua_tointegerx(L, idx, &isint);
+        if (!isint) rlua_error(L, fn, "value for an int64 tensor must be an integer, got %s", luaL_typename(L, idx));
+        *(int64_t *)p = v;
+        return;
+    }
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        rlua_error(L, fn, "value must be a number, got %s", luaL_typename(L, idx));
+    double v = lua_tonumber(L, idx);
+    if (t->dtype == RL_FLOAT32) *(float *)p = (float)v;
+    else *(double *)p = v;
+}
+
+/* 1-based (negative from the end) index -> 0-based, range-checked */
+static int64_t check_index(lua_State *L, lua_Integer i, int64_t size, int dim, const char *fn)
+{
+    lua_Integer j = i < 0 ? i + size + 1 : i;
+    if (j < 1 || j > size)
+        rlua_error(L, fn, "index %lld out of range for dimension %d of size %lld", (long long)i, dim + 1,
+                   (long long)size);
+    return j - 1;
+}
+
+/* Reads a table of indices at idx into index[]; returns how many. */
+static int read_index_table(lua_State *L, int idx, const rl_tensor *t, int64_t *index, const char *fn)
+{
+    lua_Integer n = luaL_len(L, idx);
+    if (n > t->ndim)
+        rlua_error(L, fn, "%lld indices given for a %d-d tensor", (long long)n, t->ndim);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_geti(L, idx, k);
+        int isint;
+        lua_Integer i = lua_tointegerx(L, -1, &isint);
+        if (!isint) rlua_error(L, fn, "index %d must be an integer, got %s", (int)k, luaL_typename(L, -1));
+        index[k - 1] = check_index(L, i, t->shape[k - 1], (int)k - 1, fn);
+        lua_pop(L, 1);
+    }
+    return (int)n;
+}
+
+/* Pushes the view of t with its first n dims fixed at index[0..n). */
+static rl_tensor *push_subview(lua_State *L, rl_tensor *t, const int64_t *index, int n, const char *fn)
+{
+    rl_tensor **box = rlua_newbox(L);
+    rl_tensor_retain(t);
+    *box = t;
+    for (int k = 0; k < n; k++) {
+        rl_tensor *v;
+        rlua_check_status(L, rl_tensor_select(&v, *box, 0, index[k]), fn);
+        rl_tensor_release(*box);
+        *box = v;
+    }
+    return *box;
+}
+
+static int t_index(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "Tensor.__index", "tensor");
+    int64_t index[RL_MAX_DIMS];
+    int n;
+    switch (lua_type(L, 2)) {
+    case LUA_TSTRING:
+        lua_pushvalue(L, 2);
+        lua_gettable(L, lua_upvalueindex(1)); /* methods */
+        return 1;
+    case LUA_TNUMBER: {
+        int isint;
+        lua_Integer i = lua_tointegerx(L, 2, &isint);
+        if (!isint) rlua_error(L, "Tensor.__index", "index must be an integer, got %s", lua_tostring(L, 2));
+        if (t->ndim == 0) rlua_error(L, "Tensor.__index", "a 0-d tensor cannot be indexed; use :item()");
+        index[0] = check_index(L, i, t->shape[0], 0, "Tensor.__index");
+        n = 1;
+        break;
+    }
+    case LUA_TTABLE:
+        n = read_index_table(L, 2, t, index, "Tensor.__index");
+        break;
+    default:
+        return rlua_error(L, "Tensor.__index", "cannot index a tensor with a %s", luaL_typename(L, 2));
+    }
+    if (n == t->ndim) push_element(L, t, index);
+    else push_subview(L, t, index, n, "Tensor.__index");
+    return 1;
+}
+
+static int t_newindex(lua_State *L)
+{
+    const char *fn = "Tensor.__newindex";
+    rl_tensor *t = rlua_check(L, 1, fn, "tensor");
+    int64_t index[RL_MAX_DIMS];
+    int n;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        int isint;
+        lua_Integer i = lua_tointegerx(L, 2, &isint);
+        if (!isint) rlua_error(L, fn, "index must be an integer, got %s", lua_tostring(L, 2));
+        if (t->ndim == 0) rlua_error(L, fn, "a 0-d tensor cannot be indexed; use :fill_(v)");
+        index[0] = check_index(L, i, t->shape[0], 0, fn);
+        n = 1;
+    } else if (lua_type(L, 2) == LUA_TTABLE) {
+        n = read_index_table(L, 2, t, index, fn);
+    } else if (lua_type(L, 2) == LUA_TSTRING) {
+        return rlua_error(L, fn, "cannot set field '%s' of a tensor", lua_tostring(L, 2));
+    } else {
+        return rlua_error(L, fn, "cannot index a tensor with a %s", luaL_typename(L, 2));
+    }
+    if (n == t->ndim) {
+        store_element(L, 3, t, index, fn);
+        return 0;
+    }
+    rl_tensor *view = push_subview(L, t, index, n, fn);
+    rl_tensor *src = rlua_totensor(L, 3);
+    if (src) {
+        if (src->dtype != view->dtype)
+            rlua_error(L, fn, "cannot assign a %s tensor into a %s tensor", rl_dtype_name(src->dtype),
+                       rl_dtype_name(view->dtype));
+        rlua_check_status(L, rl_tensor_copy_(view, src), fn);
+    } else if (lua_type(L, 3) == LUA_TNUMBER) {
+        rl_tensor_fill_(view, lua_tonumber(L, 3));
+    } else {
+        rlua_error(L, fn, "value must be a number or a tensor, got %s", luaL_typename(L, 3));
+    }
+    return 0;
+}
+
+static int t_len(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "Tensor.__len", "tensor");
+    lua_pushinteger(L, t->ndim ? t->shape[0] : 0);
+    return 1;
+}
+
+static void push_shape(lua_State *L, const rl_tensor *t)
+{
+    lua_createtable(L, t->ndim, 0);
+    for (int i = 0; i < t->ndim; i++) {
+        lua_pushinteger(L, t->shape[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int t_shape(lua_State *L)
+{
+    push_shape(L, rlua_check(L, 1, "shape", "tensor"));
+    return 1;
+}
+
+static int t_size(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "size", "tensor");
+    if (lua_isnoneornil(L, 2)) {
+        push_shape(L, t);
+        return 1;
+    }
+    int d = rlua_checkdim(L, 2, t->ndim, "size", 0);
+    lua_pushinteger(L, t->shape[d]);
+    return 1;
+}
+
+static int t_stride(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "stride", "tensor");
+    if (lua_isnoneornil(L, 2)) {
+        lua_createtable(L, t->ndim, 0);
+        for (int i = 0; i < t->ndim; i++) {
+            lua_pushinteger(L, t->stride[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        return 1;
+    }
+    lua_pushinteger(L, t->stride[rlua_checkdim(L, 2, t->ndim, "stride", 0)]);
+    return 1;
+}
+
+static int t_dim(lua_State *L)
+{
+    lua_pushinteger(L, rlua_check(L, 1, "dim", "tensor")->ndim);
+    return 1;
+}
+
+static int t_numel(lua_State *L)
+{
+    lua_pushinteger(L, rl_tensor_numel(rlua_check(L, 1, "numel", "tensor")));
+    return 1;
+}
+
+static int t_dtype(lua_State *L)
+{
+    lua_pushstring(L, rl_dtype_name(rlua_check(L, 1, "dtype", "tensor")->dtype));
+    return 1;
+}
+
+static int t_is_contiguous(lua_State *L)
+{
+    lua_pushboolean(L, rl_tensor_is_contiguous(rlua_check(L, 1, "is_contiguous", "tensor")));
+    return 1;
+}
+
+static int t_item(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "item", "tensor");
+    if (rl_tensor_numel(t) != 1) {
+        char sb[RL_SHAPE_BUF];
+        rlua_error(L, "item", "tensor of shape %s has %lld elements, expected exactly 1",
+                   rl_shape_str(sb, sizeof sb, t->ndim, t->shape), (long long)rl_tensor_numel(t));
+    }
+    int64_t zero[RL_MAX_DIMS] = {0};
+    push_element(L, t, zero);
+    return 1;
+}
+
+static void totable_rec(lua_State *L, const rl_tensor *t, int64_t *index, int d)
+{
+    luaL_checkstack(L, 4, "tensor too deep");
+    lua_createtable(L, (int)t->shape[d], 0);
+    for (int64_t i = 0; i < t->shape[d]; i++) {
+        index[d] = i;
+        if (d == t->ndim - 1) push_element(L, t, index);
+        else totable_rec(L, t, index, d + 1);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int t_totable(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "totable", "tensor");
+    int64_t index[RL_MAX_DIMS] = {0};
+    if (t->ndim == 0) push_element(L, t, index);
+    else totable_rec(L, t, index, 0);
+    return 1;
+}
+
+/* t:get(i, j, ...) and t:set(i, j, ..., v): one element by 1-based indices */
+static int read_index_args(lua_State *L, int first, int count, const rl_tensor *t, int64_t *index, const char *fn)
+{
+    if (count != t->ndim)
+        rlua_error(L, fn, "%d indices given for a %d-d tensor", count, t->ndim);
+    for (int k = 0; k < count; k++)
+        index[k] = check_index(L, rlua_checkint(L, first + k, fn, "index"), t->shape[k], k, fn);
+    return count;
+}
+
+static int t_get(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "get", "tensor");
+    int64_t index[RL_MAX_DIMS];
+    read_index_args(L, 2, lua_gettop(L) - 1, t, index, "get");
+    push_element(L, t, index);
+    return 1;
+}
+
+static int t_set(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "set", "tensor");
+    int64_t index[RL_MAX_DIMS];
+    int top = lua_gettop(L);
+    if (top < 2) rlua_error(L, "set", "expected indices and a value");
+    read_index_args(L, 2, top - 2, t, index, "set");
+    store_element(L, top, t, index, "set");
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int t_data_ptr(lua_State *L)
+{
+    /* identity of the underlying buffer, for tests of view sharing */
+    rl_tensor *t = rlua_check(L, 1, "data_ptr", "tensor");
+    lua_pushinteger(L, (lua_Integer)(intptr_t)rl_tensor_data(t));
+    return 1;
+}
+
+static int is_tensor(lua_State *L)
+{
+    lua_pushboolean(L, rlua_totensor(L, 1) != NULL);
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"shape", t_shape},   {"size", t_size},     {"stride", t_stride},       {"dim", t_dim},
+    {"numel", t_numel},   {"dtype", t_dtype},   {"is_contiguous", t_is_contiguous},
+    {"item", t_item},     {"totable", t_totable}, {"get", t_get},           {"set", t_set},
+    {"data_ptr", t_data_ptr},
+    {NULL, NULL},
+};
+
+void rlua_push_methods(lua_State *L)
+{
+    luaL_getmetatable(L, RLUA_TENSOR_MT);
+    lua_getfield(L, -1, "methods");
+    lua_remove(L, -2);
+}
+
+void rlua_open_tensor(lua_State *L)
+{
+    luaL_newmetatable(L, RLUA_TENSOR_MT);
+    lua_pushstring(L, "rnn.Tensor");
+    lua_setfield(L, -2, "__name");
+    lua_pushcfunction(L, t_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, t_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, t_newindex);
+    lua_setfield(L, -2, "__newindex");
+    luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
+    lua_pushcclosure(L, t_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setfield(L, -2, "Tensor"); /* module.Tensor = metatable */
+    lua_pushcfunction(L, is_tensor);
+    lua_setfield(L, -2, "is_tensor");
+}

@@ -1,0 +1,354 @@
+#include "ops.h"
+#include "iter.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *binop_names[RL_BINOP_COUNT] = {
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum",
+    "eq", "ne", "lt", "le", "gt", "ge",
+};
+
+static const char *unop_names[RL_UNOP_COUNT] = {
+    "neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
+    "sin", "cos", "log1p", "expm1", "sign", "floor", "ceil", "round",
+    "reciprocal", "square", "rsqrt",
+};
+
+const char *rl_binop_name(rl_binop op) { return binop_names[op]; }
+const char *rl_unop_name(rl_unop op) { return unop_names[op]; }
+
+/* ---- binary ---- */
+
+/* NaN-propagating maximum/minimum, like torch.maximum */
+#define NANMAX(x, y) ((x) != (x) || (x) > (y) ? (x) : (y))
+#define NANMIN(x, y) ((x) != (x) || (x) < (y) ? (x) : (y))
+#define PLAINMAX(x, y) ((x) > (y) ? (x) : (y))
+#define PLAINMIN(x, y) ((x) < (y) ? (x) : (y))
+
+/* int64 tensors reject div and pow before reaching a kernel; these keep the
+ * kernel generic and defined should that check ever move. */
+#define IPOW(x, y) ((x) * 0 + (y) * 0)
+#define IDIV(x, y) ((x) * 0 + (y) * 0)
+
+#define FDIV(x, y) ((x) / (y))
+
+/* Defines `static void NAME(op, n, o, so, a, sa, b, sb)`: one run of
+ * o = a op b with strides in elements. It is always inlined into the
+ * dispatcher below with constant strides for the common layouts, so those
+ * loops vectorise. */
+#define DEFINE_BINARY(NAME, T, MAXF, MINF, POWF, DIVF)                                 \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        rl_binop op, int64_t n, T *restrict o, int64_t so, const T *a, int64_t sa,     \
+        const T *b, int64_t sb)                                                        \
+    {                                                                                  \
+        switch (op) {                                                                  \
+        case RL_ADD: BLOOP(x + y); break;                                              \
+        case RL_SUB: BLOOP(x - y); break;                                              \
+        case RL_MUL: BLOOP(x * y); break;                                              \
+        case RL_DIV: BLOOP(DIVF(x, y)); break;                                         \
+        case RL_POW: BLOOP(POWF(x, y)); break;                                         \
+        case RL_MAXIMUM: BLOOP(MAXF(x, y)); break;                                     \
+        case RL_MINIMUM: BLOOP(MINF(x, y)); break;                                     \
+        case RL_EQ: BLOOP((T)(x == y)); break;                                         \
+        case RL_NE: BLOOP((T)(x != y)); break;                                         \
+        case RL_LT: BLOOP((T)(x < y)); break;                                          \
+        case RL_LE: BLOOP((T)(x <= y)); break;                                         \
+        case RL_GT: BLOOP((T)(x > y)); break;                                          \
+        case RL_GE: BLOOP((T)(x >= y)); break;                                         \
+        default: break;                                                                \
+        }                                                                              \
+    }
+#define BLOOP(EXPR)                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                  \
+        __typeof__(*o) x = a[i * sa], y = b[i * sb];                                   \
+        o[i * so] = (EXPR);                                                            \
+    }
+
+DEFINE_BINARY(binary_f32, float, NANMAX, NANMIN, powf, FDIV)
+DEFINE_BINARY(binary_f64, double, NANMAX, NANMIN, pow, FDIV)
+DEFINE_BINARY(binary_i64, int64_t, PLAINMAX, PLAINMIN, IPOW, IDIV)
+
+#define DISPATCH_BINARY(FN, T)                                                         \
+    do {                                                                               \
+        T *o = (T *)p[0];                                                              \
+        const T *a = (const T *)p[1], *b = (const T *)p[2];                            \
+        int64_t so = s[0] / (int64_t)sizeof(T), sa = s[1] / (int64_t)sizeof(T),        \
+                sb = s[2] / (int64_t)sizeof(T);                                        \
+        if (so == 1 && sa == 1 && sb == 1) FN(op, n, o, 1, a, 1, b, 1);                \
+        else if (so == 1 && sa == 1 && sb == 0) FN(op, n, o, 1, a, 1, b, 0);           \
+        else if (so == 1 && sa == 0 && sb == 1) FN(op, n, o, 1, a, 0, b, 1);           \
+        else FN(op, n, o, so, a, sa, b, sb);                                           \
+    } while (0)
+
+typedef struct {
+    rl_binop op;
+    rl_dtype dt;
+} binary_ctx;
+
+static void binary_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    const binary_ctx *c = vctx;
+    rl_binop op = c->op;
+    switch (c->dt) {
+    case RL_FLOAT32: DISPATCH_BINARY(binary_f32, float); break;
+    case RL_FLOAT64: DISPATCH_BINARY(binary_f64, double); break;
+    case RL_INT64: DISPATCH_BINARY(binary_i64, int64_t); break;
+    }
+}
+
+static rl_status check_dtypes(const char *op, const rl_tensor *a, const rl_tensor *b)
+{
+    if (a->dtype != b->dtype)
+        return rl_fail(RL_ERR_DTYPE, "%s: dtypes %s and %s do not match (convert one with :to('%s'))", op,
+                       rl_dtype_name(a->dtype), rl_dtype_name(b->dtype), rl_dtype_name(a->dtype));
+    return RL_OK;
+}
+
+rl_status rl_binary_into(rl_tensor *out, rl_binop op, const rl_tensor *a, const rl_tensor *b)
+{
+    const char *name = binop_names[op];
+    rl_status st = check_dtypes(name, a, b);
+    if (st || (st = check_dtypes(name, out, a))) return st;
+    if (a->dtype == RL_INT64 && (op == RL_DIV || op == RL_POW))
+        return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
+    rl_iter it;
+    const rl_tensor *ops[3] = {out, a, b};
+    if ((st = rl_iter_init(&it, name, 3, ops, out->ndim, out->shape))) return st;
+    binary_ctx c = {op, a->dtype};
+    rl_iter_run(&it, binary_run, &c);
+    return RL_OK;
+}
+
+rl_status rl_binary(rl_tensor **out, rl_binop op, const rl_tensor *a, const rl_tensor *b)
+{
+    const char *name = binop_names[op];
+    int ndim;
+    int64_t shape[RL_MAX_DIMS];
+    rl_status st = check_dtypes(name, a, b);
+    if (st) return st;
+    if ((st = rl_broadcast_shape(name, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape))) return st;
+    if ((st = rl_tensor_empty(out, a->dtype, ndim, shape))) return st;
+    st = rl_binary_into(*out, op, a, b);
+    if (st) {
+        rl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* A 0-d tensor on the stack holding s in dtype dt, for scalar operands. */
+typedef struct {
+    rl_tensor t;
+    rl_storage st;
+    union { float f; double d; int64_t i; } v;
+} scalar_tensor;
+
+static void scalar_init(scalar_tensor *sc, rl_dtype dt, double s)
+{
+    memset(sc, 0, sizeof *sc);
+    switch (dt) {
+    case RL_FLOAT32: sc->v.f = (float)s; break;
+    case RL_FLOAT64: sc->v.d = s; break;
+    case RL_INT64: sc->v.i = (int64_t)s; break;
+    }
+    sc->st.data = &sc->v;
+    sc->st.nbytes = sizeof sc->v;
+    sc->st.refcount = 1;
+    sc->t.storage = &sc->st;
+    sc->t.dtype = dt;
+    sc->t.refcount = 1;
+}
+
+rl_status rl_binary_scalar_into(rl_tensor *out, rl_binop op, const rl_tensor *a, double s, bool scalar_first)
+{
+    scalar_tensor sc;
+    scalar_init(&sc, a->dtype, s);
+    return scalar_first ? rl_binary_into(out, op, &sc.t, a) : rl_binary_into(out, op, a, &sc.t);
+}
+
+rl_status rl_binary_scalar(rl_tensor **out, rl_binop op, const rl_tensor *a, double s, bool scalar_first)
+{
+    scalar_tensor sc;
+    scalar_init(&sc, a->dtype, s);
+    return scalar_first ? rl_binary(out, op, &sc.t, a) : rl_binary(out, op, a, &sc.t);
+}
+
+/* ---- unary ---- */
+
+static inline float sigmoidf_(float x)
+{
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+static inline double sigmoid_(double x)
+{
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+#define SIGN(x) ((x) > 0 ? 1 : ((x) < 0 ? -1 : (x)))  /* sign(NaN) = NaN, sign(-0) = -0 */
+#define RELU(x) ((x) > 0 ? (x) : 0)
+
+#define DEFINE_UNARY(NAME, T, SUF)                                                     \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        rl_unop op, int64_t n, T *restrict o, int64_t so, const T *a, int64_t sa)      \
+    {                                                                                  \
+        switch (op) {                                                                  \
+        case RL_NEG: ULOOP(-x); break;                                                 \
+        case RL_ABS: ULOOP(fabs##SUF(x)); break;                                       \
+        case RL_EXP: ULOOP(exp##SUF(x)); break;                                        \
+        case RL_LOG: ULOOP(log##SUF(x)); break;                                        \
+        case RL_SQRT: ULOOP(sqrt##SUF(x)); break;                                      \
+        case RL_TANH: ULOOP(tanh##SUF(x)); break;                                      \
+        case RL_SIGMOID: ULOOP(sigmoid##SUF##_(x)); break;                             \
+        case RL_RELU: ULOOP(RELU(x)); break;                                           \
+        case RL_SIN: ULOOP(sin##SUF(x)); break;                                        \
+        case RL_COS: ULOOP(cos##SUF(x)); break;                                        \
+        case RL_LOG1P: ULOOP(log1p##SUF(x)); break;                                    \
+        case RL_EXPM1: ULOOP(expm1##SUF(x)); break;                                    \
+        case RL_SIGN: ULOOP(SIGN(x)); break;                                           \
+        case RL_FLOOR: ULOOP(floor##SUF(x)); break;                                    \
+        case RL_CEIL: ULOOP(ceil##SUF(x)); break;                                      \
+        case RL_ROUND: ULOOP(nearbyint##SUF(x)); break; /* half to even, as PyTorch */ \
+        case RL_RECIPROCAL: ULOOP(1 / x); break;                                       \
+        case RL_SQUARE: ULOOP(x * x); break;                                           \
+        case RL_RSQRT: ULOOP(1 / sqrt##SUF(x)); break;                                 \
+        default: break;                                                                \
+        }                                                                              \
+    }
+#define ULOOP(EXPR)                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                  \
+        __typeof__(*o) x = a[i * sa];                                                  \
+        o[i * so] = (EXPR);                                                            \
+    }
+
+DEFINE_UNARY(unary_f32, float, f)
+DEFINE_UNARY(unary_f64, double, )
+
+static void unary_i64(rl_unop op, int64_t n, int64_t *o, int64_t so, const int64_t *a, int64_t sa)
+{
+    switch (op) {
+    case RL_NEG: ULOOP((int64_t)(0 - (uint64_t)x)); break;
+    case RL_ABS: ULOOP(x < 0 ? (int64_t)(0 - (uint64_t)x) : x); break;
+    case RL_SIGN: ULOOP(SIGN(x)); break;
+    case RL_SQUARE: ULOOP((int64_t)((uint64_t)x * (uint64_t)x)); break;
+    case RL_RELU: ULOOP(RELU(x)); break;
+    case RL_FLOOR: case RL_CEIL: case RL_ROUND: ULOOP(x); break;
+    default: break;
+    }
+}
+
+static bool unary_defined_for_int(rl_unop op)
+{
+    return op == RL_NEG || op == RL_ABS || op == RL_SIGN || op == RL_SQUARE || op == RL_RELU ||
+           op == RL_FLOOR || op == RL_CEIL || op == RL_ROUND;
+}
+
+typedef struct {
+    rl_unop op;
+    rl_dtype dt;
+} unary_ctx;
+
+#define DISPATCH_UNARY(FN, T)                                                          \
+    do {                                                                               \
+        T *o = (T *)p[0];                                                              \
+        const T *a = (const T *)p[1];                                                  \
+        int64_t so = s[0] / (int64_t)sizeof(T), sa = s[1] / (int64_t)sizeof(T);        \
+        if (so == 1 && sa == 1) FN(op, n, o, 1, a, 1);                                 \
+        else FN(op, n, o, so, a, sa);                                                  \
+    } while (0)
+
+static void unary_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    const unary_ctx *c = vctx;
+    rl_unop op = c->op;
+    switch (c->dt) {
+    case RL_FLOAT32: DISPATCH_UNARY(unary_f32, float); break;
+    case RL_FLOAT64: DISPATCH_UNARY(unary_f64, double); break;
+    case RL_INT64: DISPATCH_UNARY(unary_i64, int64_t); break;
+    }
+}
+
+rl_status rl_unary_into(rl_tensor *out, rl_unop op, const rl_tensor *a)
+{
+    const char *name = unop_names[op];
+    if (a->dtype == RL_INT64 && !unary_defined_for_int(op))
+        return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
+    rl_status st = check_dtypes(name, out, a);
+    if (st) return st;
+    rl_iter it;
+    const rl_tensor *ops[2] = {out, a};
+    if ((st = rl_iter_init(&it, name, 2, ops, out->ndim, out->shape))) return st;
+    unary_ctx c = {op, a->dtype};
+    rl_iter_run(&it, unary_run, &c);
+    return RL_OK;
+}
+
+rl_status rl_unary(rl_tensor **out, rl_unop op, const rl_tensor *a)
+{
+    rl_status st = rl_tensor_empty(out, a->dtype, a->ndim, a->shape);
+    if (st) return st;
+    if ((st = rl_unary_into(*out, op, a))) {
+        rl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* ---- clamp ---- */
+
+typedef struct {
+    rl_dtype dt;
+    double lo, hi;
+} clamp_ctx;
+
+#define CLAMP_LOOP(T)                                                                  \
+    do {                                                                               \
+        T lo = (T)c->lo, hi = (T)c->hi;                                                \
+        bool has_lo = c->lo == c->lo, has_hi = c->hi == c->hi;                         \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T x = *(const T *)(p[1] + i * s[1]);                                       \
+            if (has_lo && x < lo) x = lo;                                              \
+            if (has_hi && x > hi) x = hi;                                              \
+            *(T *)(p[0] + i * s[0]) = x;                                               \
+        }                                                                              \
+    } while (0)
+
+static void clamp_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    const clamp_ctx *c = vctx;
+    switch (c->dt) {
+    case RL_FLOAT32: CLAMP_LOOP(float); break;
+    case RL_FLOAT64: CLAMP_LOOP(double); break;
+    case RL_INT64: CLAMP_LOOP(int64_t); break;
+    }
+}
+
+rl_status rl_clamp_into(rl_tensor *out, const rl_tensor *a, double lo, double hi)
+{
+    if (lo == lo && hi == hi && lo > hi)
+        return rl_fail(RL_ERR_ARG, "clamp: min %g is greater than max %g", lo, hi);
+    rl_status st = check_dtypes("clamp", out, a);
+    if (st) return st;
+    rl_iter it;
+    const rl_tensor *ops[2] = {out, a};
+    if ((st = rl_iter_init(&it, "clamp", 2, ops, out->ndim, out->shape))) return st;
+    clamp_ctx c = {a->dtype, lo, hi};
+    rl_iter_run(&it, clamp_run, &c);
+    return RL_OK;
+}
+
+rl_status rl_clamp(rl_tensor **out, const rl_tensor *a, double lo, double hi)
+{
+    rl_status st = rl_tensor_empty(out, a->dtype, a->ndim, a->shape);
+    if (st) return st;
+    if ((st = rl_clamp_into(*out, a, lo, hi))) {
+        rl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}

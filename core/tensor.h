@@ -1,0 +1,109 @@
+/* tensor.h — n-dimensional strided tensors over refcounted storage.
+ *
+ * A tensor is a view: shape and strides (in elements) over a storage that
+ * several tensors may share. Storage buffers are 64-byte aligned. Shapes are
+ * row-major; views (transpose, narrow, select, permute, expand, reshape of a
+ * contiguous tensor) cost O(1) and share storage.
+ *
+ * Ownership: every function that hands out a tensor through `out` gives the
+ * caller one reference; drop it with rl_tensor_release. */
+#ifndef RL_TENSOR_H
+#define RL_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "status.h"
+
+#define RL_MAX_DIMS 8
+
+typedef enum {
+    RL_FLOAT32 = 0,
+    RL_FLOAT64 = 1,
+    RL_INT64 = 2 /* index tensors: argmax results, gather/index_select indices */
+} rl_dtype;
+
+typedef struct rl_storage {
+    void *data;
+    size_t nbytes;
+    long refcount;
+} rl_storage;
+
+typedef struct rl_tensor {
+    rl_storage *storage;
+    int64_t offset;                 /* in elements, into storage */
+    int ndim;
+    rl_dtype dtype;
+    int64_t shape[RL_MAX_DIMS];
+    int64_t stride[RL_MAX_DIMS];    /* in elements; 0 for an expanded dim */
+    long refcount;
+} rl_tensor;
+
+/* dtypes */
+size_t rl_dtype_size(rl_dtype dt);
+const char *rl_dtype_name(rl_dtype dt);
+rl_status rl_dtype_parse(const char *name, rl_dtype *out);
+static inline bool rl_dtype_is_float(rl_dtype dt) { return dt != RL_INT64; }
+
+/* "(3,4)" into buf; returns buf. A 0-d shape prints as "()". */
+char *rl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
+#define RL_SHAPE_BUF 8 * 24
+/* Product of a shape, or -1 on a negative size or overflow past 2^62. */
+int64_t rl_shape_numel(int ndim, const int64_t *shape);
+
+/* lifetime */
+/* Bytes of tensor storage ever allocated, and alive now: the Lua bindings
+ * feed the first to the garbage collector, which cannot see C memory. */
+uint64_t rl_storage_bytes_allocated(void);
+uint64_t rl_storage_bytes_live(void);
+void rl_tensor_retain(rl_tensor *t);
+void rl_tensor_release(rl_tensor *t);
+
+/* creation: a new contiguous tensor of the given shape */
+rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape);
+rl_status rl_tensor_zeros(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape);
+rl_status rl_tensor_full(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape, double value);
+/* 1-d [start, stop) in steps of step; step may be negative, not zero. */
+rl_status rl_tensor_arange(rl_tensor **out, rl_dtype dt, double start, double stop, double step);
+/* 1-d, n evenly spaced values from start to stop inclusive. */
+rl_status rl_tensor_linspace(rl_tensor **out, rl_dtype dt, double start, double stop, int64_t n);
+rl_status rl_tensor_eye(rl_tensor **out, rl_dtype dt, int64_t rows, int64_t cols);
+
+/* queries */
+int64_t rl_tensor_numel(const rl_tensor *t);
+bool rl_tensor_is_contiguous(const rl_tensor *t);
+/* Address of the element at a 0-based multi-index (not range-checked). */
+void *rl_tensor_ptr(const rl_tensor *t, const int64_t *index);
+static inline void *rl_tensor_data(const rl_tensor *t)
+{
+    return (char *)t->storage->data + (size_t)t->offset * rl_dtype_size(t->dtype);
+}
+bool rl_tensor_same_shape(const rl_tensor *a, const rl_tensor *b);
+/* Element read/write through doubles (int64 beyond 2^53 rounds). */
+double rl_tensor_get(const rl_tensor *t, const int64_t *index);
+void rl_tensor_set(rl_tensor *t, const int64_t *index, double v);
+/* Reads the single element of a one-element tensor. */
+rl_status rl_tensor_item(const rl_tensor *t, double *out);
+
+/* views, sharing storage. `op` names the caller in error messages. dims are
+ * 0-based and already normalised (no negative dims) by the caller. */
+rl_status rl_tensor_view(rl_tensor **out, const rl_tensor *t, int ndim, const int64_t *shape);
+rl_status rl_tensor_reshape(rl_tensor **out, const rl_tensor *t, int ndim, const int64_t *shape);
+rl_status rl_tensor_transpose(rl_tensor **out, const rl_tensor *t, int d0, int d1);
+rl_status rl_tensor_permute(rl_tensor **out, const rl_tensor *t, const int *perm);
+rl_status rl_tensor_narrow(rl_tensor **out, const rl_tensor *t, int dim, int64_t start, int64_t length);
+rl_status rl_tensor_select(rl_tensor **out, const rl_tensor *t, int dim, int64_t index);
+rl_status rl_tensor_expand(rl_tensor **out, const rl_tensor *t, int ndim, const int64_t *shape);
+rl_status rl_tensor_squeeze(rl_tensor **out, const rl_tensor *t, int dim); /* dim -1: all size-1 dims */
+rl_status rl_tensor_unsqueeze(rl_tensor **out, const rl_tensor *t, int dim);
+
+/* copies */
+rl_status rl_tensor_contiguous(rl_tensor **out, rl_tensor *t); /* retains t if already contiguous */
+rl_status rl_tensor_clone(rl_tensor **out, const rl_tensor *t);
+rl_status rl_tensor_to_dtype(rl_tensor **out, const rl_tensor *t, rl_dtype dt);
+/* dst[...] = src, src broadcast to dst's shape, converted to dst's dtype. */
+rl_status rl_tensor_copy_(rl_tensor *dst, const rl_tensor *src);
+void rl_tensor_fill_(rl_tensor *t, double value);
+
+#endif

@@ -1,0 +1,14 @@
+--- rnn: recurrent neural networks for Lua 5.4.
+-- The C core (tensors, BLAS, random numbers) is `rnn.core`; this file adds
+-- the parts written in Lua and returns the module table.
+local core = require 'rnn.core'
+local format = require 'rnn.format'
+
+local rnn = {}
+for k, v in pairs(core) do rnn[k] = v end
+
+rnn._VERSION = 'rnnlua 0.1.0'
+
+core.Tensor.__tostring = format.tensor
+
+return rnn

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Checks that the Debian packages rnnlua needs are installed. As root, installs
+# the missing ones with apt-get; otherwise prints the exact command and fails.
+#   tools/deps.sh            build and test dependencies
+#   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
+set -eu
+
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux"
+if [ "${1:-}" = bench ]; then
+    packages="$packages python3-torch"
+fi
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "rnnlua: missing Debian packages:$missing" >&2
+if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing >&2
+else
+    echo "rnnlua: install them with:" >&2
+    echo "    sudo apt-get install -y$missing" >&2
+    exit 1
+fi
