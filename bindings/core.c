@@ -1,7 +1,19 @@
 /* core.c — luaopen_rnn_core: the C half of the `rnn` module. */
 #include "lrl.h"
 
+#include <time.h>
+
 int luaopen_rnn_core(lua_State *L);
+
+/* rnn.clock(): seconds on a monotonic wall clock, for timing (os.clock
+ * counts CPU time of all threads, which BLAS threads inflate). */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
 
 int luaopen_rnn_core(lua_State *L)
 {
@@ -10,5 +22,7 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_create(L);
     rlua_open_math(L);
     rlua_open_shape(L);
+    lua_pushcfunction(L, l_clock);
+    lua_setfield(L, -2, "clock");
     return 1;
 }

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Runs every test of rnnlua and sums the counts.
+#   tests/run.sh [RNNLUA] [TEST_CORE]
+# RNNLUA: the interpreter to test (./rnnlua, or the sanitizer build);
+# TEST_CORE: the C unit test binary. The last line printed is
+# "N passed, N failed"; the exit status is non-zero on any failure.
+set -u
+RNNLUA=${1:-./rnnlua}
+TEST_CORE=${2:-build/test_core}
+LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/rnnlua-tests.XXXXXX")
+trap 'rm -rf "$LOG_DIR"' EXIT
+
+total_pass=0
+total_fail=0
+
+# suite NAME COMMAND...: runs a suite that ends with "...N passed, M failed";
+# a suite that exits non-zero without reporting a failure counts as one.
+suite() {
+    name=$1
+    shift
+    log="$LOG_DIR/$name.log"
+    echo "== $name"
+    "$@" >"$log" 2>&1
+    status=$?
+    cat "$log"
+    counts=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    p=$(echo "$counts" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
+    f=$(echo "$counts" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    [ -n "$counts" ] || { p=0; f=0; }
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "$name: exited with status $status"
+        f=1
+    fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
+
+# busted's TAP output has one "ok"/"not ok" line per test; the specs run
+# inside the interpreter under test, so sanitizer builds cover them too.
+busted_counts() {
+    log="$LOG_DIR/busted.log"
+    echo "== busted"
+    "$RNNLUA" /usr/bin/busted --output=TAP tests/spec >"$log" 2>&1
+    status=$?
+    grep -v '^ok ' "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    echo "busted: $p passed, $f failed"
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "busted: exited with status $status"
+        f=1
+    fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
+
+suite c "$TEST_CORE"
+busted_counts
+suite cli bash tests/repl/cli_test.sh "$RNNLUA"
+suite repl bash tests/repl/repl_test.sh "$RNNLUA"
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
