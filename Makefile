@@ -69,11 +69,12 @@ test: all
 	@sh tests/run.sh ./rnnlua $(B)/test_core
 
 # Everything rebuilt with the sanitizers into build/asan, then the same suite.
-ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
+              -fno-omit-frame-pointer
 asan: $(DEPS_OK)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
 		build/asan/rnnlua build/asan/test_core
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
 
 build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)

@@ -208,7 +208,9 @@ static int l_get_rng_state(lua_State *L)
 
 static int l_set_rng_state(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1))
+        rlua_error(L, "set_rng_state", "argument 1 (state) must be a table from rnn.get_rng_state, got %s",
+                   luaL_typename(L, 1));
     uint64_t v[6];
     for (int i = 0; i < 6; i++) {
         lua_geti(L, 1, i + 1);
@@ -315,13 +317,15 @@ static int l_tensor(lua_State *L)
     rl_dtype dt = rlua_optdtype(L, 2, RL_FLOAT32, "tensor");
     rl_tensor *src = rlua_totensor(L, 1);
     if (src) {
+        if (lua_isnoneornil(L, 2)) dt = src->dtype;
         rl_tensor **box = rlua_newbox(L);
-        rlua_check_status(L, rl_tensor_to_dtype(box, src, lua_isnoneornil(L, 2) ? src->dtype : dt), "tensor");
+        rlua_check_status(L, rl_tensor_to_dtype(box, src, dt), "tensor");
         return 1;
     }
     if (lua_type(L, 1) == LUA_TNUMBER) {
         rl_tensor **box = rlua_newbox(L);
-        rlua_check_status(L, rl_tensor_full(box, dt, 0, NULL, lua_tonumber(L, 1)), "tensor");
+        int64_t no_dims[1] = {0}; /* not NULL: the core memcpy's the (empty) shape */
+        rlua_check_status(L, rl_tensor_full(box, dt, 0, no_dims, lua_tonumber(L, 1)), "tensor");
         if (dt == RL_INT64 && !lua_isinteger(L, 1)) {
             int ok;
             lua_Integer v = lua_tointegerx(L, 1, &ok);

@@ -18,13 +18,16 @@ rl_tensor *rlua_totensor(lua_State *L, int idx)
     return box ? *box : NULL;
 }
 
-static const char *where(lua_State *L)
+/* Pushes "chunk:line: " for the Lua code that called the binding: level 1
+ * (level 0 is the C function itself). When level 1 is a C function, as in
+ * pcall(rnn.zeros, ...), the Lua code one level further up. */
+static void push_where(lua_State *L)
 {
-    /* level 1 is the C function itself; level 2 the Lua code calling it */
-    luaL_where(L, 2);
-    const char *w = lua_tostring(L, -1);
-    lua_pop(L, 1); /* the string stays valid: it is interned and we copy it at once */
-    return w;
+    luaL_where(L, 1);
+    if (lua_rawlen(L, -1) == 0) {
+        lua_pop(L, 1);
+        luaL_where(L, 2);
+    }
 }
 
 int rlua_error(lua_State *L, const char *fn, const char *fmt, ...)
@@ -34,9 +37,10 @@ int rlua_error(lua_State *L, const char *fn, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    char w[256];
-    snprintf(w, sizeof w, "%s", where(L));
-    return luaL_error(L, "%srnn.%s: %s", w, fn, msg);
+    push_where(L);
+    lua_pushfstring(L, "rnn.%s: %s", fn, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
 }
 
 int rlua_fail(lua_State *L, const char *fn)

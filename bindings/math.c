@@ -172,13 +172,14 @@ static int l_min(lua_State *L) { return extremum(L, RL_RMIN); }
 static int argext(lua_State *L, rl_reduce_op op, const char *fn)
 {
     rl_tensor *a = rlua_check(L, 1, fn, "self");
-    rl_tensor **box = rlua_newbox(L);
     if (lua_isnoneornil(L, 2)) {
+        rl_tensor **box = rlua_newbox(L);
         rlua_check_status(L, rl_reduce_arg_all(box, op, a, 1), fn);
         return 1;
     }
     int dim = rlua_checkdim(L, 2, a->ndim, fn, 0);
     bool keep = opt_keepdim(L, 3, fn);
+    rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_reduce_arg_dim(NULL, box, op, a, dim, keep, 1), fn);
     return 1;
 }

@@ -27,6 +27,9 @@ static int l_view(lua_State *L) { return reshape_like(L, "view", 0); }
 static int l_flatten(lua_State *L)
 {
     rl_tensor *t = rlua_check(L, 1, "flatten", "self");
+    if (lua_gettop(L) > 1) /* not silently ignored: PyTorch reads these as start/end dims */
+        rlua_error(L, "flatten", "takes no arguments, got %d (start/end dims are not supported; use reshape)",
+                   lua_gettop(L) - 1);
     int64_t n = rl_tensor_numel(t);
     rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_tensor_reshape(box, t, 1, &n), "flatten");
@@ -68,9 +71,21 @@ static int l_permute(lua_State *L)
     if (count != t->ndim)
         rlua_error(L, "permute", "expected %d dimensions for a %d-d tensor, got %d", t->ndim, t->ndim, count);
     for (int i = 0; i < count; i++) {
-        if (table) lua_geti(L, 2, i + 1);
-        else lua_pushvalue(L, i + 2);
-        perm[n++] = rlua_checkdim(L, lua_gettop(L), t->ndim, "permute", 0);
+        if (!table) {
+            perm[n++] = rlua_checkdim(L, i + 2, t->ndim, "permute", 0);
+            continue;
+        }
+        lua_geti(L, 2, i + 1);
+        int isint;
+        lua_Integer d = lua_tointegerx(L, -1, &isint);
+        if (!isint)
+            rlua_error(L, "permute", "argument 2 (dims): entry %d must be an integer, got %s", i + 1,
+                       luaL_typename(L, -1));
+        if (d < 0) d += t->ndim + 1;
+        if (d < 1 || d > t->ndim)
+            rlua_error(L, "permute", "argument 2 (dims): entry %d is %lld, out of range for a %d-d tensor", i + 1,
+                       (long long)lua_tointeger(L, -1), t->ndim);
+        perm[n++] = (int)d - 1;
         lua_pop(L, 1);
     }
     rl_tensor **box = rlua_newbox(L);
@@ -133,6 +148,9 @@ static int l_expand(lua_State *L)
     int64_t shape[RL_MAX_DIMS];
     int next;
     int n = rlua_checksizes(L, 2, shape, "expand", &next, 1);
+    if (!lua_isnoneornil(L, next))
+        rlua_error(L, "expand", "argument %d (size) must be a number or a table of sizes, got %s", next,
+                   luaL_typename(L, next));
     /* -1 keeps the size of that dim */
     for (int i = 0; i < n; i++) {
         int ti = t->ndim - n + i;
@@ -140,6 +158,10 @@ static int l_expand(lua_State *L)
             if (ti < 0) rlua_error(L, "expand", "size -1 is not allowed for a new leading dimension");
             shape[i] = t->shape[ti];
         }
+    }
+    if (rl_shape_numel(n, shape) < 0) { /* a view costs nothing, but its numel must still fit */
+        char sb[RL_SHAPE_BUF];
+        rlua_error(L, "expand", "shape %s has too many elements (more than 2^62)", rl_shape_str(sb, sizeof sb, n, shape));
     }
     rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_tensor_expand(box, t, n, shape), "expand");
@@ -235,7 +257,9 @@ static rl_tensor *index_arg(lua_State *L, int idx, const char *fn)
             lua_geti(L, idx, i);
             int ok;
             lua_Integer v = lua_tointegerx(L, -1, &ok);
-            if (!ok) rlua_error(L, fn, "argument %d (index): entry %d must be an integer", idx, (int)i);
+            if (!ok)
+                rlua_error(L, fn, "argument %d (index): entry %d must be an integer, got %s", idx, (int)i,
+                           lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
             ((int64_t *)rl_tensor_data(*box))[i - 1] = v;
             lua_pop(L, 1);
         }
@@ -267,6 +291,7 @@ static int l_gather(lua_State *L)
 /* rnn.cat({a, b, ...} [, dim = 1]) and rnn.stack(...) */
 static int join(lua_State *L, const char *fn, int stack)
 {
+    lua_settop(L, 2); /* slot 2 is the optional dim; the scratch array goes above it */
     if (!lua_istable(L, 1) || rlua_totensor(L, 1))
         rlua_error(L, fn, "argument 1 (tensors) must be a table of tensors, got %s", luaL_typename(L, 1));
     lua_Integer n = luaL_len(L, 1);

@@ -60,7 +60,9 @@ static int read_index_table(lua_State *L, int idx, const rl_tensor *t, int64_t *
         lua_geti(L, idx, k);
         int isint;
         lua_Integer i = lua_tointegerx(L, -1, &isint);
-        if (!isint) rlua_error(L, fn, "index %d must be an integer, got %s", (int)k, luaL_typename(L, -1));
+        if (!isint)
+            rlua_error(L, fn, "index %d must be an integer, got %s", (int)k,
+                       lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
         index[k - 1] = check_index(L, i, t->shape[k - 1], (int)k - 1, fn);
         lua_pop(L, 1);
     }
@@ -282,7 +284,9 @@ static int t_set(lua_State *L)
     rl_tensor *t = rlua_check(L, 1, "set", "tensor");
     int64_t index[RL_MAX_DIMS];
     int top = lua_gettop(L);
-    if (top < 2) rlua_error(L, "set", "expected indices and a value");
+    if (top - 2 != t->ndim)
+        rlua_error(L, "set", "expected %d indices and a value for a %d-d tensor, got %d arguments", t->ndim, t->ndim,
+                   top - 1);
     read_index_args(L, 2, top - 2, t, index, "set");
     store_element(L, top, t, index, "set");
     lua_settop(L, 1);

@@ -136,7 +136,9 @@ static rl_status matmul_batched(rl_tensor **out, const rl_tensor *a, const rl_te
     int bd;
     int64_t batch[RL_MAX_DIMS];
     rl_status st = rl_broadcast_shape("matmul", an - 2, a->shape, bn - 2, b->shape, &bd, batch);
-    if (st) return st;
+    if (st)
+        return rl_fail(st, "matmul: shapes %s and %s do not match (batch dims cannot be broadcast together)",
+                       rl_shape_str(s1, sizeof s1, an, a->shape), rl_shape_str(s2, sizeof s2, bn, b->shape));
     if (bd + 2 > RL_MAX_DIMS) return rl_fail(RL_ERR_SHAPE, "matmul: result would have more than %d dims", RL_MAX_DIMS);
     int64_t shape[RL_MAX_DIMS];
     memcpy(shape, batch, sizeof(int64_t) * (size_t)bd);

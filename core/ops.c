@@ -150,7 +150,7 @@ static void scalar_init(scalar_tensor *sc, rl_dtype dt, double s)
     switch (dt) {
     case RL_FLOAT32: sc->v.f = (float)s; break;
     case RL_FLOAT64: sc->v.d = s; break;
-    case RL_INT64: sc->v.i = (int64_t)s; break;
+    case RL_INT64: sc->v.i = rl_to_int64(s); break;
     }
     sc->st.data = &sc->v;
     sc->st.nbytes = sizeof sc->v;
@@ -160,8 +160,19 @@ static void scalar_init(scalar_tensor *sc, rl_dtype dt, double s)
     sc->t.refcount = 1;
 }
 
+/* An int64 tensor takes only integral scalars it can hold exactly. */
+static rl_status check_scalar(rl_binop op, const rl_tensor *a, double s)
+{
+    if (a->dtype == RL_INT64 && !(s == (double)rl_to_int64(s) && fabs(s) < 9223372036854775808.0))
+        return rl_fail(RL_ERR_DTYPE, "%s: scalar %g is not an integer in the int64 range, for an int64 tensor "
+                       "(convert the tensor with :to('float64'))", binop_names[op], s);
+    return RL_OK;
+}
+
 rl_status rl_binary_scalar_into(rl_tensor *out, rl_binop op, const rl_tensor *a, double s, bool scalar_first)
 {
+    rl_status st = check_scalar(op, a, s);
+    if (st) return st;
     scalar_tensor sc;
     scalar_init(&sc, a->dtype, s);
     return scalar_first ? rl_binary_into(out, op, &sc.t, a) : rl_binary_into(out, op, a, &sc.t);
@@ -169,6 +180,8 @@ rl_status rl_binary_scalar_into(rl_tensor *out, rl_binop op, const rl_tensor *a,
 
 rl_status rl_binary_scalar(rl_tensor **out, rl_binop op, const rl_tensor *a, double s, bool scalar_first)
 {
+    rl_status st = check_scalar(op, a, s);
+    if (st) return st;
     scalar_tensor sc;
     scalar_init(&sc, a->dtype, s);
     return scalar_first ? rl_binary(out, op, &sc.t, a) : rl_binary(out, op, a, &sc.t);

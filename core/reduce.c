@@ -86,7 +86,7 @@ static void walk_one(const walk_ctx *c, const char *p, char *out, char *out_inde
         switch (c->dt) {
         case RL_FLOAT32: *(float *)out = (float)r; break;
         case RL_FLOAT64: *(double *)out = r; break;
-        case RL_INT64: *(int64_t *)out = (int64_t)r; break;
+        case RL_INT64: *(int64_t *)out = rl_to_int64(r); break;
         }
     }
     if (out_index) *(int64_t *)out_index = c->base + at;

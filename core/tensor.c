@@ -143,7 +143,7 @@ rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
     t->ndim = ndim;
     t->dtype = dt;
     t->refcount = 1;
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim > 0) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     set_contiguous_strides(t);
     *out = t;
     return RL_OK;
@@ -168,7 +168,7 @@ static void store(void *p, rl_dtype dt, double v)
     switch (dt) {
     case RL_FLOAT32: *(float *)p = (float)v; break;
     case RL_FLOAT64: *(double *)p = v; break;
-    case RL_INT64: *(int64_t *)p = (int64_t)v; break;
+    case RL_INT64: *(int64_t *)p = rl_to_int64(v); break;
     }
 }
 
@@ -209,7 +209,7 @@ rl_status rl_tensor_linspace(rl_tensor **out, rl_dtype dt, double start, double 
     /* Like NumPy and PyTorch: fill the two halves from their own ends so
      * both endpoints are exact. */
     for (int64_t i = 0; i < n; i++) {
-        double v = i < n / 2 ? start + (double)i * step : stop - (double)(n - 1 - i) * step;
+        double v = n == 1 ? start : i < n / 2 ? start + (double)i * step : stop - (double)(n - 1 - i) * step;
         store((char *)(*out)->storage->data + (size_t)i * es, dt, v);
     }
     return RL_OK;
@@ -509,9 +509,14 @@ typedef struct {
     rl_dtype dst, src;
 } copy_ctx;
 
+/* element conversion; float -> int64 goes through rl_to_int64 (no UB on NaN
+ * or out-of-range values), int64 -> int64 stays exact */
+#define CONVERT(TD, x)                                                               \
+    _Generic((x), int64_t: (TD)(x),                                                  \
+             default: _Generic((TD)0, int64_t: rl_to_int64((double)(x)), default: (TD)(x)))
 #define COPY_LOOP(TD, TS)                                                            \
     for (int64_t i = 0; i < n; i++)                                                  \
-        *(TD *)(p[0] + i * s[0]) = (TD) * (const TS *)(p[1] + i * s[1]);
+        *(TD *)(p[0] + i * s[0]) = CONVERT(TD, *(const TS *)(p[1] + i * s[1]));
 
 static void copy_run(void *vctx, int64_t n, char **p, const int64_t *s)
 {
@@ -580,7 +585,7 @@ static void fill_run(void *vctx, int64_t n, char **p, const int64_t *s)
     switch (c->dt) {
     case RL_FLOAT32: { float v = (float)c->v; for (int64_t i = 0; i < n; i++) *(float *)(p[0] + i * s[0]) = v; } break;
     case RL_FLOAT64: for (int64_t i = 0; i < n; i++) *(double *)(p[0] + i * s[0]) = c->v; break;
-    case RL_INT64: { int64_t v = (int64_t)c->v; for (int64_t i = 0; i < n; i++) *(int64_t *)(p[0] + i * s[0]) = v; } break;
+    case RL_INT64: { int64_t v = rl_to_int64(c->v); for (int64_t i = 0; i < n; i++) *(int64_t *)(p[0] + i * s[0]) = v; } break;
     }
 }
 

@@ -46,6 +46,16 @@ const char *rl_dtype_name(rl_dtype dt);
 rl_status rl_dtype_parse(const char *name, rl_dtype *out);
 static inline bool rl_dtype_is_float(rl_dtype dt) { return dt != RL_INT64; }
 
+/* double -> int64 without undefined behaviour: truncates toward zero,
+ * saturates outside the int64 range, and maps NaN to 0. */
+static inline int64_t rl_to_int64(double v)
+{
+    if (v != v) return 0;
+    if (v >= 9223372036854775808.0) return INT64_MAX;
+    if (v < -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
 /* "(3,4)" into buf; returns buf. A 0-d shape prints as "()". */
 char *rl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 #define RL_SHAPE_BUF 8 * 24

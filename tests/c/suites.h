@@ -1,0 +1,15 @@
+/* suites.h — one suite per core concern, each in its own test_*.c */
+#ifndef SUITES_H
+#define SUITES_H
+
+void suite_tensor_create(void);
+void suite_tensor_views(void);
+void suite_tensor_copy(void);
+void suite_iter(void);
+void suite_ops(void);
+void suite_reduce(void);
+void suite_blas(void);
+void suite_index(void);
+void suite_rng(void);
+
+#endif
