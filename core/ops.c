@@ -37,15 +37,17 @@ const char *rl_unop_name(rl_unop op) { return unop_names[op]; }
  * o = a op b with strides in elements. It is always inlined into the
  * dispatcher below with constant strides for the common layouts, so those
  * loops vectorise. */
-#define DEFINE_BINARY(NAME, T, MAXF, MINF, POWF, DIVF)                                 \
+/* U: the type +, -, * run in; uint64_t for int64, so overflow wraps (as in
+ * PyTorch and the int64 unary ops below) instead of being undefined */
+#define DEFINE_BINARY(NAME, T, U, MAXF, MINF, POWF, DIVF)                              \
     static inline __attribute__((always_inline)) void NAME(                            \
         rl_binop op, int64_t n, T *restrict o, int64_t so, const T *a, int64_t sa,     \
         const T *b, int64_t sb)                                                        \
     {                                                                                  \
         switch (op) {                                                                  \
-        case RL_ADD: BLOOP(x + y); break;                                              \
-        case RL_SUB: BLOOP(x - y); break;                                              \
-        case RL_MUL: BLOOP(x * y); break;                                              \
+        case RL_ADD: BLOOP((T)((U)x + (U)y)); break;                                   \
+        case RL_SUB: BLOOP((T)((U)x - (U)y)); break;                                   \
+        case RL_MUL: BLOOP((T)((U)x * (U)y)); break;                                   \
         case RL_DIV: BLOOP(DIVF(x, y)); break;                                         \
         case RL_POW: BLOOP(POWF(x, y)); break;                                         \
         case RL_MAXIMUM: BLOOP(MAXF(x, y)); break;                                     \
@@ -65,9 +67,9 @@ const char *rl_unop_name(rl_unop op) { return unop_names[op]; }
         o[i * so] = (EXPR);                                                            \
     }
 
-DEFINE_BINARY(binary_f32, float, NANMAX, NANMIN, powf, FDIV)
-DEFINE_BINARY(binary_f64, double, NANMAX, NANMIN, pow, FDIV)
-DEFINE_BINARY(binary_i64, int64_t, PLAINMAX, PLAINMIN, IPOW, IDIV)
+DEFINE_BINARY(binary_f32, float, float, NANMAX, NANMIN, powf, FDIV)
+DEFINE_BINARY(binary_f64, double, double, NANMAX, NANMIN, pow, FDIV)
+DEFINE_BINARY(binary_i64, int64_t, uint64_t, PLAINMAX, PLAINMIN, IPOW, IDIV)
 
 #define DISPATCH_BINARY(FN, T)                                                         \
     do {                                                                               \
@@ -204,7 +206,7 @@ static inline double sigmoid_(double x)
 }
 
 #define SIGN(x) ((x) > 0 ? 1 : ((x) < 0 ? -1 : (x)))  /* sign(NaN) = NaN, sign(-0) = -0 */
-#define RELU(x) ((x) > 0 ? (x) : 0)
+#define RELU(x) ((x) > 0 || (x) != (x) ? (x) : 0) /* relu(NaN) = NaN, as PyTorch */
 
 #define DEFINE_UNARY(NAME, T, SUF)                                                     \
     static inline __attribute__((always_inline)) void NAME(                            \
@@ -319,9 +321,11 @@ typedef struct {
     double lo, hi;
 } clamp_ctx;
 
-#define CLAMP_LOOP(T)                                                                  \
+/* CONV converts a bound to T; for int64 it is rl_to_int64, as (int64_t) of a
+ * NaN or infinite bound is undefined */
+#define CLAMP_LOOP(T, CONV)                                                            \
     do {                                                                               \
-        T lo = (T)c->lo, hi = (T)c->hi;                                                \
+        T lo = CONV(c->lo), hi = CONV(c->hi);                                          \
         bool has_lo = c->lo == c->lo, has_hi = c->hi == c->hi;                         \
         for (int64_t i = 0; i < n; i++) {                                              \
             T x = *(const T *)(p[1] + i * s[1]);                                       \
@@ -335,9 +339,9 @@ static void clamp_run(void *vctx, int64_t n, char **p, const int64_t *s)
 {
     const clamp_ctx *c = vctx;
     switch (c->dt) {
-    case RL_FLOAT32: CLAMP_LOOP(float); break;
-    case RL_FLOAT64: CLAMP_LOOP(double); break;
-    case RL_INT64: CLAMP_LOOP(int64_t); break;
+    case RL_FLOAT32: CLAMP_LOOP(float, (float)); break;
+    case RL_FLOAT64: CLAMP_LOOP(double, (double)); break;
+    case RL_INT64: CLAMP_LOOP(int64_t, rl_to_int64); break;
     }
 }
 

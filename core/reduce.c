@@ -67,6 +67,20 @@ static void walk_one(const walk_ctx *c, const char *p, char *out, char *out_inde
         for (int64_t k = 0; k < c->len; k++) r *= load(p + k * c->step, c->dt);
         break;
     default:
+        if (c->dt == RL_INT64) {
+            /* compare as integers: through doubles, values beyond 2^53 tie */
+            int64_t best = *(const int64_t *)p;
+            for (int64_t k = 1; k < c->len; k++) {
+                int64_t x = *(const int64_t *)(p + k * c->step);
+                if (c->op == RL_RMAX ? x > best : x < best) {
+                    best = x;
+                    at = k;
+                }
+            }
+            if (out) *(int64_t *)out = best;
+            if (out_index) *(int64_t *)out_index = c->base + at;
+            return;
+        }
         r = load(p, c->dt);
         for (int64_t k = 1; k < c->len; k++) {
             double x = load(p + k * c->step, c->dt);
@@ -74,11 +88,6 @@ static void walk_one(const walk_ctx *c, const char *p, char *out, char *out_inde
                 r = x;
                 at = k;
             }
-        }
-        if (c->dt == RL_INT64 && out) {
-            /* copy the winner exactly rather than through a double */
-            *(int64_t *)out = *(const int64_t *)(p + at * c->step);
-            out = NULL;
         }
         break;
     }

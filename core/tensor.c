@@ -44,13 +44,20 @@ char *rl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 
 int64_t rl_shape_numel(int ndim, const int64_t *shape)
 {
+    /* The product of the non-zero sizes must fit as well, even when a zero
+     * makes the count 0: it is what contiguous strides are computed from. */
     int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) return -1;
-        if (shape[i] != 0 && n > (INT64_C(1) << 62) / shape[i]) return -1;
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (n > (INT64_C(1) << 62) / shape[i]) return -1;
         n *= shape[i];
     }
-    return n;
+    return empty ? 0 : n;
 }
 
 /* ---- lifetime ---- */
@@ -358,7 +365,7 @@ rl_status rl_tensor_view(rl_tensor **out, const rl_tensor *t, int ndim, const in
     }
     if ((st = header_like(out, t))) return st;
     (*out)->ndim = ndim;
-    memcpy((*out)->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim > 0) memcpy((*out)->shape, shape, sizeof(int64_t) * (size_t)ndim); /* shape may be NULL for 0-d */
     memcpy((*out)->stride, stride, sizeof(int64_t) * (size_t)ndim);
     return RL_OK;
 }
@@ -457,7 +464,7 @@ rl_status rl_tensor_expand(rl_tensor **out, const rl_tensor *t, int ndim, const 
     rl_status st = header_like(out, t);
     if (st) return st;
     (*out)->ndim = ndim;
-    memcpy((*out)->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim > 0) memcpy((*out)->shape, shape, sizeof(int64_t) * (size_t)ndim); /* shape may be NULL for 0-d */
     memcpy((*out)->stride, stride, sizeof(int64_t) * (size_t)ndim);
     return RL_OK;
 bad:

@@ -24,8 +24,8 @@ suite() {
     status=$?
     cat "$log"
     counts=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-    p=$(echo "$counts" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
-    f=$(echo "$counts" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    p=$(echo "$counts" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    f=$(echo "$counts" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
     [ -n "$counts" ] || { p=0; f=0; }
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "$name: exited with status $status"

@@ -415,12 +415,13 @@ static void test_unary_special_values(void)
     rl_tensor_release(a);
 }
 
+/* +, -, * wrap modulo 2^64 on overflow, as in PyTorch */
 static int64_t ref_binop_i64(rl_binop op, int64_t x, int64_t y)
 {
     switch (op) {
-    case RL_ADD: return x + y;
-    case RL_SUB: return x - y;
-    case RL_MUL: return x * y;
+    case RL_ADD: return (int64_t)((uint64_t)x + (uint64_t)y);
+    case RL_SUB: return (int64_t)((uint64_t)x - (uint64_t)y);
+    case RL_MUL: return (int64_t)((uint64_t)x * (uint64_t)y);
     case RL_MAXIMUM: return x > y ? x : y;
     case RL_MINIMUM: return x < y ? x : y;
     case RL_EQ: return x == y;
@@ -437,12 +438,12 @@ static void test_int64_allowed_ops_exact(void)
 {
     /* values around 2^55 would not survive a trip through double */
     const int64_t big = INT64_C(1) << 55;
-    int64_t av[8] = {big + 1, -3, 7, 0, big, -big - 3, 5, 5};
-    int64_t bv[8] = {1, -3, 2, -1, big + 1, -big - 3, -5, 6};
+    int64_t av[9] = {big + 1, -3, 7, 0, big, -big - 3, 5, 5, INT64_MAX};
+    int64_t bv[9] = {1, -3, 2, -1, big + 1, -big - 3, -5, 6, 1}; /* the last sum wraps */
     rl_tensor *a, *b;
-    REQUIRE_OK(rl_tensor_empty(&a, RL_INT64, DIMS(2, 4)));
-    REQUIRE_OK(rl_tensor_empty(&b, RL_INT64, DIMS(2, 4)));
-    for (int i = 0; i < 8; i++) {
+    REQUIRE_OK(rl_tensor_empty(&a, RL_INT64, DIMS(3, 3)));
+    REQUIRE_OK(rl_tensor_empty(&b, RL_INT64, DIMS(3, 3)));
+    for (int i = 0; i < 9; i++) {
         ((int64_t *)a->storage->data)[i] = av[i];
         ((int64_t *)b->storage->data)[i] = bv[i];
     }
@@ -451,8 +452,7 @@ static void test_int64_allowed_ops_exact(void)
         rl_tensor *out;
         REQUIRE_OK(rl_binary(&out, ok_ops[k], a, b));
         CHECK(out->dtype == RL_INT64);
-        for (int i = 0; i < 8; i++) {
-            if (ok_ops[k] == RL_MUL && (av[i] > 1000 || av[i] < -1000)) continue; /* would overflow */
+        for (int i = 0; i < 9; i++) {
             int64_t got = ((int64_t *)out->storage->data)[i], want = ref_binop_i64(ok_ops[k], av[i], bv[i]);
             CHECK_MSG(got == want, "int64 %s(%lld, %lld) = %lld, want %lld", rl_binop_name(ok_ops[k]),
                       (long long)av[i], (long long)bv[i], (long long)got, (long long)want);
@@ -463,22 +463,23 @@ static void test_int64_allowed_ops_exact(void)
     rl_tensor *t, *out;
     REQUIRE_OK(rl_tensor_transpose(&t, a, 0, 1));
     REQUIRE_OK(rl_binary_scalar(&out, RL_SUB, t, 10, true)); /* 10 - a^T */
-    CHECK_SHAPE(out, DIMS(4, 2));
-    for (int64_t i = 0; i < 4; i++)
-        for (int64_t j = 0; j < 2; j++) CHECK_EQ_INT(tu_get_i64(out, IDX(i, j)), 10 - av[j * 4 + i]);
+    CHECK_SHAPE(out, DIMS(3, 3));
+    for (int64_t i = 0; i < 3; i++)
+        for (int64_t j = 0; j < 3; j++)
+            CHECK_EQ_INT(tu_get_i64(out, IDX(i, j)), (int64_t)(10 - (uint64_t)av[j * 3 + i]));
     rl_tensor_release(out);
     rl_tensor_release(t);
     /* unary ops defined on int64 */
     const rl_unop uops[] = {RL_NEG, RL_ABS, RL_SIGN, RL_SQUARE, RL_RELU, RL_FLOOR, RL_CEIL, RL_ROUND};
     for (size_t k = 0; k < sizeof uops / sizeof *uops; k++) {
         REQUIRE_OK(rl_unary(&out, uops[k], b));
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 9; i++) {
             int64_t x = bv[i], want;
             switch (uops[k]) {
             case RL_NEG: want = -x; break;
             case RL_ABS: want = x < 0 ? -x : x; break;
             case RL_SIGN: want = (x > 0) - (x < 0); break;
-            case RL_SQUARE: want = (x > 1000 || x < -1000) ? ((int64_t *)out->storage->data)[i] : x * x; break;
+            case RL_SQUARE: want = (int64_t)((uint64_t)x * (uint64_t)x); break;
             case RL_RELU: want = x > 0 ? x : 0; break;
             default: want = x;
             }
@@ -504,6 +505,11 @@ static void test_int64_rejects_div_pow_and_float_unops(void)
     CHECK_CONTAINS(rl_last_error(), "pow");
     CHECK_STATUS(rl_binary_scalar(&out, RL_DIV, a, 2, false), RL_ERR_DTYPE);
     CHECK_STATUS(rl_binary_scalar(&out, RL_POW, a, 2, true), RL_ERR_DTYPE);
+    CHECK(out == NULL);
+    /* an int64 tensor takes only integral scalars within range */
+    CHECK_STATUS(rl_binary_scalar(&out, RL_ADD, a, 0.5, false), RL_ERR_DTYPE);
+    CHECK_STATUS(rl_binary_scalar(&out, RL_ADD, a, NAN, true), RL_ERR_DTYPE);
+    CHECK_STATUS(rl_binary_scalar(&out, RL_MUL, a, 1e19, false), RL_ERR_DTYPE);
     CHECK(out == NULL);
     CHECK_STATUS(rl_binary_into(a, RL_DIV, a, b), RL_ERR_DTYPE);
     CHECK_EQ_INT(tu_get_i64(a, IDX(0)), 4); /* untouched */
@@ -599,7 +605,22 @@ static void test_clamp_with_nan_bounds(void)
             rl_tensor_release(a);
             rl_tensor_release(base);
         }
+    /* infinite and out-of-range bounds on int64 saturate instead of converting
+     * out of range (undefined behaviour) */
     rl_tensor *a, *out = NULL;
+    REQUIRE_OK(rl_tensor_empty(&a, RL_INT64, DIMS(4)));
+    const int64_t iv[4] = {INT64_MIN, -5, 7, INT64_MAX};
+    memcpy(a->storage->data, iv, sizeof iv);
+    const double ib[4][2] = {{-INFINITY, 3}, {-2, INFINITY}, {-1e30, 1e30}, {-INFINITY, INFINITY}};
+    const int64_t iw[4][4] = {{INT64_MIN, -5, 3, 3}, {-2, -2, 7, INT64_MAX}, {INT64_MIN, -5, 7, INT64_MAX},
+                              {INT64_MIN, -5, 7, INT64_MAX}};
+    for (int b = 0; b < 4; b++) {
+        REQUIRE_OK(rl_clamp(&out, a, ib[b][0], ib[b][1]));
+        for (int64_t i = 0; i < 4; i++) CHECK_EQ_INT(tu_get_i64(out, &i), iw[b][i]);
+        rl_tensor_release(out);
+    }
+    rl_tensor_release(a);
+    out = NULL;
     REQUIRE_OK(rl_tensor_zeros(&a, RL_FLOAT64, DIMS(2)));
     CHECK_STATUS(rl_clamp(&out, a, 1, -1), RL_ERR_ARG);
     CHECK_CONTAINS(rl_last_error(), "clamp");

@@ -69,6 +69,22 @@ static void test_copy_converts_dtypes(void)
             rl_tensor_release(dst);
             rl_tensor_release(src);
         }
+    /* float -> int64 outside the int64 range saturates, NaN becomes 0 */
+    rl_tensor *odd = tu_from(RL_FLOAT64, DIMS(5), (const double[]){NAN, INFINITY, -INFINITY, 1e30, -2.9}), *iodd;
+    REQUIRE(odd);
+    REQUIRE_OK(rl_tensor_to_dtype(&iodd, odd, RL_INT64));
+    const int64_t want_i[5] = {0, INT64_MAX, INT64_MIN, INT64_MAX, -2};
+    for (int64_t i = 0; i < 5; i++) CHECK_EQ_INT(tu_get_i64(iodd, &i), want_i[i]);
+    rl_tensor_release(iodd);
+    rl_tensor_release(odd);
+    /* int64 -> int64 stays exact beyond 2^53 */
+    rl_tensor *i1, *i2;
+    REQUIRE_OK(rl_tensor_empty(&i1, RL_INT64, DIMS(1)));
+    ((int64_t *)i1->storage->data)[0] = (INT64_C(1) << 60) + 1;
+    REQUIRE_OK(rl_tensor_clone(&i2, i1));
+    CHECK_EQ_INT(tu_get_i64(i2, IDX(0)), (INT64_C(1) << 60) + 1);
+    rl_tensor_release(i2);
+    rl_tensor_release(i1);
     /* float64 -> float32 rounds to nearest */
     rl_tensor *d, *f;
     REQUIRE_OK(rl_tensor_full(&d, RL_FLOAT64, DIMS(1), 1 + 0x1.8p-24));

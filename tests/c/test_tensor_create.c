@@ -66,10 +66,20 @@ static void test_zero_d_and_zero_size_tensors(void)
     CHECK_STATUS(rl_tensor_item(t, &v), RL_ERR_SHAPE);
     rl_tensor_release(t);
 
-    /* a zero dim makes huge other dims harmless: the product is 0 */
-    REQUIRE_OK(rl_tensor_empty(&t, RL_FLOAT64, DIMS(0, INT64_MAX, INT64_MAX)));
+    REQUIRE_OK(rl_tensor_empty(&t, RL_FLOAT64, DIMS(5, 0, 7)));
     CHECK_EQ_INT(rl_tensor_numel(t), 0);
+    CHECK_EQ_INT(t->stride[0], 7);
     rl_tensor_release(t);
+    /* a zero dim does not excuse huge other dims: their strides would overflow */
+    t = NULL;
+    CHECK_STATUS(rl_tensor_empty(&t, RL_FLOAT64, DIMS(0, INT64_MAX, INT64_MAX)), RL_ERR_SHAPE);
+    CHECK(t == NULL);
+    rl_tensor *e;
+    REQUIRE_OK(rl_tensor_zeros(&e, RL_FLOAT32, DIMS(0)));
+    CHECK_STATUS(rl_tensor_view(&t, e, DIMS(INT64_C(1) << 40, 0, INT64_C(1) << 40)), RL_ERR_SHAPE);
+    CHECK_STATUS(rl_tensor_reshape(&t, e, DIMS(INT64_C(1) << 40, 0, INT64_C(1) << 40)), RL_ERR_SHAPE);
+    CHECK(t == NULL);
+    rl_tensor_release(e);
 }
 
 static void test_invalid_shapes_give_shape_error(void)
@@ -96,6 +106,8 @@ static void test_invalid_shapes_give_shape_error(void)
     CHECK_EQ_INT(rl_shape_numel(DIMS(INT64_C(1) << 31, (INT64_C(1) << 31) + 1)), -1);
     CHECK_EQ_INT(rl_shape_numel(DIMS(4, -2)), -1);
     CHECK_EQ_INT(rl_shape_numel(0, NULL), 1);
+    CHECK_EQ_INT(rl_shape_numel(DIMS(3, 0, 5)), 0);
+    CHECK_EQ_INT(rl_shape_numel(DIMS(0, INT64_C(1) << 40, INT64_C(1) << 40)), -1);
 }
 
 static void test_storage_is_64_byte_aligned(void)
@@ -148,7 +160,8 @@ static void test_arange(void)
 static void test_linspace_endpoints_exact(void)
 {
     const rl_dtype dts[2] = {RL_FLOAT32, RL_FLOAT64};
-    const double starts[3] = {0.1, -3.7, 1e-3}, stops[3] = {0.7, 11.3, 7.123456789};
+    /* pairs where start + (n-1)*step misses stop in double arithmetic */
+    const double starts[3] = {0.2, -3.7, 0.1}, stops[3] = {0.9, 11.3, 0.3};
     const int64_t ns[4] = {2, 3, 7, 1001};
     for (int k = 0; k < 2; k++)
         for (int s = 0; s < 3; s++)

@@ -283,6 +283,12 @@ static void test_expand(void)
     REQUIRE_OK(rl_tensor_expand(&e, c, DIMS(3, 1))); /* same shape */
     CHECK(rl_tensor_is_contiguous(e));
     rl_tensor_release(e);
+    rl_tensor *z, *z2;
+    REQUIRE_OK(rl_tensor_full(&z, RL_FLOAT32, 0, NULL, 1.5)); /* 0-d to 0-d, no shape array */
+    REQUIRE_OK(rl_tensor_expand(&z2, z, 0, NULL));
+    CHECK_EQ_INT(z2->ndim, 0);
+    rl_tensor_release(z2);
+    rl_tensor_release(z);
     REQUIRE_OK(rl_tensor_expand(&e, c, DIMS(3, 0))); /* 1 -> 0 is allowed */
     CHECK_SHAPE(e, DIMS(3, 0));
     rl_tensor_release(e);
