@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RL_ALIGN 64
 
 size_t rl_dtype_size(rl_dtype dt)
 {
@@ -62,39 +61,6 @@ int64_t rl_shape_numel(int ndim, const int64_t *shape)
 
 /* ---- lifetime ---- */
 
-static uint64_t bytes_allocated, bytes_live;
-
-uint64_t rl_storage_bytes_allocated(void) { return bytes_allocated; }
-uint64_t rl_storage_bytes_live(void) { return bytes_live; }
-
-static rl_status storage_new(rl_storage **out, size_t nbytes)
-{
-    rl_storage *s = malloc(sizeof *s);
-    if (!s) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor");
-    size_t rounded = (nbytes + RL_ALIGN - 1) / RL_ALIGN * RL_ALIGN;
-    if (rounded == 0) rounded = RL_ALIGN;
-    s->data = aligned_alloc(RL_ALIGN, rounded);
-    if (!s->data) {
-        free(s);
-        return rl_fail(RL_ERR_NOMEM, "out of memory allocating %zu bytes for a tensor", nbytes);
-    }
-    s->nbytes = nbytes;
-    s->refcount = 1;
-    bytes_allocated += nbytes;
-    bytes_live += nbytes;
-    *out = s;
-    return RL_OK;
-}
-
-static void storage_release(rl_storage *s)
-{
-    if (s && --s->refcount == 0) {
-        bytes_live -= s->nbytes;
-        free(s->data);
-        free(s);
-    }
-}
-
 void rl_tensor_retain(rl_tensor *t)
 {
     if (t) t->refcount++;
@@ -103,7 +69,7 @@ void rl_tensor_retain(rl_tensor *t)
 void rl_tensor_release(rl_tensor *t)
 {
     if (t && --t->refcount == 0) {
-        storage_release(t->storage);
+        rl_storage_release(t->storage);
         free(t);
     }
 }
@@ -141,7 +107,7 @@ rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
     rl_tensor *t = malloc(sizeof *t);
     if (!t) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor");
     memset(t, 0, sizeof *t);
-    rl_status st = storage_new(&t->storage, (size_t)n * rl_dtype_size(dt));
+    rl_status st = rl_storage_new(&t->storage, (size_t)n * rl_dtype_size(dt));
     if (st) {
         free(t);
         return rl_fail(st, "tensor: out of memory allocating shape %s (%s)",

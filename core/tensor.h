@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "status.h"
+#include "storage.h"
 
 #define RL_MAX_DIMS 8
 
@@ -24,11 +25,6 @@ typedef enum {
     RL_INT64 = 2 /* index tensors: argmax results, gather/index_select indices */
 } rl_dtype;
 
-typedef struct rl_storage {
-    void *data;
-    size_t nbytes;
-    long refcount;
-} rl_storage;
 
 typedef struct rl_tensor {
     rl_storage *storage;
@@ -63,10 +59,7 @@ char *rl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 int64_t rl_shape_numel(int ndim, const int64_t *shape);
 
 /* lifetime */
-/* Bytes of tensor storage ever allocated, and alive now: the Lua bindings
- * feed the first to the garbage collector, which cannot see C memory. */
-uint64_t rl_storage_bytes_allocated(void);
-uint64_t rl_storage_bytes_live(void);
+
 void rl_tensor_retain(rl_tensor *t);
 void rl_tensor_release(rl_tensor *t);
 

@@ -18,5 +18,6 @@ int main(int argc, char **argv)
     suite_blas();
     suite_index();
     suite_rng();
+    suite_storage();
     return th_summary();
 }

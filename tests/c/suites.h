@@ -11,5 +11,6 @@ void suite_reduce(void);
 void suite_blas(void);
 void suite_index(void);
 void suite_rng(void);
+void suite_storage(void);
 
 #endif
