@@ -22,6 +22,8 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_create(L);
     rlua_open_math(L);
     rlua_open_shape(L);
+    rlua_open_autograd(L);
+    rlua_open_nn(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
     return 1;

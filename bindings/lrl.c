@@ -1,5 +1,7 @@
 #include "lrl.h"
 
+#include "../core/tape.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -194,4 +196,12 @@ void rlua_gc_account(lua_State *L)
         seen = now;
         lua_gc(L, LUA_GCSTEP, kb);
     }
+}
+
+void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn)
+{
+    if (rl_grad_enabled() && rl_needs_grad(t))
+        rlua_error(L, fn, "in-place operation on a tensor that requires grad; "
+                   "do it inside rnn.no_grad(function() ... end) or on a detached tensor");
+    t->storage->version++;
 }

@@ -45,6 +45,17 @@ rl_dtype rlua_optdtype(lua_State *L, int idx, rl_dtype def, const char *fn);
 int rlua_checksizes(lua_State *L, int idx, int64_t *shape, const char *fn, int *next, int allow_infer);
 void rlua_infer_size(lua_State *L, const char *fn, int64_t *shape, int n, int64_t numel);
 
+/* Before writing into t in place: refuses a tensor that takes part in
+ * differentiation while gradients are recorded (its gradient would be
+ * wrong), and bumps its storage version so that backward notices writes to
+ * tensors it saved. */
+void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn);
+
+/* t.grad: pushes the gradient tensor or nil; t.grad = v sets it (a tensor of
+ * t's shape and dtype, or nil to clear it). */
+void rlua_push_grad(lua_State *L, rl_tensor *t);
+void rlua_set_grad(lua_State *L, rl_tensor *t, int idx);
+
 /* Tells the garbage collector about C memory allocated since the last call. */
 void rlua_gc_account(lua_State *L);
 
@@ -53,6 +64,8 @@ void rlua_open_tensor(lua_State *L);
 void rlua_open_create(lua_State *L);
 void rlua_open_math(lua_State *L);
 void rlua_open_shape(lua_State *L);
+void rlua_open_autograd(lua_State *L);
+void rlua_open_nn(lua_State *L);
 
 /* The methods table of rnn.Tensor (for registering more methods). */
 void rlua_push_methods(lua_State *L);

@@ -2,9 +2,7 @@
  * as rnn.<name>(...) functions, tensor methods and metamethods. */
 #include "lrl.h"
 
-#include "../core/blas.h"
-#include "../core/ops.h"
-#include "../core/reduce.h"
+#include "../core/autograd.h"
 
 #include <math.h>
 
@@ -21,9 +19,9 @@ static int binary(lua_State *L, rl_binop op, const char *fn)
     if (b && !a) rlua_checknum(L, 1, fn, "a");
     rl_tensor **box = rlua_newbox(L);
     rl_status st;
-    if (a && b) st = rl_binary(box, op, a, b);
-    else if (a) st = rl_binary_scalar(box, op, a, lua_tonumber(L, 2), false);
-    else st = rl_binary_scalar(box, op, b, lua_tonumber(L, 1), true);
+    if (a && b) st = rl_ag_binary(box, op, a, b);
+    else if (a) st = rl_ag_binary_scalar(box, op, a, lua_tonumber(L, 2), false);
+    else st = rl_ag_binary_scalar(box, op, b, lua_tonumber(L, 1), true);
     rlua_check_status(L, st, fn);
     return 1;
 }
@@ -32,6 +30,7 @@ static int binary(lua_State *L, rl_binop op, const char *fn)
 static int binary_inplace(lua_State *L, rl_binop op, const char *fn)
 {
     rl_tensor *a = rlua_check(L, 1, fn, "self");
+    rlua_check_inplace(L, a, fn);
     rl_tensor *b = rlua_totensor(L, 2);
     rl_status st;
     if (b) st = rl_binary_into(a, op, a, b);
@@ -62,7 +61,7 @@ static int l_unm(lua_State *L)
 {
     rl_tensor *a = rlua_check(L, 1, "neg", "a");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_unary(box, RL_NEG, a), "neg");
+    rlua_check_status(L, rl_ag_unary(box, RL_NEG, a), "neg");
     return 1;
 }
 
@@ -74,7 +73,7 @@ static int unary(lua_State *L)
     const char *fn = rl_unop_name(op);
     rl_tensor *a = rlua_check(L, 1, fn, "a");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_unary(box, op, a), fn);
+    rlua_check_status(L, rl_ag_unary(box, op, a), fn);
     return 1;
 }
 
@@ -83,6 +82,7 @@ static int unary_inplace(lua_State *L)
     rl_unop op = (rl_unop)lua_tointeger(L, lua_upvalueindex(1));
     const char *fn = lua_tostring(L, lua_upvalueindex(2));
     rl_tensor *a = rlua_check(L, 1, fn, "self");
+    rlua_check_inplace(L, a, fn);
     rlua_check_status(L, rl_unary_into(a, op, a), fn);
     lua_settop(L, 1);
     return 1;
@@ -102,13 +102,14 @@ static int l_clamp(lua_State *L)
     double lo, hi;
     clamp_bounds(L, "clamp", &lo, &hi);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_clamp(box, a, lo, hi), "clamp");
+    rlua_check_status(L, rl_ag_clamp(box, a, lo, hi), "clamp");
     return 1;
 }
 
 static int l_clamp_(lua_State *L)
 {
     rl_tensor *a = rlua_check(L, 1, "clamp_", "self");
+    rlua_check_inplace(L, a, "clamp_");
     double lo, hi;
     clamp_bounds(L, "clamp_", &lo, &hi);
     rlua_check_status(L, rl_clamp_into(a, a, lo, hi), "clamp_");
@@ -133,13 +134,13 @@ static int reduce(lua_State *L, rl_reduce_op op)
     rl_tensor *a = rlua_check(L, 1, fn, "self");
     if (lua_isnoneornil(L, 2)) {
         rl_tensor **box = rlua_newbox(L);
-        rlua_check_status(L, rl_reduce_all(box, op, a), fn);
+        rlua_check_status(L, rl_ag_reduce_all(box, op, a), fn);
         return 1;
     }
     int dim = rlua_checkdim(L, 2, a->ndim, fn, 0);
     bool keep = opt_keepdim(L, 3, fn);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_reduce_dim(box, op, a, dim, keep), fn);
+    rlua_check_status(L, rl_ag_reduce_dim(box, op, a, dim, keep), fn);
     return 1;
 }
 
@@ -154,14 +155,14 @@ static int extremum(lua_State *L, rl_reduce_op op)
     rl_tensor *a = rlua_check(L, 1, fn, "self");
     if (lua_isnoneornil(L, 2)) {
         rl_tensor **box = rlua_newbox(L);
-        rlua_check_status(L, rl_reduce_all(box, op, a), fn);
+        rlua_check_status(L, rl_ag_reduce_all(box, op, a), fn);
         return 1;
     }
     int dim = rlua_checkdim(L, 2, a->ndim, fn, 0);
     bool keep = opt_keepdim(L, 3, fn);
     rl_tensor **values = rlua_newbox(L);
     rl_tensor **indices = rlua_newbox(L);
-    rlua_check_status(L, rl_reduce_arg_dim(values, indices, op, a, dim, keep, 1), fn);
+    rlua_check_status(L, rl_ag_reduce_arg_dim(values, indices, op, a, dim, keep, 1), fn);
     return 2;
 }
 
@@ -192,7 +193,7 @@ static int l_matmul(lua_State *L)
     rl_tensor *a = rlua_check(L, 1, "matmul", "a");
     rl_tensor *b = rlua_check(L, 2, "matmul", "b");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_matmul(box, a, b), "matmul");
+    rlua_check_status(L, rl_ag_matmul(box, a, b), "matmul");
     return 1;
 }
 

@@ -1,7 +1,7 @@
 /* shape.c — views, copies, dtype conversion, indexing and joining. */
 #include "lrl.h"
 
-#include "../core/index.h"
+#include "../core/autograd.h"
 
 #include <string.h>
 
@@ -16,7 +16,7 @@ static int reshape_like(lua_State *L, const char *fn, int copy_ok)
                    luaL_typename(L, next));
     rlua_infer_size(L, fn, shape, n, rl_tensor_numel(t));
     rl_tensor **box = rlua_newbox(L);
-    rl_status st = copy_ok ? rl_tensor_reshape(box, t, n, shape) : rl_tensor_view(box, t, n, shape);
+    rl_status st = copy_ok ? rl_ag_reshape(box, t, n, shape) : rl_ag_view(box, t, n, shape);
     rlua_check_status(L, st, fn);
     return 1;
 }
@@ -32,7 +32,7 @@ static int l_flatten(lua_State *L)
                    lua_gettop(L) - 1);
     int64_t n = rl_tensor_numel(t);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_reshape(box, t, 1, &n), "flatten");
+    rlua_check_status(L, rl_ag_reshape(box, t, 1, &n), "flatten");
     return 1;
 }
 
@@ -42,7 +42,7 @@ static int l_transpose(lua_State *L)
     int d0 = rlua_checkdim(L, 2, t->ndim, "transpose", 0);
     int d1 = rlua_checkdim(L, 3, t->ndim, "transpose", 0);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_transpose(box, t, d0, d1), "transpose");
+    rlua_check_status(L, rl_ag_transpose(box, t, d0, d1), "transpose");
     return 1;
 }
 
@@ -56,7 +56,7 @@ static int l_t(lua_State *L)
                    rl_shape_str(sb, sizeof sb, t->ndim, t->shape));
     }
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_transpose(box, t, 0, 1), "t");
+    rlua_check_status(L, rl_ag_transpose(box, t, 0, 1), "t");
     return 1;
 }
 
@@ -89,7 +89,7 @@ static int l_permute(lua_State *L)
         lua_pop(L, 1);
     }
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_permute(box, t, perm), "permute");
+    rlua_check_status(L, rl_ag_permute(box, t, perm), "permute");
     return 1;
 }
 
@@ -105,7 +105,7 @@ static int l_narrow(lua_State *L)
         rlua_error(L, "narrow", "start %lld and length %lld out of range for dimension %d of size %lld",
                    (long long)lua_tointeger(L, 3), (long long)len, dim + 1, (long long)t->shape[dim]);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_narrow(box, t, dim, start - 1, len), "narrow");
+    rlua_check_status(L, rl_ag_narrow(box, t, dim, start - 1, len), "narrow");
     return 1;
 }
 
@@ -120,7 +120,7 @@ static int l_select(lua_State *L)
         rlua_error(L, "select", "index %lld out of range for dimension %d of size %lld",
                    (long long)lua_tointeger(L, 3), dim + 1, (long long)t->shape[dim]);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_select(box, t, dim, i - 1), "select");
+    rlua_check_status(L, rl_ag_select(box, t, dim, i - 1), "select");
     return 1;
 }
 
@@ -129,7 +129,7 @@ static int l_squeeze(lua_State *L)
     rl_tensor *t = rlua_check(L, 1, "squeeze", "self");
     int dim = lua_isnoneornil(L, 2) ? -1 : rlua_checkdim(L, 2, t->ndim, "squeeze", 0);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_squeeze(box, t, dim), "squeeze");
+    rlua_check_status(L, rl_ag_squeeze(box, t, dim), "squeeze");
     return 1;
 }
 
@@ -138,7 +138,7 @@ static int l_unsqueeze(lua_State *L)
     rl_tensor *t = rlua_check(L, 1, "unsqueeze", "self");
     int dim = rlua_checkdim(L, 2, t->ndim, "unsqueeze", 1);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_unsqueeze(box, t, dim), "unsqueeze");
+    rlua_check_status(L, rl_ag_unsqueeze(box, t, dim), "unsqueeze");
     return 1;
 }
 
@@ -164,7 +164,7 @@ static int l_expand(lua_State *L)
         rlua_error(L, "expand", "shape %s has too many elements (more than 2^62)", rl_shape_str(sb, sizeof sb, n, shape));
     }
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_expand(box, t, n, shape), "expand");
+    rlua_check_status(L, rl_ag_expand(box, t, n, shape), "expand");
     return 1;
 }
 
@@ -176,7 +176,7 @@ static int l_contiguous(lua_State *L)
         return 1;
     }
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_clone(box, t), "contiguous");
+    rlua_check_status(L, rl_ag_clone(box, t), "contiguous");
     return 1;
 }
 
@@ -184,7 +184,7 @@ static int l_clone(lua_State *L)
 {
     rl_tensor *t = rlua_check(L, 1, "clone", "self");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_clone(box, t), "clone");
+    rlua_check_status(L, rl_ag_clone(box, t), "clone");
     return 1;
 }
 
@@ -192,6 +192,7 @@ static int l_clone(lua_State *L)
 static int l_copy_(lua_State *L)
 {
     rl_tensor *dst = rlua_check(L, 1, "copy_", "self");
+    rlua_check_inplace(L, dst, "copy_");
     rl_tensor *src = rlua_check(L, 2, "copy_", "src");
     rlua_check_status(L, rl_tensor_copy_(dst, src), "copy_");
     lua_settop(L, 1);
@@ -201,6 +202,7 @@ static int l_copy_(lua_State *L)
 static int l_fill_(lua_State *L)
 {
     rl_tensor *t = rlua_check(L, 1, "fill_", "self");
+    rlua_check_inplace(L, t, "fill_");
     double v = rlua_checknum(L, 2, "fill_", "value");
     rl_tensor_fill_(t, v);
     lua_settop(L, 1);
@@ -209,7 +211,9 @@ static int l_fill_(lua_State *L)
 
 static int l_zero_(lua_State *L)
 {
-    rl_tensor_fill_(rlua_check(L, 1, "zero_", "self"), 0);
+    rl_tensor *t = rlua_check(L, 1, "zero_", "self");
+    rlua_check_inplace(L, t, "zero_");
+    rl_tensor_fill_(t, 0);
     lua_settop(L, 1);
     return 1;
 }
@@ -224,7 +228,7 @@ static int l_to(lua_State *L)
         return 1;
     }
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_to_dtype(box, t, dt), "to");
+    rlua_check_status(L, rl_ag_to_dtype(box, t, dt), "to");
     return 1;
 }
 
@@ -236,7 +240,7 @@ static int convert(lua_State *L, rl_dtype dt, const char *fn)
         return 1;
     }
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_to_dtype(box, t, dt), fn);
+    rlua_check_status(L, rl_ag_to_dtype(box, t, dt), fn);
     return 1;
 }
 
@@ -274,7 +278,7 @@ static int l_index_select(lua_State *L)
     int dim = rlua_checkdim(L, 2, t->ndim, "index_select", 0);
     rl_tensor *index = index_arg(L, 3, "index_select");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_index_select(box, t, dim, index, 1), "index_select");
+    rlua_check_status(L, rl_ag_index_select(box, t, dim, index, 1), "index_select");
     return 1;
 }
 
@@ -284,7 +288,7 @@ static int l_gather(lua_State *L)
     int dim = rlua_checkdim(L, 2, t->ndim, "gather", 0);
     rl_tensor *index = rlua_check(L, 3, "gather", "index");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_gather(box, t, dim, index, 1), "gather");
+    rlua_check_status(L, rl_ag_gather(box, t, dim, index, 1), "gather");
     return 1;
 }
 
@@ -298,7 +302,7 @@ static int join(lua_State *L, const char *fn, int stack)
     if (n < 1) rlua_error(L, fn, "argument 1 (tensors) is empty");
     if (n > 1 << 20) rlua_error(L, fn, "argument 1 (tensors) has too many entries");
     /* the array lives in a userdata so that an error below cannot leak it */
-    const rl_tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)n, 0);
+    rl_tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)n, 0);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 1, i);
         ts[i - 1] = rlua_totensor(L, -1);
@@ -308,7 +312,7 @@ static int join(lua_State *L, const char *fn, int stack)
     int dim = 0;
     if (!lua_isnoneornil(L, 2)) dim = rlua_checkdim(L, 2, ts[0]->ndim, fn, stack);
     rl_tensor **box = rlua_newbox(L);
-    rl_status st = stack ? rl_stack(box, ts, (int)n, dim) : rl_cat(box, ts, (int)n, dim);
+    rl_status st = stack ? rl_ag_stack(box, ts, (int)n, dim) : rl_ag_cat(box, ts, (int)n, dim);
     rlua_check_status(L, st, fn);
     return 1;
 }

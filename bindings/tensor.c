@@ -2,6 +2,8 @@
  * conversion to Lua tables. */
 #include "lrl.h"
 
+#include "../core/autograd.h"
+
 #include <string.h>
 
 static int t_gc(lua_State *L)
@@ -77,7 +79,7 @@ static rl_tensor *push_subview(lua_State *L, rl_tensor *t, const int64_t *index,
     *box = t;
     for (int k = 0; k < n; k++) {
         rl_tensor *v;
-        rlua_check_status(L, rl_tensor_select(&v, *box, 0, index[k]), fn);
+        rlua_check_status(L, rl_ag_select(&v, *box, 0, index[k]), fn);
         rl_tensor_release(*box);
         *box = v;
     }
@@ -93,6 +95,10 @@ static int t_index(lua_State *L)
     case LUA_TSTRING:
         lua_pushvalue(L, 2);
         lua_gettable(L, lua_upvalueindex(1)); /* methods */
+        if (lua_isnil(L, -1) && !strcmp(lua_tostring(L, 2), "grad")) {
+            lua_pop(L, 1);
+            rlua_push_grad(L, t);
+        }
         return 1;
     case LUA_TNUMBER: {
         int isint;
@@ -120,6 +126,11 @@ static int t_newindex(lua_State *L)
     rl_tensor *t = rlua_check(L, 1, fn, "tensor");
     int64_t index[RL_MAX_DIMS];
     int n;
+    if (lua_type(L, 2) == LUA_TSTRING && !strcmp(lua_tostring(L, 2), "grad")) {
+        rlua_set_grad(L, t, 3);
+        return 0;
+    }
+    if (lua_type(L, 2) != LUA_TSTRING) rlua_check_inplace(L, t, fn);
     if (lua_type(L, 2) == LUA_TNUMBER) {
         int isint;
         lua_Integer i = lua_tointegerx(L, 2, &isint);
@@ -288,6 +299,7 @@ static int t_set(lua_State *L)
         rlua_error(L, "set", "expected %d indices and a value for a %d-d tensor, got %d arguments", t->ndim, t->ndim,
                    top - 1);
     read_index_args(L, 2, top - 2, t, index, "set");
+    rlua_check_inplace(L, t, "set");
     store_element(L, top, t, index, "set");
     lua_settop(L, 1);
     return 1;

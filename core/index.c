@@ -1,4 +1,5 @@
 #include "index.h"
+#include "ops.h"
 
 #include <string.h>
 
@@ -169,4 +170,66 @@ rl_status rl_stack(rl_tensor **out, const rl_tensor *const *ts, int n, int dim)
         *out = NULL;
     }
     return st;
+}
+
+rl_status rl_index_add_(rl_tensor *dst, int dim, const rl_tensor *index, const rl_tensor *src, int64_t base)
+{
+    rl_status st;
+    if (dim < 0 || dim >= dst->ndim)
+        return rl_fail(RL_ERR_INDEX, "index_add: dimension %d out of range for a %d-d tensor", dim + 1, dst->ndim);
+    if ((st = check_index_tensor("index_add", index))) return st;
+    if (index->ndim != 1 || src->ndim != dst->ndim || src->shape[dim] != index->shape[0] || src->dtype != dst->dtype) {
+        char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF];
+        return rl_fail(RL_ERR_SHAPE, "index_add: source %s (%s) does not fit destination %s (%s) with %lld indices",
+                       rl_shape_str(s1, sizeof s1, src->ndim, src->shape), rl_dtype_name(src->dtype),
+                       rl_shape_str(s2, sizeof s2, dst->ndim, dst->shape), rl_dtype_name(dst->dtype),
+                       (long long)rl_tensor_numel(index));
+    }
+    if ((st = check_range("index_add", index, dst->shape[dim], base, dim))) return st;
+    for (int64_t i = 0; i < index->shape[0]; i++) {
+        int64_t at = *(const int64_t *)((const char *)rl_tensor_data(index) + i * index->stride[0] * 8) - base;
+        rl_tensor *to = NULL, *from = NULL;
+        st = rl_tensor_select(&to, dst, dim, at);
+        if (st == RL_OK) st = rl_tensor_select(&from, src, dim, i);
+        if (st == RL_OK) st = rl_binary_into(to, RL_ADD, to, from);
+        rl_tensor_release(to);
+        rl_tensor_release(from);
+        if (st) return st;
+    }
+    return RL_OK;
+}
+
+rl_status rl_scatter_add_(rl_tensor *dst, int dim, const rl_tensor *index, const rl_tensor *src, int64_t base)
+{
+    rl_status st;
+    if (dim < 0 || dim >= dst->ndim)
+        return rl_fail(RL_ERR_INDEX, "scatter_add: dimension %d out of range for a %d-d tensor", dim + 1, dst->ndim);
+    if ((st = check_index_tensor("scatter_add", index))) return st;
+    bool fits = index->ndim == dst->ndim && rl_tensor_same_shape(index, src) && src->dtype == dst->dtype;
+    for (int d = 0; fits && d < dst->ndim; d++)
+        if (d != dim && index->shape[d] > dst->shape[d]) fits = false;
+    if (!fits) {
+        char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF];
+        return rl_fail(RL_ERR_SHAPE, "scatter_add: index/source %s do not fit destination %s along dimension %d",
+                       rl_shape_str(s1, sizeof s1, index->ndim, index->shape),
+                       rl_shape_str(s2, sizeof s2, dst->ndim, dst->shape), dim + 1);
+    }
+    if ((st = check_range("scatter_add", index, dst->shape[dim], base, dim))) return st;
+    int64_t n = rl_tensor_numel(index);
+    int64_t pos[RL_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t to[RL_MAX_DIMS];
+        memcpy(to, pos, sizeof to);
+        to[dim] = *(const int64_t *)rl_tensor_ptr(index, pos) - base;
+        void *d = rl_tensor_ptr(dst, to);
+        const void *s = rl_tensor_ptr(src, pos);
+        if (dst->dtype == RL_FLOAT32) *(float *)d += *(const float *)s;
+        else if (dst->dtype == RL_FLOAT64) *(double *)d += *(const double *)s;
+        else *(int64_t *)d = (int64_t)((uint64_t)*(int64_t *)d + (uint64_t)*(const int64_t *)s);
+        for (int k = index->ndim - 1; k >= 0; k--) {
+            if (++pos[k] < index->shape[k]) break;
+            pos[k] = 0;
+        }
+    }
+    return RL_OK;
 }

@@ -17,4 +17,11 @@ rl_status rl_cat(rl_tensor **out, const rl_tensor *const *ts, int n, int dim);
 /* along a new dim (0..ndim); all shapes equal; n >= 1 */
 rl_status rl_stack(rl_tensor **out, const rl_tensor *const *ts, int n, int dim);
 
+/* Backward kernels, beside their forward ones. Indices are checked as above.
+ * dst[... index[i] ...] += src[... i ...] along dim (index: 1-d); src has dst's
+ * shape with dim resized to numel(index). */
+rl_status rl_index_add_(rl_tensor *dst, int dim, const rl_tensor *index, const rl_tensor *src, int64_t base);
+/* dst[i][index[i][j][k]][k] += src[i][j][k] for dim = 1; index and src share a shape */
+rl_status rl_scatter_add_(rl_tensor *dst, int dim, const rl_tensor *index, const rl_tensor *src, int64_t base);
+
 #endif

@@ -9,7 +9,7 @@
 
 #include "tensor.h"
 
-#define RL_ITER_MAX_OPS 4
+#define RL_ITER_MAX_OPS 6
 
 typedef struct {
     int nops;

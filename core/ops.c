@@ -314,6 +314,69 @@ rl_status rl_unary(rl_tensor **out, rl_unop op, const rl_tensor *a)
     return st;
 }
 
+/* ---- unary backward, beside the forward above ---- */
+
+typedef struct {
+    rl_unop op;
+    rl_dtype dt;
+} unary_bw_ctx;
+
+/* one run of gin = g * f'(x), with y = f(x) */
+#define UNARY_BW_LOOP(T, SUF)                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                  \
+        T g = *(const T *)(p[1] + i * s[1]), x = *(const T *)(p[2] + i * s[2]);        \
+        T y = *(const T *)(p[3] + i * s[3]), d;                                        \
+        switch (c->op) {                                                               \
+        case RL_NEG: d = -g; break;                                                    \
+        case RL_ABS: d = x > 0 ? g : (x < 0 ? -g : 0); break;                          \
+        case RL_EXP: d = g * y; break;                                                 \
+        case RL_LOG: d = g / x; break;                                                 \
+        case RL_SQRT: d = g / (2 * y); break;                                          \
+        case RL_TANH: d = g * (1 - y * y); break;                                      \
+        case RL_SIGMOID: d = g * y * (1 - y); break;                                   \
+        case RL_RELU: d = x > 0 ? g : 0; break;                                        \
+        case RL_SIN: d = g * cos##SUF(x); break;                                       \
+        case RL_COS: d = -g * sin##SUF(x); break;                                      \
+        case RL_LOG1P: d = g / (1 + x); break;                                         \
+        case RL_EXPM1: d = g * (y + 1); break;                                         \
+        case RL_RECIPROCAL: d = -g * y * y; break;                                     \
+        case RL_SQUARE: d = 2 * g * x; break;                                          \
+        case RL_RSQRT: d = -(T)0.5 * g * y * y * y; break;                             \
+        default: d = 0; break; /* sign, floor, ceil, round: flat almost everywhere */  \
+        }                                                                              \
+        *(T *)(p[0] + i * s[0]) = d;                                                   \
+    }
+
+static void unary_bw_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    const unary_bw_ctx *c = vctx;
+    if (c->dt == RL_FLOAT32) {
+        UNARY_BW_LOOP(float, f)
+    } else {
+        UNARY_BW_LOOP(double, )
+    }
+}
+
+rl_status rl_unary_backward(rl_tensor **grad_in, rl_unop op, const rl_tensor *g, const rl_tensor *a,
+                            const rl_tensor *out)
+{
+    const char *name = unop_names[op];
+    if (a->dtype == RL_INT64)
+        return rl_fail(RL_ERR_DTYPE, "%s: no gradient for int64 tensors", name);
+    rl_status st = rl_tensor_empty(grad_in, a->dtype, a->ndim, a->shape);
+    if (st) return st;
+    rl_iter it;
+    const rl_tensor *ops[4] = {*grad_in, g, a, out};
+    if ((st = rl_iter_init(&it, name, 4, ops, a->ndim, a->shape))) {
+        rl_tensor_release(*grad_in);
+        *grad_in = NULL;
+        return st;
+    }
+    unary_bw_ctx c = {op, a->dtype};
+    rl_iter_run(&it, unary_bw_run, &c);
+    return RL_OK;
+}
+
 /* ---- clamp ---- */
 
 typedef struct {

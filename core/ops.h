@@ -35,6 +35,12 @@ rl_status rl_binary_scalar_into(rl_tensor *out, rl_binop op, const rl_tensor *a,
 rl_status rl_unary(rl_tensor **out, rl_unop op, const rl_tensor *a);
 rl_status rl_unary_into(rl_tensor *out, rl_unop op, const rl_tensor *a);
 
+/* Backward of rl_unary: grad_in = g * d op(a)/da, from the input a and the
+ * result out = op(a) (whichever the derivative is cheaper from). Zero for
+ * sign, floor, ceil and round. All four tensors share one shape. */
+rl_status rl_unary_backward(rl_tensor **grad_in, rl_unop op, const rl_tensor *g, const rl_tensor *a,
+                            const rl_tensor *out);
+
 /* clamp to [lo, hi]; a NaN bound means no bound on that side */
 rl_status rl_clamp(rl_tensor **out, const rl_tensor *a, double lo, double hi);
 rl_status rl_clamp_into(rl_tensor *out, const rl_tensor *a, double lo, double hi);

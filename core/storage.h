@@ -22,6 +22,7 @@ typedef struct rl_storage {
     size_t nbytes;      /* asked for */
     size_t capacity;    /* allocated: nbytes rounded up to the size class */
     long refcount;
+    uint64_t version;   /* bumped by every in-place write, checked by backward */
     struct rl_storage *next_free; /* in the cache */
 } rl_storage;
 

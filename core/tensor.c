@@ -1,5 +1,6 @@
 #include "tensor.h"
 #include "iter.h"
+#include "tape.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -69,6 +70,8 @@ void rl_tensor_retain(rl_tensor *t)
 void rl_tensor_release(rl_tensor *t)
 {
     if (t && --t->refcount == 0) {
+        if (t->grad_fn) rl_node_forget_output(t->grad_fn, t);
+        rl_tensor_release(t->grad);
         rl_storage_release(t->storage);
         free(t);
     }
@@ -90,9 +93,18 @@ static rl_status header_like(rl_tensor **out, const rl_tensor *t)
     if (!v) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor view");
     *v = *t;
     v->refcount = 1;
+    v->requires_grad = v->retains_grad = false;
+    v->output_nr = 0;
+    v->grad_fn = NULL;
+    v->grad = NULL;
     v->storage->refcount++;
     *out = v;
     return RL_OK;
+}
+
+rl_status rl_tensor_alias(rl_tensor **out, const rl_tensor *t)
+{
+    return header_like(out, t);
 }
 
 rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape)

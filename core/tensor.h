@@ -34,6 +34,14 @@ typedef struct rl_tensor {
     int64_t shape[RL_MAX_DIMS];
     int64_t stride[RL_MAX_DIMS];    /* in elements; 0 for an expanded dim */
     long refcount;
+
+    /* autograd (tape.h); all zero for a tensor outside any graph. Views made
+     * by the functions below start with these cleared. */
+    bool requires_grad;             /* a leaf marked by the user, or a recorded result */
+    bool retains_grad;              /* a non-leaf whose gradient is kept in grad */
+    int output_nr;                  /* which output of grad_fn this is */
+    struct rl_node *grad_fn;        /* the recorded op that made it; NULL for a leaf */
+    struct rl_tensor *grad;         /* accumulated gradient */
 } rl_tensor;
 
 /* dtypes */
@@ -100,6 +108,9 @@ rl_status rl_tensor_select(rl_tensor **out, const rl_tensor *t, int dim, int64_t
 rl_status rl_tensor_expand(rl_tensor **out, const rl_tensor *t, int ndim, const int64_t *shape);
 rl_status rl_tensor_squeeze(rl_tensor **out, const rl_tensor *t, int dim); /* dim -1: all size-1 dims */
 rl_status rl_tensor_unsqueeze(rl_tensor **out, const rl_tensor *t, int dim);
+
+/* A new header over t's storage and geometry, outside any graph. */
+rl_status rl_tensor_alias(rl_tensor **out, const rl_tensor *t);
 
 /* copies */
 rl_status rl_tensor_contiguous(rl_tensor **out, rl_tensor *t); /* retains t if already contiguous */
