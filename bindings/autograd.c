@@ -135,11 +135,10 @@ static int l_no_grad(lua_State *L)
         rlua_error(L, "no_grad", "argument 1 (fn) must be a function, got %s", luaL_typename(L, 1));
     bool was = rl_grad_enabled();
     rl_set_grad_enabled(false);
-    int base = lua_gettop(L) - 1; /* results land above the function's slot */
     int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
     rl_set_grad_enabled(was);
     if (status != LUA_OK) return lua_error(L);
-    return lua_gettop(L) - base;
+    return lua_gettop(L); /* fn and its arguments were replaced by its results */
 }
 
 static int l_is_grad_enabled(lua_State *L)

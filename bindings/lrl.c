@@ -6,18 +6,50 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Every op creates and checks tensor userdata, so the metatable is found
+ * fast: by a slot in the registry's array part, and recognised by address.
+ * Both are checked against the state at hand, so a second Lua state (whose
+ * registry and metatable differ) still works through the named lookup. */
+static int mt_ref = LUA_NOREF;
+static const void *mt_ptr;
+
+void rlua_remember_metatable(lua_State *L)
+{
+    mt_ptr = lua_topointer(L, -1);
+    lua_pushvalue(L, -1);
+    mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void push_metatable(lua_State *L)
+{
+    if (mt_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, mt_ref);
+        if (lua_topointer(L, -1) == mt_ptr) return;
+        lua_pop(L, 1);
+    }
+    luaL_getmetatable(L, RLUA_TENSOR_MT);
+}
+
 rl_tensor **rlua_newbox(lua_State *L)
 {
-    rl_tensor **box = lua_newuserdatauv(L, sizeof *box, 1);
+    rl_tensor **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = NULL;
-    luaL_setmetatable(L, RLUA_TENSOR_MT);
+    push_metatable(L);
+    lua_setmetatable(L, -2);
     return box;
 }
 
 rl_tensor *rlua_totensor(lua_State *L, int idx)
 {
-    rl_tensor **box = luaL_testudata(L, idx, RLUA_TENSOR_MT);
-    return box ? *box : NULL;
+    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+    bool match = lua_topointer(L, -1) == mt_ptr;
+    if (!match) {
+        luaL_getmetatable(L, RLUA_TENSOR_MT);
+        match = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return match ? *(rl_tensor **)lua_touserdata(L, idx) : NULL;
 }
 
 /* Pushes "chunk:line: " for the Lua code that called the binding: level 1

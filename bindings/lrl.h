@@ -17,6 +17,9 @@
 
 #define RLUA_TENSOR_MT "rnn.Tensor"
 
+/* With the tensor metatable on top of the stack: remember it for the fast
+ * paths below (called once, when the module opens). */
+void rlua_remember_metatable(lua_State *L);
 /* Pushes an empty box; returns the slot to fill. */
 rl_tensor **rlua_newbox(lua_State *L);
 rl_tensor *rlua_totensor(lua_State *L, int idx); /* NULL if not a tensor */

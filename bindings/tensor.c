@@ -337,6 +337,7 @@ void rlua_push_methods(lua_State *L)
 void rlua_open_tensor(lua_State *L)
 {
     luaL_newmetatable(L, RLUA_TENSOR_MT);
+    rlua_remember_metatable(L);
     lua_pushstring(L, "rnn.Tensor");
     lua_setfield(L, -2, "__name");
     lua_pushcfunction(L, t_gc);

@@ -23,9 +23,35 @@ rl_status rl_broadcast_shape(const char *op, int andim, const int64_t *ashape,
     return RL_OK;
 }
 
+/* The common case in one flat run: every operand contiguous with the
+ * output's shape, or a single element repeated. */
+static bool init_flat(rl_iter *it, int nops, const rl_tensor *const *ops, int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int k = 0; k < nops; k++) {
+        const rl_tensor *t = ops[k];
+        int64_t es = (int64_t)rl_dtype_size(t->dtype);
+        if (rl_tensor_numel(t) == 1 && n != 1) {
+            it->stride[k][0] = 0;
+        } else if (t->ndim == ndim && !memcmp(t->shape, shape, sizeof(int64_t) * (size_t)ndim) &&
+                   rl_tensor_is_contiguous(t)) {
+            it->stride[k][0] = es;
+        } else {
+            return false;
+        }
+        it->base[k] = (char *)rl_tensor_data(t);
+    }
+    it->nops = nops;
+    it->ndim = 1;
+    it->shape[0] = n;
+    return true;
+}
+
 rl_status rl_iter_init(rl_iter *it, const char *op, int nops, const rl_tensor *const *ops,
                        int ndim, const int64_t *shape)
 {
+    if (init_flat(it, nops, ops, ndim, shape)) return RL_OK;
     int64_t full_stride[RL_ITER_MAX_OPS][RL_MAX_DIMS];
     memset(it, 0, sizeof *it);
     it->nops = nops;

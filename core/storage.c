@@ -1,17 +1,27 @@
 #include "storage.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #define RL_ALIGN 64
 #define CACHE_MIN ((size_t)64 << 10)
 #define SUBCLASSES 8                 /* per power of two */
 #define NCLASSES (64 * SUBCLASSES)
+/* Small buffers (up to SMALL_MAX bytes, in steps of 64) are kept too, a
+ * bounded number per size: scalars and small vectors made per op by a
+ * hand-written recurrent loop would otherwise cost two malloc calls each. */
+#define SMALL_MAX 4096
+#define SMALL_CLASSES (SMALL_MAX / RL_ALIGN)
+#define SMALL_KEEP 16384
 
 static uint64_t bytes_allocated, bytes_live;
 static size_t bytes_cached;
 static rl_storage *cache[NCLASSES];
+static rl_storage *small_cache[SMALL_CLASSES + 1];
+static int small_count[SMALL_CLASSES + 1];
 
 uint64_t rl_storage_bytes_allocated(void) { return bytes_allocated; }
+void rl_storage_note_overhead(size_t bytes) { bytes_allocated += bytes; }
 uint64_t rl_storage_bytes_live(void) { return bytes_live; }
 size_t rl_storage_bytes_cached(void) { return bytes_cached; }
 
@@ -33,7 +43,14 @@ rl_status rl_storage_new(rl_storage **out, size_t nbytes)
     if (capacity == 0) capacity = RL_ALIGN;
     if (capacity < nbytes) return rl_fail(RL_ERR_NOMEM, "out of memory allocating %zu bytes for a tensor", nbytes);
     rl_storage *s = NULL;
-    if (capacity >= CACHE_MIN) {
+    if (capacity <= SMALL_MAX) {
+        int c = (int)(capacity / RL_ALIGN);
+        if (small_cache[c]) {
+            s = small_cache[c];
+            small_cache[c] = s->next_free;
+            small_count[c]--;
+        }
+    } else if (capacity >= CACHE_MIN) {
         int c = size_class(capacity, &capacity);
         if (cache[c]) {
             s = cache[c];
@@ -42,13 +59,13 @@ rl_status rl_storage_new(rl_storage **out, size_t nbytes)
         }
     }
     if (!s) {
-        s = malloc(sizeof *s);
-        if (!s) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor");
-        s->data = aligned_alloc(RL_ALIGN, capacity);
-        if (!s->data) {
-            free(s);
-            return rl_fail(RL_ERR_NOMEM, "out of memory allocating %zu bytes for a tensor", nbytes);
-        }
+        /* one block: the header in the first 64 bytes, the data after it */
+        _Static_assert(sizeof(rl_storage) <= RL_ALIGN, "storage header must fit before the data");
+        if (capacity > SIZE_MAX - RL_ALIGN) return rl_fail(RL_ERR_NOMEM, "out of memory allocating %zu bytes for a tensor", nbytes);
+        char *block = aligned_alloc(RL_ALIGN, RL_ALIGN + capacity);
+        if (!block) return rl_fail(RL_ERR_NOMEM, "out of memory allocating %zu bytes for a tensor", nbytes);
+        s = (rl_storage *)block;
+        s->data = block + RL_ALIGN;
         s->capacity = capacity;
     }
     s->nbytes = nbytes;
@@ -65,7 +82,15 @@ void rl_storage_release(rl_storage *s)
 {
     if (!s || --s->refcount > 0) return;
     bytes_live -= s->nbytes;
-    if (s->capacity >= CACHE_MIN && bytes_cached + s->capacity <= RL_STORAGE_CACHE_MAX) {
+    if (s->capacity <= SMALL_MAX) {
+        int c = (int)(s->capacity / RL_ALIGN);
+        if (small_count[c] < SMALL_KEEP) {
+            s->next_free = small_cache[c];
+            small_cache[c] = s;
+            small_count[c]++;
+            return;
+        }
+    } else if (s->capacity >= CACHE_MIN && bytes_cached + s->capacity <= RL_STORAGE_CACHE_MAX) {
         size_t rounded;
         int c = size_class(s->capacity, &rounded);
         s->next_free = cache[c];
@@ -73,7 +98,6 @@ void rl_storage_release(rl_storage *s)
         bytes_cached += s->capacity;
         return;
     }
-    free(s->data);
     free(s);
 }
 
@@ -83,9 +107,16 @@ void rl_storage_cache_clear(void)
         while (cache[c]) {
             rl_storage *s = cache[c];
             cache[c] = s->next_free;
-            free(s->data);
             free(s);
         }
     }
     bytes_cached = 0;
+    for (int c = 0; c <= SMALL_CLASSES; c++) {
+        while (small_cache[c]) {
+            rl_storage *s = small_cache[c];
+            small_cache[c] = s->next_free;
+            free(s);
+        }
+        small_count[c] = 0;
+    }
 }

@@ -6,7 +6,8 @@
  * each time (page faults and zeroing: a third of a 1024² sgemm's time).
  * Freed buffers of 64 KiB and more are kept by size class (at most 12.5%
  * larger than asked) and handed out again; the cache holds at most
- * RL_STORAGE_CACHE_MAX bytes. Not thread-safe: one Lua state drives the core. */
+ * RL_STORAGE_CACHE_MAX bytes. Small buffers (up to 4 KiB) are kept too, up
+ * to 1024 of each size. Not thread-safe: one Lua state drives the core. */
 #ifndef RL_STORAGE_H
 #define RL_STORAGE_H
 
@@ -35,6 +36,9 @@ void rl_storage_cache_clear(void);
  * counted): the Lua bindings feed the first to the garbage collector, which
  * cannot see C memory; tests check the second returns to its start. */
 uint64_t rl_storage_bytes_allocated(void);
+/* Counts other core memory (tensor headers, tape nodes) into the allocated
+ * total, so that the collector is paced by all of it. */
+void rl_storage_note_overhead(size_t bytes);
 uint64_t rl_storage_bytes_live(void);
 size_t rl_storage_bytes_cached(void);
 

@@ -22,13 +22,42 @@ bool rl_should_record(int n, rl_tensor *const *inputs)
     return false;
 }
 
+/* Nodes of up to two inputs and one output (nearly all) come from a pool
+ * of released ones: recording is on the path of every op. */
+#define POOL_SIZE (sizeof(rl_node) + 2 * sizeof(rl_edge) + sizeof(rl_node_output))
+#define POOL_KEEP 65536
+static rl_node *node_pool;
+static int node_pool_count;
+
+static void node_free(rl_node *n)
+{
+    if (n->pooled && node_pool_count < POOL_KEEP) {
+        n->next_free = node_pool;
+        node_pool = n;
+        node_pool_count++;
+        return;
+    }
+    free(n);
+}
+
 rl_status rl_node_new(rl_node **out, const char *name, rl_backward_fn backward,
                       int nin, rl_tensor *const *inputs, int nout)
 {
     /* one allocation: the node, then its edges, then its outputs */
     size_t size = sizeof(rl_node) + (size_t)nin * sizeof(rl_edge) + (size_t)nout * sizeof(rl_node_output);
-    rl_node *n = calloc(1, size);
+    bool pooled = size <= POOL_SIZE;
+    rl_storage_note_overhead(size);
+    rl_node *n;
+    if (pooled && node_pool) {
+        n = node_pool;
+        node_pool = n->next_free;
+        node_pool_count--;
+        memset(n, 0, size);
+    } else {
+        n = calloc(1, pooled ? POOL_SIZE : size);
+    }
     if (!n) return rl_fail(RL_ERR_NOMEM, "%s: out of memory recording the operation", name);
+    n->pooled = pooled;
     n->refcount = 1;
     n->seq = next_seq++;
     n->name = name;
@@ -127,7 +156,7 @@ void rl_node_release(rl_node *n)
             rl_tensor_release(m->in[i].leaf);
         }
         drop_saved(m);
-        free(m);
+        node_free(m);
         nodes_alive--;
     }
     draining = false;

@@ -62,6 +62,7 @@ struct rl_node {
     void *ctx;                      /* op-owned extra state, freed with ctx_free */
     void (*ctx_free)(void *ctx);
     bool released;                  /* saved state dropped by a backward */
+    bool pooled;                    /* allocated at the pool's size (tape.c) */
     /* used during one backward */
     uint64_t visit;
     rl_tensor **acc;

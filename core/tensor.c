@@ -62,6 +62,35 @@ int64_t rl_shape_numel(int ndim, const int64_t *shape)
 
 /* ---- lifetime ---- */
 
+/* Released tensor headers are kept for reuse (a bounded number): a
+ * hand-written recurrent loop makes and drops several per step. */
+#define HEADER_KEEP 65536
+static rl_tensor *free_headers;
+static int free_header_count;
+
+static rl_tensor *header_alloc(void)
+{
+    rl_storage_note_overhead(sizeof(rl_tensor));
+    rl_tensor *t = free_headers;
+    if (t) {
+        free_headers = t->grad; /* the free list is threaded through grad */
+        free_header_count--;
+        return t;
+    }
+    return malloc(sizeof *t);
+}
+
+static void header_free(rl_tensor *t)
+{
+    if (free_header_count < HEADER_KEEP) {
+        t->grad = free_headers;
+        free_headers = t;
+        free_header_count++;
+        return;
+    }
+    free(t);
+}
+
 void rl_tensor_retain(rl_tensor *t)
 {
     if (t) t->refcount++;
@@ -73,7 +102,7 @@ void rl_tensor_release(rl_tensor *t)
         if (t->grad_fn) rl_node_forget_output(t->grad_fn, t);
         rl_tensor_release(t->grad);
         rl_storage_release(t->storage);
-        free(t);
+        header_free(t);
     }
 }
 
@@ -89,7 +118,7 @@ static void set_contiguous_strides(rl_tensor *t)
 /* A new tensor header sharing t's storage, with t's geometry. */
 static rl_status header_like(rl_tensor **out, const rl_tensor *t)
 {
-    rl_tensor *v = malloc(sizeof *v);
+    rl_tensor *v = header_alloc();
     if (!v) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor view");
     *v = *t;
     v->refcount = 1;
@@ -116,12 +145,12 @@ rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
     if (n < 0 || (uint64_t)n > SIZE_MAX / 16)
         return rl_fail(RL_ERR_SHAPE, "tensor: invalid shape %s (sizes must be >= 0 and the product must fit in memory)",
                        rl_shape_str(sb, sizeof sb, ndim, shape));
-    rl_tensor *t = malloc(sizeof *t);
+    rl_tensor *t = header_alloc();
     if (!t) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor");
     memset(t, 0, sizeof *t);
     rl_status st = rl_storage_new(&t->storage, (size_t)n * rl_dtype_size(dt));
     if (st) {
-        free(t);
+        header_free(t);
         return rl_fail(st, "tensor: out of memory allocating shape %s (%s)",
                        rl_shape_str(sb, sizeof sb, ndim, shape), rl_dtype_name(dt));
     }

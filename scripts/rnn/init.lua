@@ -11,4 +11,7 @@ rnn._VERSION = 'rnnlua 0.1.0'
 
 core.Tensor.__tostring = format.tensor
 
+rnn.nn = require 'rnn.nn'
+rnn.gradcheck = require 'rnn.gradcheck'
+
 return rnn

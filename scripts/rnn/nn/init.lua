@@ -1,0 +1,4 @@
+--- rnn.nn: layers and losses.
+local nn = {}
+nn.functional = require 'rnn.nn.functional'
+return nn
