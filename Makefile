@@ -74,7 +74,7 @@ ASAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-rec
 asan: $(DEPS_OK)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
 		build/asan/rnnlua build/asan/test_core
-	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@RNNLUA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
 
 build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)

@@ -1,6 +1,7 @@
 #!/bin/sh
-# make bench: rnn.matmul against a direct cblas call and against PyTorch, same
-# thread count, in one run; prints GFLOP/s medians and the ratios.
+# make bench: in one run, against PyTorch with the same thread count:
+#   1. rnn.matmul against a direct cblas call and torch.matmul (GFLOP/s)
+#   2. the autograd tape's per-op cost from Lua against PyTorch's from Python
 #   BENCH_THREADS (default: what rnnlua reports), BENCH_REPEATS (default 5)
 set -eu
 cd "$(dirname "$0")/.."
@@ -33,5 +34,24 @@ END {
         r = rate["rnnlua " k]; c = rate["cblas " k]; p = rate["torch " k]
         printf "%-8s %5s %3s %9.2f %9.2f %9s %10.1f%% %11s\n", dts[d], ns[i], ts[t], r, c,
             (p == "" ? "-" : sprintf("%.2f", p)), 100 * r / c, (p == "" ? "-" : sprintf("%.2fx", r / p))
+    }
+}' "$out"
+
+echo
+echo "autograd overhead: 1 thread, median of $repeats batches (microseconds per op or per graph)"
+out=build/bench/autograd.txt
+./rnnlua bench/autograd.lua "$repeats" >"$out"
+if "$python" -c 'import torch' 2>/dev/null; then
+    "$python" bench/autograd_torch.py "$repeats" >>"$out"
+fi
+awk '
+{ us[$1 " " $2] = $3 }
+END {
+    printf "%-10s %10s %10s %12s\n", "case", "rnnlua", "torch", "torch/rnnlua"
+    n = split("add_grad add_plain graph5", cs, " ")
+    for (i = 1; i <= n; i++) {
+        r = us["rnnlua " cs[i]]; p = us["torch " cs[i]]
+        printf "%-10s %10.3f %10s %12s\n", cs[i], r, (p == "" ? "-" : sprintf("%.3f", p)),
+            (p == "" ? "-" : sprintf("%.1fx", p / r))
     }
 }' "$out"

@@ -31,31 +31,38 @@ done:
     return st;
 }
 
-/* d(a^b)/db * g = g a^b log a, taken as 0 where a = 0 and b >= 0 (where
- * a^b is 0 or 1 and the product would be NaN), as PyTorch does */
+/* The two gradients of y = a^b with PyTorch's conventions where the
+ * formulas give 0 * inf:
+ *   d/da: g b a^(b-1), taken as 0 where b = 0
+ *   d/db: g a^b log a, taken as 0 where a = 0 and b >= 0 */
 typedef struct {
     rl_dtype dt;
+    bool exponent;   /* d/db rather than d/da */
 } pow_ctx;
 
-#define POW_EXP_LOOP(T, LOG)                                                           \
+#define POW_GRAD_LOOP(T, LOG, POW)                                                     \
     for (int64_t i = 0; i < n; i++) {                                                  \
         T g = *(const T *)(p[1] + i * s[1]), a = *(const T *)(p[2] + i * s[2]);        \
         T b = *(const T *)(p[3] + i * s[3]), y = *(const T *)(p[4] + i * s[4]);        \
-        *(T *)(p[0] + i * s[0]) = (a == 0 && b >= 0) ? 0 : g * y * LOG(a);             \
+        T d;                                                                           \
+        if (c->exponent) d = (a == 0 && b >= 0) ? 0 : g * y * LOG(a);                  \
+        else d = b == 0 ? 0 : g * b * POW(a, b - 1);                                   \
+        *(T *)(p[0] + i * s[0]) = d;                                                   \
     }
 
-static void pow_exp_run(void *vctx, int64_t n, char **p, const int64_t *s)
+static void pow_grad_run(void *vctx, int64_t n, char **p, const int64_t *s)
 {
     const pow_ctx *c = vctx;
     if (c->dt == RL_FLOAT32) {
-        POW_EXP_LOOP(float, logf)
+        POW_GRAD_LOOP(float, logf, powf)
     } else {
-        POW_EXP_LOOP(double, log)
+        POW_GRAD_LOOP(double, log, pow)
     }
 }
 
-static rl_status pow_exponent_grad(rl_tensor **out, const rl_tensor *g, const rl_tensor *a, const rl_tensor *b,
-                                   const rl_tensor *y)
+/* into a tensor of y's (the broadcast) shape */
+static rl_status pow_grad(rl_tensor **out, const rl_tensor *g, const rl_tensor *a, const rl_tensor *b,
+                          const rl_tensor *y, bool exponent)
 {
     rl_status st = rl_tensor_empty(out, y->dtype, y->ndim, y->shape);
     if (st) return st;
@@ -66,8 +73,8 @@ static rl_status pow_exponent_grad(rl_tensor **out, const rl_tensor *g, const rl
         *out = NULL;
         return st;
     }
-    pow_ctx c = {y->dtype};
-    rl_iter_run(&it, pow_exp_run, &c);
+    pow_ctx c = {y->dtype, exponent};
+    rl_iter_run(&it, pow_grad_run, &c);
     return RL_OK;
 }
 
@@ -100,19 +107,9 @@ static rl_status binary_backward(rl_node *n, rl_tensor *const *grad_out, rl_tens
             TRY(rl_unary(&grad_in[1], RL_NEG, t2));
         }
         break;
-    case RL_POW: /* d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a, taken as 0 where a = 0 and b >= 0 */
-        if (need_a) {
-            TRY(rl_binary_scalar(&t1, RL_SUB, b, 1, false));
-            TRY(rl_binary(&t2, RL_POW, a, t1));
-            rl_tensor_release(t1);
-            t1 = NULL;
-            TRY(rl_binary(&t1, RL_MUL, t2, b));
-            TRY(rl_binary(&grad_in[0], RL_MUL, g, t1));
-            rl_tensor_release(t1);
-            rl_tensor_release(t2);
-            t1 = t2 = NULL;
-        }
-        if (need_b) TRY(pow_exponent_grad(&grad_in[1], g, a, b, out));
+    case RL_POW:
+        if (need_a) TRY(pow_grad(&grad_in[0], g, a, b, out, false));
+        if (need_b) TRY(pow_grad(&grad_in[1], g, a, b, out, true));
         break;
     case RL_MAXIMUM:
     case RL_MINIMUM:
@@ -179,9 +176,9 @@ static rl_status binary_scalar_backward(rl_node *n, rl_tensor *const *grad_out, 
         }
         break;
     case RL_POW:
-        if (first) { /* d(s^a)/da = s^a log s */
-            TRY(rl_binary_scalar(&t1, RL_MUL, out, log(s), false));
-            TRY(rl_binary(&grad_in[0], RL_MUL, g, t1));
+        if (first) { /* d(s^a)/da = s^a log s, 0 where s = 0 and a >= 0 */
+            TRY(rl_tensor_full(&t1, a->dtype, 0, NULL, s));
+            TRY(pow_grad(&grad_in[0], g, t1, a, out, true));
         } else if (s == 0) {
             TRY(rl_tensor_zeros(&grad_in[0], a->dtype, a->ndim, a->shape));
         } else { /* d(a^s)/da = s a^(s-1) */
@@ -212,6 +209,7 @@ rl_status rl_ag_binary_scalar(rl_tensor **out, rl_binop op, rl_tensor *a, double
     rl_status st = rl_binary_scalar(out, op, a, s, scalar_first);
     if (st || !differentiable(op)) return st;
     bool keep_a = op == RL_DIV || op == RL_POW || op == RL_MAXIMUM || op == RL_MINIMUM;
+    /* s^a needs a too (the mask at a >= 0) */
     bool keep_out = (op == RL_DIV || op == RL_POW) && scalar_first;
     const rl_tensor *saved[2] = {keep_a ? a : NULL, keep_out ? *out : NULL};
     rl_node *n;

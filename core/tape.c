@@ -254,9 +254,9 @@ static rl_status accumulate(rl_tensor **acc, const rl_tensor *g, rl_dtype dtype,
         *acc = gs;
         return RL_OK;
     }
-    if (in_place) {
+    if (in_place && rl_tensor_is_contiguous(*acc)) {
         st = rl_binary_into(*acc, RL_ADD, *acc, gs);
-    } else {
+    } else { /* an accumulator set from outside may be a view with repeated elements */
         rl_tensor *sum;
         st = rl_binary(&sum, RL_ADD, *acc, gs);
         if (st == RL_OK) {
