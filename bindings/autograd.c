@@ -56,6 +56,7 @@ static int l_requires_grad(lua_State *L)
         if (flag && t->dtype == RL_INT64)
             rlua_error(L, "requires_grad", "int64 tensors cannot require grad (only float32 and float64)");
         t->requires_grad = flag;
+        if (flag) t->storage->grad_leaf = true;
     }
     lua_settop(L, 1);
     return 1;

@@ -82,7 +82,7 @@ int rlua_fail(lua_State *L, const char *fn)
     /* core messages start with the core op ("matmul: ..."); keep the text after it */
     const char *msg = rl_last_error();
     const char *colon = strstr(msg, ": ");
-    const char *body = colon && (size_t)(colon - msg) < 32 && !memchr(msg, ' ', (size_t)(colon - msg)) ? colon + 2 : msg;
+    const char *body = colon && (size_t)(colon - msg) < 64 && !memchr(msg, ' ', (size_t)(colon - msg)) ? colon + 2 : msg;
     return rlua_error(L, fn, "%s", body);
 }
 
@@ -232,8 +232,9 @@ void rlua_gc_account(lua_State *L)
 
 void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn)
 {
-    if (rl_grad_enabled() && rl_needs_grad(t))
-        rlua_error(L, fn, "in-place operation on a tensor that requires grad; "
-                   "do it inside rnn.no_grad(function() ... end) or on a detached tensor");
+    if (rl_grad_enabled() && (rl_needs_grad(t) || t->storage->grad_leaf))
+        rlua_error(L, fn, "in-place operation on %s; do it inside rnn.no_grad(function() ... end), "
+                   "or on a clone", rl_needs_grad(t) ? "a tensor that requires grad"
+                                                     : "a view of a tensor that requires grad");
     t->storage->version++;
 }

@@ -198,7 +198,8 @@ rl_status rl_matmul(rl_tensor **out, const rl_tensor *a, const rl_tensor *b)
     char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF];
     if (a->dtype != b->dtype)
         return rl_fail(RL_ERR_DTYPE, "matmul: dtypes %s and %s do not match (convert one with :to('%s'))",
-                       rl_dtype_name(a->dtype), rl_dtype_name(b->dtype), rl_dtype_name(a->dtype));
+                       rl_dtype_name(a->dtype), rl_dtype_name(b->dtype),
+                       rl_dtype_name(a->dtype == RL_INT64 ? b->dtype : a->dtype));
     if (a->dtype == RL_INT64) return rl_fail(RL_ERR_DTYPE, "matmul: not defined for int64 tensors");
     if (a->ndim == 0 || b->ndim == 0)
         return rl_fail(RL_ERR_SHAPE, "matmul: shapes %s and %s: both operands need at least 1 dimension",

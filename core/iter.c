@@ -34,7 +34,7 @@ static bool init_flat(rl_iter *it, int nops, const rl_tensor *const *ops, int nd
         int64_t es = (int64_t)rl_dtype_size(t->dtype);
         if (rl_tensor_numel(t) == 1 && n != 1) {
             it->stride[k][0] = 0;
-        } else if (t->ndim == ndim && !memcmp(t->shape, shape, sizeof(int64_t) * (size_t)ndim) &&
+        } else if (t->ndim == ndim && (ndim == 0 || !memcmp(t->shape, shape, sizeof(int64_t) * (size_t)ndim)) &&
                    rl_tensor_is_contiguous(t)) {
             it->stride[k][0] = es;
         } else {

@@ -103,7 +103,8 @@ static rl_status check_dtypes(const char *op, const rl_tensor *a, const rl_tenso
 {
     if (a->dtype != b->dtype)
         return rl_fail(RL_ERR_DTYPE, "%s: dtypes %s and %s do not match (convert one with :to('%s'))", op,
-                       rl_dtype_name(a->dtype), rl_dtype_name(b->dtype), rl_dtype_name(a->dtype));
+                       rl_dtype_name(a->dtype), rl_dtype_name(b->dtype),
+                       rl_dtype_name(a->dtype == RL_INT64 ? b->dtype : a->dtype));
     return RL_OK;
 }
 

@@ -71,6 +71,7 @@ rl_status rl_storage_new(rl_storage **out, size_t nbytes)
     s->nbytes = nbytes;
     s->refcount = 1;
     s->version = 0;
+    s->grad_leaf = false;
     s->next_free = NULL;
     bytes_allocated += nbytes;
     bytes_live += nbytes;

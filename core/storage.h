@@ -11,6 +11,7 @@
 #ifndef RL_STORAGE_H
 #define RL_STORAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ typedef struct rl_storage {
     size_t capacity;    /* allocated: nbytes rounded up to the size class */
     long refcount;
     uint64_t version;   /* bumped by every in-place write, checked by backward */
+    bool grad_leaf;     /* holds a leaf that requires grad: in-place writes through
+                           any view of it are refused while grads are recorded */
     struct rl_storage *next_free; /* in the cache */
 } rl_storage;
 

@@ -112,8 +112,10 @@ local function gradcheck(fn, inputs, opts)
         local a = analytic[i][idx]
         local abs = math.abs(a - numeric)
         local rel = abs / math.max(math.abs(numeric), 1e-300)
-        if abs > o.atol + o.rtol * math.abs(numeric) or a ~= a then passed = false end
-        if abs > worst.abs or a ~= a then
+        -- written so that NaN (a NaN or infinite gradient on either side) fails
+        if not (abs <= o.atol + o.rtol * math.abs(numeric)) then passed = false end
+        -- the worst element: the first NaN error, else the largest
+        if worst.abs == worst.abs and (abs ~= abs or abs > worst.abs) then
           worst = {abs = abs, rel = rel, input = i, index = idx, analytic = a, numeric = numeric}
         end
       end

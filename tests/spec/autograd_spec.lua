@@ -130,6 +130,35 @@ describe('leaves and grad_fn', function()
   end)
 end)
 
+describe('lifetimes', function()
+  it('a retained tensor collected before backward is skipped (no dangling pointer)', function()
+    local x = T{1, 2}:requires_grad(true)
+    local y
+    do
+      local h = x * 2
+      h:retain_grad()
+      y = (h * h):sum()
+    end
+    collectgarbage()
+    collectgarbage()
+    y:backward()
+    assert.are.same({8, 16}, x.grad:totable())
+  end)
+
+  it('the graph keeps leaves and intermediates alive until backward', function()
+    local y, get
+    do
+      local x = T{3}:requires_grad(true)
+      get = function() return x.grad end
+      y = (x * x):tanh():sum()
+    end
+    collectgarbage()
+    collectgarbage()
+    y:backward()
+    assert_near({2 * 3 * (1 - math.tanh(9) ^ 2)}, get():totable(), 1e-12)
+  end)
+end)
+
 describe('accumulation', function()
   it('gradients accumulate over two backwards; t.grad = nil clears', function()
     local x = T{1, 2, 3}:requires_grad(true)
@@ -633,5 +662,17 @@ describe('in-place operations', function()
     local y = (w * x):sum()
     y:backward()
     assert.are.same({4, 5}, w.grad:totable())
+  end)
+end)
+
+describe('views of leaves that require grad', function()
+  it('refuse in-place writes outside no_grad, even when the view was made under no_grad', function()
+    local w = rnn.zeros({4}, 'float64'):requires_grad(true)
+    local v = rnn.no_grad(function() return w:narrow(1, 1, 2) end)
+    local ok, err = pcall(function() v:add_(1) end)
+    assert.is_false(ok)
+    assert.truthy(err:find('view of a tensor that requires grad', 1, true))
+    rnn.no_grad(function() v:add_(1) end)
+    assert.are.same({1, 1, 0, 0}, w:detach():totable())
   end)
 end)

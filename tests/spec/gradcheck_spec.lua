@@ -77,26 +77,32 @@ describe('gradcheck: binary arithmetic', function()
     check(function(a) return a ^ 2 end, {away({2, 3}, 0.5, 2)})
   end)
 
-  it('pow at a zero base: finite gradients, as PyTorch (d/db = 0 where a = 0, b >= 0; d/da = 0 where b = 0)',
-    function()
-      -- tensor ^ tensor
-      local a = T{0, 0, 0, 2}:requires_grad(true)
-      local b = T{0, 1, 2, 0}:requires_grad(true)
-      local y = (a ^ b):sum()
-      y:backward()
-      assert.are.same({0, 1, 0, 0}, a.grad:totable())
-      assert.are.same({0, 0, 0, 0}, b.grad:totable())
-      -- tensor ^ scalar
-      local x = T{0, 1}:requires_grad(true)
-      local z = (x ^ 2):sum() + (x ^ 0):sum()
-      z:backward()
-      assert.are.same({0, 2}, x.grad:totable())
-      -- scalar ^ tensor: 0^e, d/de = 0^e log 0, taken as 0 for e >= 0
-      local e = T{0, 1, 2}:requires_grad(true)
-      local w = rnn.pow(0, e):sum()
-      w:backward()
-      assert.are.same({0, 0, 0}, e.grad:totable())
-    end)
+  -- pow at a zero base: finite gradients, with PyTorch's conventions
+  -- (d/db a^b = 0 where a = 0 and b >= 0; d/da a^b = 0 where b = 0)
+  it('pow at a zero base, tensor ^ tensor', function()
+    local a = T{0, 0, 0, 2}:requires_grad(true)
+    local b = T{0, 1, 2, 0}:requires_grad(true)
+    local y = (a ^ b):sum()
+    y:backward()
+    assert.are.same({0, 1, 0, 0}, a.grad:totable())
+    local gb = b.grad:totable()
+    assert.are.same({0, 0, 0}, {gb[1], gb[2], gb[3]})
+    assert.are.equal(math.log(2), gb[4]) -- 2^0 log 2
+  end)
+
+  it('pow at a zero base, tensor ^ scalar', function()
+    local x = T{0, 1}:requires_grad(true)
+    local z = (x ^ 2):sum() + (x ^ 0):sum() + (x ^ 1):sum()
+    z:backward()
+    assert.are.same({1, 3}, x.grad:totable())
+  end)
+
+  it('pow at a zero base, scalar ^ tensor (0^e)', function()
+    local e = T{0, 1, 2}:requires_grad(true)
+    local w = rnn.pow(0, e):sum()
+    w:backward()
+    assert.are.same({0, 0, 0}, e.grad:totable())
+  end)
 
   it('the same tensor on both sides (x * x, x - x, x / x)', function()
     check(function(x) return x * x + x / (x * x + 1) - x end, {N{2, 3}})
@@ -442,6 +448,11 @@ describe('gradcheck: losses', function()
       {N{3, 2, 3}})
   end)
 
+  it('cross_entropy on a non-contiguous (B,T,C) -> (T,B,C) input', function()
+    local target = I{{1, 3}, {2, 2}, {3, 1}}
+    check(function(x) return F.cross_entropy(x:transpose(1, 2), target) end, {N{2, 3, 3}})
+  end)
+
   it('cross_entropy on a 1-d input (one sample)', function()
     check(function(x) return F.cross_entropy(x, rnn.tensor(2, 'int64')) end, {N{4}})
   end)
@@ -525,6 +536,27 @@ describe('gradcheck itself', function()
     assert.matches('rnn%.gradcheck: gradient mismatch for input 2 at %[%d,%d%]', msg)
     assert.matches('analytic', msg)
     assert.matches('numeric', msg)
+  end)
+
+  it('fails where a gradient is not finite (NaN is never within tolerance)', function()
+    -- log and sqrt at 0: analytic inf, numeric NaN (the function is NaN at -eps)
+    local ok, report = rnn.gradcheck(rnn.sqrt, {T{1, 0, 4}}, {raise = false})
+    assert.is_false(ok)
+    assert.are.same({2}, report.index)
+    assert.is_true(report.max_abs_err ~= report.max_abs_err)
+    ok = rnn.gradcheck(rnn.log, {T{0, 1}}, {raise = false})
+    assert.is_false(ok)
+    -- analytic NaN
+    ok = rnn.gradcheck(function(x) return x * rnn.no_grad(function() return x * (0 / 0) end) end, {T{1}},
+      {raise = false})
+    assert.is_false(ok)
+  end)
+
+  it('the raised error points at the line that called gradcheck', function()
+    local ok, msg = pcall(function() local _ = rnn.gradcheck(rnn.log, {T{0}}) end)
+    local line = debug.getinfo(1, 'l').currentline - 1
+    assert.is_false(ok)
+    assert.matches('gradcheck_spec%.lua:' .. line .. ': rnn%.gradcheck: gradient mismatch for input 1 at %[1%]', msg)
   end)
 
   it('reports the errors of a passing check', function()

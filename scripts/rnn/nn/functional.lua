@@ -108,6 +108,9 @@ F.nll_loss = F.nll
 function F.cross_entropy(logits, target, opts)
   check_tensor('cross_entropy', logits, 1, 'input')
   check_tensor('cross_entropy', target, 2, 'target')
+  if logits:dtype() == 'int64' then
+    error('rnn.nn.functional.cross_entropy: the input (logits) must be float32 or float64, got int64', 2)
+  end
   local o = options.resolve('rnn.nn.functional.cross_entropy', opts, NLL_DEFAULTS, 2, NLL_TYPES)
   check_reduction('cross_entropy', o.reduction)
   o.ignore_index = check_ignore_index('cross_entropy', o.ignore_index)
