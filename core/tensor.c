@@ -54,8 +54,7 @@ int64_t rl_shape_numel(int ndim, const int64_t *shape)
             empty = true;
             continue;
         }
-        if (n > (INT64_C(1) << 62) / shape[i]) return -1;
-        n *= shape[i];
+        if (__builtin_mul_overflow(n, shape[i], &n) || n > (INT64_C(1) << 62)) return -1;
     }
     return empty ? 0 : n;
 }
