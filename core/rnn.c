@@ -1,0 +1,331 @@
+#include "rnn.h"
+#include "blas.h"
+#include "ops.h"
+#include "reduce.h"
+#include "tape.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rl_rnn_gates(rl_rnn_mode mode)
+{
+    return mode == RL_LSTM ? 4 : mode == RL_GRU ? 3 : 1;
+}
+
+const char *rl_rnn_mode_name(rl_rnn_mode mode)
+{
+    switch (mode) {
+    case RL_RNN_TANH: return "rnn_tanh";
+    case RL_RNN_RELU: return "rnn_relu";
+    case RL_LSTM: return "lstm";
+    case RL_GRU: return "gru";
+    }
+    return "?";
+}
+
+/* What the backward of one layer-direction needs; owned by its tape node. */
+typedef struct {
+    rl_rnn_mode mode;
+    int64_t T, B, In, H, G, width;  /* In: input size; width: per-row size of gates */
+    bool reverse;
+    int64_t *len;                   /* lengths, or NULL: every sequence runs T steps */
+    rl_tensor *x, *w_ih, *w_hh;     /* contiguous */
+    rl_tensor *gates, *hprev, *cprev, *cell;
+} rnn_ctx;
+
+static void ctx_free(void *p)
+{
+    rnn_ctx *c = p;
+    if (!c) return;
+    free(c->len);
+    rl_tensor_release(c->x);
+    rl_tensor_release(c->w_ih);
+    rl_tensor_release(c->w_hh);
+    rl_tensor_release(c->gates);
+    rl_tensor_release(c->hprev);
+    rl_tensor_release(c->cprev);
+    rl_tensor_release(c->cell);
+    free(c);
+}
+
+#define REAL float
+#define SUF f32
+#define GEMM cblas_sgemm
+#define EXP expf
+#define TANH tanhf
+#include "rnn_kernels.h"
+#undef REAL
+#undef SUF
+#undef GEMM
+#undef EXP
+#undef TANH
+
+#define REAL double
+#define SUF f64
+#define GEMM cblas_dgemm
+#define EXP exp
+#define TANH tanh
+#include "rnn_kernels.h"
+#undef REAL
+#undef SUF
+#undef GEMM
+#undef EXP
+#undef TANH
+
+/* ---- checks ---- */
+
+static bool shape_is(const rl_tensor *t, int ndim, int64_t d0, int64_t d1, int64_t d2)
+{
+    int64_t want[3] = {d0, d1, d2};
+    if (t->ndim != ndim) return false;
+    for (int i = 0; i < ndim; i++)
+        if (t->shape[i] != want[i]) return false;
+    return true;
+}
+
+static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tensor *h0, const rl_tensor *c0,
+                            const rl_tensor *w_ih, const rl_tensor *w_hh, const rl_tensor *b_ih,
+                            const rl_tensor *b_hh, const rl_tensor *lengths)
+{
+    const char *op = rl_rnn_mode_name(mode);
+    char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF];
+    if (x->ndim != 3)
+        return rl_fail(RL_ERR_SHAPE, "%s: input must be (T,B,I), got %s", op, rl_shape_str(s1, sizeof s1, x->ndim, x->shape));
+    if (w_hh->ndim != 2)
+        return rl_fail(RL_ERR_SHAPE, "%s: weight_hh must be 2-d, got %s", op,
+                       rl_shape_str(s1, sizeof s1, w_hh->ndim, w_hh->shape));
+    int64_t T = x->shape[0], B = x->shape[1], In = x->shape[2], H = w_hh->shape[1], GH = rl_rnn_gates(mode) * H;
+    const rl_tensor *all[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
+    for (int i = 0; i < 7; i++) {
+        if (!all[i]) continue;
+        if (all[i]->dtype == RL_INT64 || all[i]->dtype != x->dtype)
+            return rl_fail(RL_ERR_DTYPE, "%s: all tensors must be float32 or all float64 (input is %s, another is %s)",
+                           op, rl_dtype_name(x->dtype), rl_dtype_name(all[i]->dtype));
+    }
+    if (!shape_is(w_hh, 2, GH, H, 0))
+        return rl_fail(RL_ERR_SHAPE, "%s: weight_hh %s must be (%lld,%lld): %d gates of hidden size %lld", op,
+                       rl_shape_str(s1, sizeof s1, 2, w_hh->shape), (long long)GH, (long long)H, rl_rnn_gates(mode),
+                       (long long)H);
+    if (!shape_is(w_ih, 2, GH, In, 0))
+        return rl_fail(RL_ERR_SHAPE, "%s: weight_ih %s must be (%lld,%lld) for input %s", op,
+                       rl_shape_str(s1, sizeof s1, w_ih->ndim, w_ih->shape), (long long)GH, (long long)In,
+                       rl_shape_str(s2, sizeof s2, 3, x->shape));
+    if (!h0 || !shape_is(h0, 2, B, H, 0))
+        return rl_fail(RL_ERR_SHAPE, "%s: h0 must be (%lld,%lld), got %s", op, (long long)B, (long long)H,
+                       h0 ? rl_shape_str(s1, sizeof s1, h0->ndim, h0->shape) : "nothing");
+    if (mode == RL_LSTM && (!c0 || !shape_is(c0, 2, B, H, 0)))
+        return rl_fail(RL_ERR_SHAPE, "%s: c0 must be (%lld,%lld), got %s", op, (long long)B, (long long)H,
+                       c0 ? rl_shape_str(s1, sizeof s1, c0->ndim, c0->shape) : "nothing");
+    if (mode != RL_LSTM && c0) return rl_fail(RL_ERR_ARG, "%s: c0 is only for lstm", op);
+    if (!b_ih != !b_hh) return rl_fail(RL_ERR_ARG, "%s: give both biases or neither", op);
+    if (b_ih && (!shape_is(b_ih, 1, GH, 0, 0) || !shape_is(b_hh, 1, GH, 0, 0)))
+        return rl_fail(RL_ERR_SHAPE, "%s: biases %s and %s must be (%lld)", op,
+                       rl_shape_str(s1, sizeof s1, b_ih->ndim, b_ih->shape),
+                       rl_shape_str(s2, sizeof s2, b_hh->ndim, b_hh->shape), (long long)GH);
+    if (T * B > INT_MAX || GH > INT_MAX || In > INT_MAX)
+        return rl_fail(RL_ERR_SHAPE, "%s: sizes beyond the BLAS limit", op);
+    if (lengths) {
+        if (lengths->dtype != RL_INT64 || lengths->ndim != 1 || lengths->shape[0] != B)
+            return rl_fail(RL_ERR_SHAPE, "%s: lengths must be an int64 tensor of %lld entries, got %s %s", op,
+                           (long long)B, rl_dtype_name(lengths->dtype),
+                           rl_shape_str(s1, sizeof s1, lengths->ndim, lengths->shape));
+        for (int64_t b = 0; b < B; b++) {
+            int64_t v = *(const int64_t *)rl_tensor_ptr(lengths, &b);
+            if (v < 0 || v > T)
+                return rl_fail(RL_ERR_INDEX, "%s: length %lld of sequence %lld is outside 0..%lld", op, (long long)v,
+                               (long long)b + 1, (long long)T);
+        }
+    }
+    return RL_OK;
+}
+
+/* ---- backward ---- */
+
+#define TRY(expr)                                                                      \
+    do {                                                                               \
+        if ((st = (expr)) != RL_OK) goto done;                                         \
+    } while (0)
+
+static rl_status view2(rl_tensor **out, rl_tensor *t, int64_t rows, int64_t cols)
+{
+    int64_t shape[2] = {rows, cols};
+    return rl_tensor_view(out, t, 2, shape);
+}
+
+/* inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh; outputs: out, h_n[, c_n] */
+static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
+{
+    rnn_ctx *c = n->ctx;
+    const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H;
+    rl_dtype dt = c->x->dtype;
+    bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
+    rl_tensor *dout = NULL, *dh = NULL, *dc = NULL, *dgx = NULL, *dgh = NULL;
+    rl_tensor *dgx2 = NULL, *dgh2 = NULL, *x2 = NULL, *hp2 = NULL, *tmp = NULL;
+    rl_status st = RL_OK;
+    int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H};
+
+    TRY(rl_tensor_contiguous(&dout, grad_out[0]));
+    TRY(rl_tensor_clone(&dh, grad_out[1]));
+    if (lstm) TRY(rl_tensor_clone(&dc, grad_out[2]));
+    else TRY(rl_tensor_zeros(&dc, dt, 2, shape_bh));
+    TRY(rl_tensor_empty(&dgx, dt, 3, shape_tbg));
+    if (gru) TRY(rl_tensor_empty(&dgh, dt, 3, shape_tbg));
+    else {
+        rl_tensor_retain(dgx);
+        dgh = dgx;
+    }
+    if (dt == RL_FLOAT32)
+        rnn_backward_loop_f32(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
+                              rl_tensor_data(dgh));
+    else
+        rnn_backward_loop_f64(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
+                              rl_tensor_data(dgh));
+    if (rl_node_needs(n, 1)) {
+        grad_in[1] = dh;
+        dh = NULL;
+    }
+    if (lstm && rl_node_needs(n, 2)) {
+        grad_in[2] = dc;
+        dc = NULL;
+    }
+
+    /* the weight and input gradients, each one GEMM over all T·B rows */
+    TRY(view2(&dgx2, dgx, T * B, GH));
+    TRY(view2(&dgh2, dgh, T * B, GH));
+    if (rl_node_needs(n, 0)) {
+        int64_t shape[3] = {T, B, In};
+        TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
+        TRY(view2(&tmp, grad_in[0], T * B, In));
+        TRY(rl_gemm(tmp, dgx2, false, c->w_ih, false, 1, 0));   /* (TB,GH)(GH,I) */
+        rl_tensor_release(tmp);
+        tmp = NULL;
+    }
+    if (rl_node_needs(n, 3)) {
+        int64_t shape[2] = {GH, In};
+        TRY(view2(&x2, c->x, T * B, In));
+        TRY(rl_tensor_empty(&grad_in[3], dt, 2, shape));
+        TRY(rl_gemm(grad_in[3], dgx2, true, x2, false, 1, 0));   /* (GH,TB)(TB,I) */
+    }
+    if (rl_node_needs(n, 4)) {
+        int64_t shape[2] = {GH, H};
+        TRY(view2(&hp2, c->hprev, T * B, H));
+        TRY(rl_tensor_empty(&grad_in[4], dt, 2, shape));
+        TRY(rl_gemm(grad_in[4], dgh2, true, hp2, false, 1, 0));  /* (GH,TB)(TB,H) */
+    }
+    if (rl_node_needs(n, 5)) TRY(rl_reduce_dim(&grad_in[5], RL_RSUM, dgx2, 0, false));
+    if (rl_node_needs(n, 6)) TRY(rl_reduce_dim(&grad_in[6], RL_RSUM, dgh2, 0, false));
+done:
+    rl_tensor_release(dout);
+    rl_tensor_release(dh);
+    rl_tensor_release(dc);
+    rl_tensor_release(dgx);
+    rl_tensor_release(dgh);
+    rl_tensor_release(dgx2);
+    rl_tensor_release(dgh2);
+    rl_tensor_release(x2);
+    rl_tensor_release(hp2);
+    rl_tensor_release(tmp);
+    return st;
+}
+
+/* ---- forward ---- */
+
+rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
+                         rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
+                         rl_tensor *b_ih, rl_tensor *b_hh, bool reverse, const rl_tensor *lengths)
+{
+    rl_status st = check_args(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+    if (st) return st;
+    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU;
+    rnn_ctx *c = calloc(1, sizeof *c);
+    rl_tensor *bih = NULL, *bhh = NULL, *xw = NULL, *hw = NULL;
+    rl_node *node = NULL;
+    *out = *h_n = NULL;
+    if (c_n) *c_n = NULL;
+    if (!c) return rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
+    c->mode = mode;
+    c->T = x->shape[0];
+    c->B = x->shape[1];
+    c->In = x->shape[2];
+    c->H = w_hh->shape[1];
+    c->G = rl_rnn_gates(mode);
+    c->width = (lstm || gru) ? 4 * c->H : c->H;
+    c->reverse = reverse;
+    const int64_t T = c->T, B = c->B, H = c->H;
+    rl_dtype dt = x->dtype;
+    int64_t tbw[3] = {T, B, c->width}, tbh[3] = {T, B, H};
+
+    if (lengths) {
+        c->len = malloc(sizeof *c->len * (size_t)(B ? B : 1));
+        if (!c->len) {
+            st = rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
+            goto done;
+        }
+        for (int64_t b = 0; b < B; b++) c->len[b] = *(const int64_t *)rl_tensor_ptr(lengths, &b);
+    }
+    TRY(rl_tensor_contiguous(&c->x, x));
+    TRY(rl_tensor_contiguous(&c->w_ih, w_ih));
+    TRY(rl_tensor_contiguous(&c->w_hh, w_hh));
+    if (b_ih) {
+        TRY(rl_tensor_contiguous(&bih, b_ih));
+        TRY(rl_tensor_contiguous(&bhh, b_hh));
+    }
+    TRY(rl_tensor_empty(&c->gates, dt, 3, tbw));
+    TRY(rl_tensor_empty(&c->hprev, dt, 3, tbh));
+    if (lstm) {
+        TRY(rl_tensor_empty(&c->cprev, dt, 3, tbh));
+        TRY(rl_tensor_empty(&c->cell, dt, 3, tbh));
+    }
+    if (gru) {
+        int64_t tbg[3] = {T, B, 3 * H}, bg[2] = {B, 3 * H};
+        TRY(rl_tensor_empty(&xw, dt, 3, tbg));
+        TRY(rl_tensor_empty(&hw, dt, 2, bg));
+    }
+    TRY(rl_tensor_empty(out, dt, 3, tbh));
+    TRY(rl_tensor_clone(h_n, h0));  /* the running state starts as h0 and ends as h_n */
+    if (lstm) TRY(rl_tensor_clone(c_n, c0));
+
+    if (dt == RL_FLOAT32)
+        rnn_forward_loop_f32(c, bih ? rl_tensor_data(bih) : NULL, bhh ? rl_tensor_data(bhh) : NULL,
+                             rl_tensor_data(*out), rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
+                             xw ? rl_tensor_data(xw) : NULL, hw ? rl_tensor_data(hw) : NULL);
+    else
+        rnn_forward_loop_f64(c, bih ? rl_tensor_data(bih) : NULL, bhh ? rl_tensor_data(bhh) : NULL,
+                             rl_tensor_data(*out), rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
+                             xw ? rl_tensor_data(xw) : NULL, hw ? rl_tensor_data(hw) : NULL);
+
+    rl_tensor *inputs[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
+    if (rl_should_record(7, inputs)) {
+        TRY(rl_node_new(&node, rl_rnn_mode_name(mode), rnn_backward, 7, inputs, lstm ? 3 : 2));
+        /* the originals, so that backward notices in-place changes to them */
+        TRY(rl_node_save(node, 0, x));
+        TRY(rl_node_save(node, 1, w_ih));
+        TRY(rl_node_save(node, 2, w_hh));
+        node->ctx = c;
+        node->ctx_free = ctx_free;
+        c = NULL;
+        rl_node_set_output(node, 0, *out);
+        rl_node_set_output(node, 1, *h_n);
+        if (lstm) rl_node_set_output(node, 2, *c_n);
+    }
+done:
+    rl_node_release(node);
+    ctx_free(c);
+    rl_tensor_release(bih);
+    rl_tensor_release(bhh);
+    rl_tensor_release(xw);
+    rl_tensor_release(hw);
+    if (st) {
+        rl_tensor_release(*out);
+        rl_tensor_release(*h_n);
+        *out = *h_n = NULL;
+        if (c_n) {
+            rl_tensor_release(*c_n);
+            *c_n = NULL;
+        }
+    }
+    return st;
+}

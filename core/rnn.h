@@ -1,0 +1,37 @@
+/* rnn.h — fused recurrent kernels: one layer and one direction of an
+ * Elman RNN (tanh or relu), LSTM or GRU over a whole sequence, recorded on
+ * the tape as a single node with a hand-written BPTT backward.
+ *
+ * Equations, gate order and weight layout are PyTorch's:
+ *   RNN   h' = act(W_ih x + b_ih + W_hh h + b_hh)
+ *   LSTM  (i,f,g,o) = (σ,σ,tanh,σ)(W_ih x + b_ih + W_hh h + b_hh)
+ *         c' = f c + i g,  h' = o tanh(c')
+ *   GRU   r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(... z ...),
+ *         n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (1-z) n + z h
+ * Forward: the input projection of all steps is one GEMM, then one GEMM per
+ * step. Backward: one GEMM per step for the state gradient, then the weight
+ * gradients and the input gradient as single GEMMs over the whole sequence.
+ * Nothing is allocated inside the time loops. */
+#ifndef RL_RNN_H
+#define RL_RNN_H
+
+#include "tensor.h"
+
+typedef enum { RL_RNN_TANH, RL_RNN_RELU, RL_LSTM, RL_GRU } rl_rnn_mode;
+
+/* Gate rows per hidden unit: 1 (RNN), 4 (LSTM), 3 (GRU). */
+int rl_rnn_gates(rl_rnn_mode mode);
+const char *rl_rnn_mode_name(rl_rnn_mode mode);
+
+/* x: (T,B,I); h0, c0: (B,H) (c0 for LSTM only, else NULL);
+ * w_ih: (G·H,I); w_hh: (G·H,H); b_ih, b_hh: (G·H) or both NULL;
+ * lengths: NULL or int64 (B), each in 0..T: steps t >= lengths[b] leave
+ * sequence b's state unchanged and output zeros.
+ * reverse: run t = T-1 .. 0 (each sequence from its own last step).
+ * Out: out (T,B,H); h_n (B,H); c_n (B,H) for LSTM (pass NULL otherwise).
+ * All of one float dtype. Differentiable in every tensor input. */
+rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
+                         rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
+                         rl_tensor *b_ih, rl_tensor *b_hh, bool reverse, const rl_tensor *lengths);
+
+#endif

@@ -1,0 +1,191 @@
+/* rnn_kernels.h — the time loops of core/rnn.c for one element type.
+ * Included twice by rnn.c, with REAL float / double, SUF f32 / f64 and GEMM
+ * cblas_sgemm / cblas_dgemm; not a header of its own.
+ *
+ * Buffers (all contiguous, rows of B sequences per step t):
+ *   gates (T,B,W)  LSTM: i,f,g,o activated (W=4H); GRU: r,z,n and W_hn h+b_hn
+ *                  (W=4H); RNN: h_t (W=H)
+ *   hprev (T,B,H)  the state entering step t
+ *   cprev, cell (T,B,H)  LSTM: the cell entering and leaving step t */
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SUF)
+
+static inline REAL FN(sigmoid)(REAL x)
+{
+    if (x >= 0) return 1 / (1 + EXP(-x));
+    REAL e = EXP(x);
+    return e / (1 + e);
+}
+
+static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
+{
+    return !c->len || t < c->len[b];
+}
+
+/* h, cs: (B,H) running state, start as h0, c0 and end as h_n, c_n.
+ * xw: GRU only, (T,B,3H) scratch for the input projection; hw: GRU only,
+ * (B,3H) scratch for the recurrent projection. */
+static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
+                                 REAL *xw, REAL *hw)
+{
+    const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H, W = c->width;
+    const REAL *x = rl_tensor_data(c->x), *wih = rl_tensor_data(c->w_ih), *whh = rl_tensor_data(c->w_hh);
+    REAL *gates = rl_tensor_data(c->gates), *hprev = rl_tensor_data(c->hprev);
+    REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
+    bool gru = c->mode == RL_GRU, lstm = c->mode == RL_LSTM;
+
+    /* pre (T·B, G·H) = biases + x W_ih^T, in one GEMM. The GRU keeps b_hh on
+     * the recurrent side, where r multiplies it. */
+    REAL *pre = gru ? xw : gates;
+    for (int64_t r = 0; r < T * B; r++)
+        for (int64_t j = 0; j < GH; j++)
+            pre[r * GH + j] = (bih ? bih[j] : 0) + (!gru && bhh ? bhh[j] : 0);
+    if (T * B > 0 && In > 0)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 1,
+             pre, (int)GH);
+
+    for (int64_t k = 0; k < T; k++) {
+        int64_t t = c->reverse ? T - 1 - k : k;
+        REAL *g = gates + t * B * W, *o = out + t * B * H;
+        memcpy(hprev + t * B * H, h, sizeof(REAL) * (size_t)(B * H));
+        if (lstm) memcpy(cprev + t * B * H, cs, sizeof(REAL) * (size_t)(B * H));
+        if (gru) {
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t j = 0; j < GH; j++) hw[b * GH + j] = bhh ? bhh[j] : 0;
+            if (H > 0) GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh,
+                            (int)H, 1, hw, (int)GH);
+        } else if (H > 0) {
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh, (int)H, 1, g,
+                 (int)GH);
+        }
+        for (int64_t b = 0; b < B; b++) {
+            REAL *gr = g + b * W, *hb = h + b * H, *ob = o + b * H;
+            if (!FN(active)(c, t, b)) {
+                memset(ob, 0, sizeof(REAL) * (size_t)H);
+                memset(gr, 0, sizeof(REAL) * (size_t)W);
+                if (lstm) memcpy(cell + (t * B + b) * H, cs + b * H, sizeof(REAL) * (size_t)H);
+                continue;
+            }
+            switch (c->mode) {
+            case RL_LSTM: {
+                REAL *cb = cs + b * H, *ct = cell + (t * B + b) * H;
+                for (int64_t j = 0; j < H; j++) {
+                    REAL i = FN(sigmoid)(gr[j]), f = FN(sigmoid)(gr[H + j]);
+                    REAL gg = TANH(gr[2 * H + j]), og = FN(sigmoid)(gr[3 * H + j]);
+                    gr[j] = i;
+                    gr[H + j] = f;
+                    gr[2 * H + j] = gg;
+                    gr[3 * H + j] = og;
+                    REAL cn = f * cb[j] + i * gg;
+                    cb[j] = cn;
+                    ct[j] = cn;
+                    hb[j] = ob[j] = og * TANH(cn);
+                }
+                break;
+            }
+            case RL_GRU: {
+                const REAL *xr = xw + (t * B + b) * GH, *hr = hw + b * GH;
+                for (int64_t j = 0; j < H; j++) {
+                    REAL r = FN(sigmoid)(xr[j] + hr[j]), z = FN(sigmoid)(xr[H + j] + hr[H + j]);
+                    REAL n = TANH(xr[2 * H + j] + r * hr[2 * H + j]);
+                    gr[j] = r;
+                    gr[H + j] = z;
+                    gr[2 * H + j] = n;
+                    gr[3 * H + j] = hr[2 * H + j];
+                    hb[j] = ob[j] = (1 - z) * n + z * hb[j];
+                }
+                break;
+            }
+            case RL_RNN_TANH:
+                for (int64_t j = 0; j < H; j++) gr[j] = hb[j] = ob[j] = TANH(gr[j]);
+                break;
+            case RL_RNN_RELU:
+                for (int64_t j = 0; j < H; j++) gr[j] = hb[j] = ob[j] = gr[j] > 0 ? gr[j] : 0;
+                break;
+            }
+        }
+    }
+}
+
+/* dh, dc: (B,H), start as the gradients of h_n, c_n and end as those of h0,
+ * c0. dout: (T,B,H). dgx (T,B,G·H): gradients of the input-side
+ * pre-activations; dgh: of the recurrent side (the same buffer but for GRU,
+ * whose n gate sees r (W_hn h + b_hn)). */
+static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *dc, REAL *dgx, REAL *dgh)
+{
+    const int64_t T = c->T, B = c->B, H = c->H, GH = c->G * H, W = c->width;
+    const REAL *whh = rl_tensor_data(c->w_hh), *gates = rl_tensor_data(c->gates);
+    const REAL *hprev = rl_tensor_data(c->hprev);
+    const REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
+
+    for (int64_t k = T - 1; k >= 0; k--) {
+        int64_t t = c->reverse ? T - 1 - k : k;
+        REAL *gx = dgx + t * B * GH, *gh = dgh + t * B * GH;
+        for (int64_t b = 0; b < B; b++) {
+            REAL *gxr = gx + b * GH, *ghr = gh + b * GH, *dhb = dh + b * H;
+            if (!FN(active)(c, t, b)) {
+                /* the state passed through unchanged: its gradient does too */
+                memset(gxr, 0, sizeof(REAL) * (size_t)GH);
+                if (gh != gx) memset(ghr, 0, sizeof(REAL) * (size_t)GH);
+                continue;
+            }
+            const REAL *gr = gates + (t * B + b) * W, *db = dout + (t * B + b) * H;
+            switch (c->mode) {
+            case RL_LSTM: {
+                const REAL *ct = cell + (t * B + b) * H, *cp = cprev + (t * B + b) * H;
+                REAL *dcb = dc + b * H;
+                for (int64_t j = 0; j < H; j++) {
+                    REAL i = gr[j], f = gr[H + j], gg = gr[2 * H + j], og = gr[3 * H + j];
+                    REAL dht = dhb[j] + db[j], tc = TANH(ct[j]);
+                    REAL dct = dcb[j] + dht * og * (1 - tc * tc);
+                    gxr[j] = dct * gg * i * (1 - i);
+                    gxr[H + j] = dct * cp[j] * f * (1 - f);
+                    gxr[2 * H + j] = dct * i * (1 - gg * gg);
+                    gxr[3 * H + j] = dht * tc * og * (1 - og);
+                    dcb[j] = dct * f;
+                    dhb[j] = 0; /* refilled by the GEMM below */
+                }
+                break;
+            }
+            case RL_GRU: {
+                const REAL *hp = hprev + (t * B + b) * H;
+                for (int64_t j = 0; j < H; j++) {
+                    REAL r = gr[j], z = gr[H + j], n = gr[2 * H + j], hn = gr[3 * H + j];
+                    REAL dht = dhb[j] + db[j];
+                    REAL dnp = dht * (1 - z) * (1 - n * n);
+                    REAL drp = dnp * hn * r * (1 - r);
+                    REAL dzp = dht * (hp[j] - n) * z * (1 - z);
+                    gxr[j] = ghr[j] = drp;
+                    gxr[H + j] = ghr[H + j] = dzp;
+                    gxr[2 * H + j] = dnp;
+                    ghr[2 * H + j] = dnp * r;
+                    dhb[j] = dht * z; /* the direct path; the GEMM adds the rest */
+                }
+                break;
+            }
+            case RL_RNN_TANH:
+                for (int64_t j = 0; j < H; j++) {
+                    gxr[j] = (dhb[j] + db[j]) * (1 - gr[j] * gr[j]);
+                    dhb[j] = 0;
+                }
+                break;
+            case RL_RNN_RELU:
+                for (int64_t j = 0; j < H; j++) {
+                    gxr[j] = gr[j] > 0 ? dhb[j] + db[j] : 0;
+                    dhb[j] = 0;
+                }
+                break;
+            }
+        }
+        /* dh += dG_t W_hh: zero rows of dG leave inactive sequences' dh as carried */
+        if (H > 0 && B > 0)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, gh, (int)GH, whh, (int)H, 1,
+                 dh, (int)H);
+    }
+}
+
+#undef FN
+#undef CAT
+#undef CAT_
