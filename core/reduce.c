@@ -1,5 +1,6 @@
 #include "reduce.h"
 #include "iter.h"
+#include "ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -127,10 +128,58 @@ static rl_status check_nonempty(const char *op, int64_t len, const rl_tensor *a)
     return RL_OK;
 }
 
+/* Sums along a dim that is not the innermost in memory (a column sum of a
+ * row-major matrix, a bias gradient): adding whole slices, one after the
+ * other, into double accumulators reads memory in order, where walking
+ * each output's column would stride across it. */
+typedef struct {
+    rl_dtype dt;
+} slice_ctx;
+
+static void add_slice_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    const slice_ctx *c = vctx;
+    for (int64_t i = 0; i < n; i++) {
+        double *acc = (double *)(p[0] + i * s[0]);
+        const char *x = p[1] + i * s[1];
+        *acc += c->dt == RL_FLOAT32 ? *(const float *)x : *(const double *)x;
+    }
+}
+
+static bool sum_by_slices(rl_reduce_op op, const rl_tensor *a, int dim)
+{
+    if ((op != RL_RSUM && op != RL_RMEAN) || a->dtype == RL_INT64 || a->shape[dim] < 2) return false;
+    if (rl_tensor_numel(a) / a->shape[dim] < 16) return false; /* slices too small to pay their way */
+    for (int d = 0; d < a->ndim; d++)
+        if (d != dim && a->shape[d] > 1 && a->stride[d] < a->stride[dim]) return true;
+    return false;
+}
+
+static rl_status reduce_by_slices(rl_tensor *values, rl_reduce_op op, const rl_tensor *a, int dim)
+{
+    rl_tensor *acc = NULL, *slice = NULL;
+    rl_status st = rl_tensor_zeros(&acc, RL_FLOAT64, values->ndim, values->shape);
+    slice_ctx c = {a->dtype};
+    for (int64_t k = 0; st == RL_OK && k < a->shape[dim]; k++) {
+        rl_iter it;
+        if ((st = rl_tensor_narrow(&slice, a, dim, k, 1))) break;
+        const rl_tensor *ops[2] = {acc, slice};
+        if ((st = rl_iter_init(&it, names[op], 2, ops, acc->ndim, acc->shape)) == RL_OK)
+            rl_iter_run(&it, add_slice_run, &c);
+        rl_tensor_release(slice);
+        slice = NULL;
+    }
+    if (st == RL_OK && op == RL_RMEAN) st = rl_binary_scalar_into(acc, RL_DIV, acc, (double)a->shape[dim], false);
+    if (st == RL_OK) st = rl_tensor_copy_(values, acc);
+    rl_tensor_release(acc);
+    return st;
+}
+
 /* The shared walk: reduce `a` along dim into keepdim-shaped outputs. */
 static rl_status reduce_along(rl_tensor *values, rl_tensor *indices, rl_reduce_op op, const rl_tensor *a,
                               int dim, int64_t base)
 {
+    if (!indices && sum_by_slices(op, a, dim)) return reduce_by_slices(values, op, a, dim);
     walk_ctx c = {op, a->dtype, a->shape[dim], a->stride[dim] * (int64_t)rl_dtype_size(a->dtype), base,
                   values != NULL, indices != NULL};
     rl_tensor *first;
