@@ -10,7 +10,7 @@
 
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
-PKGS    := lua5.4 openblas lapacke
+PKGS    := lua5.4 openblas lapacke jansson
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -50,6 +50,16 @@ deps:
 $(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# The recurrent kernels' sigmoid and tanh loops (core/vmath.h) vectorise only
+# at -O3 and when comparisons may be if-converted (no FP traps are observed
+# here; values are unchanged).
+$(B)/core/rnn.o: CFLAGS += -O3 -fno-trapping-math
+
+# The recurrent kernels' sigmoid and tanh loops (core/vmath.h) vectorise only
+# at -O3 and when comparisons may be if-converted (no FP traps are observed
+# here; values are unchanged).
+$(B)/core/rnn.o: CFLAGS += -O3 -fno-trapping-math
 
 rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)

@@ -3,6 +3,7 @@
 #include "ops.h"
 #include "reduce.h"
 #include "tape.h"
+#include "vmath.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -54,26 +55,26 @@ static void ctx_free(void *p)
 #define REAL float
 #define SUF f32
 #define GEMM cblas_sgemm
-#define EXP expf
-#define TANH tanhf
+#define VSIGMOID rl_vsigmoid_f32
+#define VTANH rl_vtanh_f32
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
 #undef GEMM
-#undef EXP
-#undef TANH
+#undef VSIGMOID
+#undef VTANH
 
 #define REAL double
 #define SUF f64
 #define GEMM cblas_dgemm
-#define EXP exp
-#define TANH tanh
+#define VSIGMOID rl_vsigmoid_f64
+#define VTANH rl_vtanh_f64
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
 #undef GEMM
-#undef EXP
-#undef TANH
+#undef VSIGMOID
+#undef VTANH
 
 /* ---- checks ---- */
 

@@ -6,18 +6,12 @@
  *   gates (T,B,W)  LSTM: i,f,g,o activated (W=4H); GRU: r,z,n and W_hn h+b_hn
  *                  (W=4H); RNN: h_t (W=H)
  *   hprev (T,B,H)  the state entering step t
- *   cprev, cell (T,B,H)  LSTM: the cell entering and leaving step t */
+ *   cprev (T,B,H)  LSTM: the cell entering step t
+ *   cell (T,B,H)   LSTM: tanh of the cell leaving step t */
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, SUF)
-
-static inline REAL FN(sigmoid)(REAL x)
-{
-    if (x >= 0) return 1 / (1 + EXP(-x));
-    REAL e = EXP(x);
-    return e / (1 + e);
-}
 
 static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 {
@@ -39,9 +33,10 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
     /* pre (T·B, G·H) = biases + x W_ih^T, in one GEMM. The GRU keeps b_hh on
      * the recurrent side, where r multiplies it. */
     REAL *pre = gru ? xw : gates;
-    for (int64_t r = 0; r < T * B; r++)
-        for (int64_t j = 0; j < GH; j++)
-            pre[r * GH + j] = (bih ? bih[j] : 0) + (!gru && bhh ? bhh[j] : 0);
+    if (T * B > 0) {
+        for (int64_t j = 0; j < GH; j++) pre[j] = (bih ? bih[j] : 0) + (!gru && bhh ? bhh[j] : 0);
+        for (int64_t r = 1; r < T * B; r++) memcpy(pre + r * GH, pre, sizeof(REAL) * (size_t)GH);
+    }
     if (T * B > 0 && In > 0)
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 1,
              pre, (int)GH);
@@ -65,41 +60,38 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
             if (!FN(active)(c, t, b)) {
                 memset(ob, 0, sizeof(REAL) * (size_t)H);
                 memset(gr, 0, sizeof(REAL) * (size_t)W);
-                if (lstm) memcpy(cell + (t * B + b) * H, cs + b * H, sizeof(REAL) * (size_t)H);
                 continue;
             }
             switch (c->mode) {
             case RL_LSTM: {
-                REAL *cb = cs + b * H, *ct = cell + (t * B + b) * H;
-                for (int64_t j = 0; j < H; j++) {
-                    REAL i = FN(sigmoid)(gr[j]), f = FN(sigmoid)(gr[H + j]);
-                    REAL gg = TANH(gr[2 * H + j]), og = FN(sigmoid)(gr[3 * H + j]);
-                    gr[j] = i;
-                    gr[H + j] = f;
-                    gr[2 * H + j] = gg;
-                    gr[3 * H + j] = og;
-                    REAL cn = f * cb[j] + i * gg;
-                    cb[j] = cn;
-                    ct[j] = cn;
-                    hb[j] = ob[j] = og * TANH(cn);
-                }
+                /* cell keeps tanh(c_t): all the backward needs of c_t */
+                REAL *cb = cs + b * H, *tc = cell + (t * B + b) * H;
+                VSIGMOID(gr, gr, 2 * H);
+                VTANH(gr + 2 * H, gr + 2 * H, H);
+                VSIGMOID(gr + 3 * H, gr + 3 * H, H);
+                for (int64_t j = 0; j < H; j++) cb[j] = gr[H + j] * cb[j] + gr[j] * gr[2 * H + j];
+                VTANH(tc, cb, H);
+                for (int64_t j = 0; j < H; j++) hb[j] = ob[j] = gr[3 * H + j] * tc[j];
                 break;
             }
             case RL_GRU: {
                 const REAL *xr = xw + (t * B + b) * GH, *hr = hw + b * GH;
+                for (int64_t j = 0; j < 2 * H; j++) gr[j] = xr[j] + hr[j];
+                VSIGMOID(gr, gr, 2 * H);
                 for (int64_t j = 0; j < H; j++) {
-                    REAL r = FN(sigmoid)(xr[j] + hr[j]), z = FN(sigmoid)(xr[H + j] + hr[H + j]);
-                    REAL n = TANH(xr[2 * H + j] + r * hr[2 * H + j]);
-                    gr[j] = r;
-                    gr[H + j] = z;
-                    gr[2 * H + j] = n;
+                    gr[2 * H + j] = xr[2 * H + j] + gr[j] * hr[2 * H + j];
                     gr[3 * H + j] = hr[2 * H + j];
-                    hb[j] = ob[j] = (1 - z) * n + z * hb[j];
+                }
+                VTANH(gr + 2 * H, gr + 2 * H, H);
+                for (int64_t j = 0; j < H; j++) {
+                    REAL z = gr[H + j];
+                    hb[j] = ob[j] = (1 - z) * gr[2 * H + j] + z * hb[j];
                 }
                 break;
             }
             case RL_RNN_TANH:
-                for (int64_t j = 0; j < H; j++) gr[j] = hb[j] = ob[j] = TANH(gr[j]);
+                VTANH(gr, gr, H);
+                for (int64_t j = 0; j < H; j++) hb[j] = ob[j] = gr[j];
                 break;
             case RL_RNN_RELU:
                 for (int64_t j = 0; j < H; j++) gr[j] = hb[j] = ob[j] = gr[j] > 0 ? gr[j] : 0;
@@ -134,11 +126,11 @@ static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *
             const REAL *gr = gates + (t * B + b) * W, *db = dout + (t * B + b) * H;
             switch (c->mode) {
             case RL_LSTM: {
-                const REAL *ct = cell + (t * B + b) * H, *cp = cprev + (t * B + b) * H;
+                const REAL *tct = cell + (t * B + b) * H, *cp = cprev + (t * B + b) * H;
                 REAL *dcb = dc + b * H;
                 for (int64_t j = 0; j < H; j++) {
                     REAL i = gr[j], f = gr[H + j], gg = gr[2 * H + j], og = gr[3 * H + j];
-                    REAL dht = dhb[j] + db[j], tc = TANH(ct[j]);
+                    REAL dht = dhb[j] + db[j], tc = tct[j];
                     REAL dct = dcb[j] + dht * og * (1 - tc * tc);
                     gxr[j] = dct * gg * i * (1 - i);
                     gxr[H + j] = dct * cp[j] * f * (1 - f);
