@@ -5,7 +5,7 @@
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
 set -eu
 
-packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux"
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev"
 if [ "${1:-}" = bench ]; then
     packages="$packages python3-torch"
 fi
