@@ -8,6 +8,7 @@ local rnn = {}
 for k, v in pairs(core) do rnn[k] = v end
 
 rnn._VERSION = 'rnnlua 0.1.0'
+rnn.core = core -- the C module itself (internal functions such as core._recurrent)
 
 core.Tensor.__tostring = format.tensor
 

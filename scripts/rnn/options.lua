@@ -4,7 +4,7 @@ local M = {}
 --- Returns a new table with opts over defaults. `fn` names the caller in
 -- errors, which point `level` frames up (default: the caller's caller).
 -- A default of `M.NIL` declares an optional key whose default is nil; its
--- type is then given by `types[key]`.
+-- type is then given by `types[key]`, or left unchecked when absent there.
 M.NIL = setmetatable({}, {__tostring = function() return 'nil' end})
 
 function M.resolve(fn, opts, defaults, level, types)
@@ -24,7 +24,8 @@ function M.resolve(fn, opts, defaults, level, types)
       table.sort(known)
       error(string.format("%s: unknown option '%s' (known: %s)", fn, tostring(k), table.concat(known, ', ')), level)
     end
-    local want = (d == M.NIL) and (types and types[k]) or type(d)
+    local want
+    if d == M.NIL then want = types and types[k] else want = type(d) end
     if want and type(v) ~= want then
       error(string.format('%s: option %s must be a %s, got %s', fn, k, want, type(v)), level)
     end

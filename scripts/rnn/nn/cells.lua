@@ -1,0 +1,145 @@
+--- rnn.nn.RNNCell, LSTMCell, GRUCell: one timestep, recorded on the tape op
+-- by op (matmul, sigmoid, tanh, narrow, ...), for loops written by hand.
+-- Parameters, layouts, gate orders and initialisation are PyTorch's:
+-- weight_ih (G·H, I), weight_hh (G·H, H), bias_ih, bias_hh (G·H), G = 1
+-- (RNN), 4 (LSTM: i, f, g, o) or 3 (GRU: r, z, n), all U(-1/sqrt(H), 1/sqrt(H)).
+-- The equations are in rnn/nn/reference.lua.
+--
+--     local cell = rnn.nn.LSTMCell{input_size = 8, hidden_size = 32}
+--     local h, c                            -- nil: zeros
+--     for t = 1, T do h, c = cell(x[t], {h = h, c = c}) end
+--
+-- forward(x [, state]): x (B, I), or (I) for one unbatched sample. state is
+-- h (B, H) for RNNCell and GRUCell, {h = h, c = c} (or {h, c}, or h and c
+-- as two arguments) for LSTMCell; a missing state (or a missing h or c) is
+-- zeros. Returns h' (RNN, GRU) or h', c' (LSTM).
+local core = require 'rnn.core'
+local Module = require 'rnn.nn.module'
+local R = require 'rnn.nn.reference'
+local U = require 'rnn.nn.util'
+
+local M = {}
+
+local SIZE_TYPES = {input_size = 'number', hidden_size = 'number'}
+
+local function make_cell(name, gates, has_nonlinearity)
+  local cls = Module:extend(name)
+  local fn = 'rnn.nn.' .. name
+  cls._qualname = fn
+  local defaults = {input_size = U.NIL, hidden_size = U.NIL, bias = true, dtype = 'float32'}
+  if has_nonlinearity then defaults.nonlinearity = 'tanh' end
+
+  function cls:__init(...)
+    local o = U.resolve(fn, U.args(fn, {'input_size', 'hidden_size'}, ...), defaults, SIZE_TYPES)
+    U.check_size(fn, o, 'input_size')
+    U.check_size(fn, o, 'hidden_size')
+    U.check_dtype(fn, o.dtype)
+    if has_nonlinearity and o.nonlinearity ~= 'tanh' and o.nonlinearity ~= 'relu' then
+      U.raisef("%s: option nonlinearity must be 'tanh' or 'relu', got '%s'", fn, o.nonlinearity)
+    end
+    self.input_size, self.hidden_size, self.dtype = o.input_size, o.hidden_size, o.dtype
+    self.bias = o.bias
+    self.nonlinearity = o.nonlinearity
+    local H, I = o.hidden_size, o.input_size
+    local k = 1 / math.sqrt(H)
+    self:register_parameter('weight_ih', U.uniform({gates * H, I}, k, o.dtype))
+    self:register_parameter('weight_hh', U.uniform({gates * H, H}, k, o.dtype))
+    self:register_parameter('bias_ih', o.bias and U.uniform({gates * H}, k, o.dtype) or nil)
+    self:register_parameter('bias_hh', o.bias and U.uniform({gates * H}, k, o.dtype) or nil)
+  end
+
+  function cls:extra_repr()
+    local s = string.format('%d, %d', self.input_size, self.hidden_size)
+    if not self.bias then s = s .. ', bias=false' end
+    if has_nonlinearity and self.nonlinearity ~= 'tanh' then s = s .. ", nonlinearity='" .. self.nonlinearity .. "'" end
+    return s
+  end
+
+  -- x checked and made (B, I); returns x, B, batched
+  function cls:_input(x)
+    U.check_input(fn, x, 'input', {1, 2}, self.weight_ih:dtype())
+    if x:size(-1) ~= self.input_size then
+      U.raisef('%s: input %s must have input_size = %d features on its last dimension', fn, U.shape_str(x),
+        self.input_size)
+    end
+    if x:dim() == 1 then return x:unsqueeze(1), 1, false end
+    return x, x:size(1), true
+  end
+
+  -- a state tensor checked and made (B, H); zeros when nil
+  function cls:_state(s, what, B, batched)
+    local H = self.hidden_size
+    local dtype = self.weight_ih:dtype()
+    if s == nil then return core.zeros({B, H}, dtype) end
+    U.check_input(fn, s, what, batched and 2 or 1, dtype)
+    local want = batched and string.format('(%d,%d)', B, H) or string.format('(%d)', H)
+    if U.shape_str(s) ~= want then
+      U.raisef('%s: %s must be %s for input of batch %d, got %s', fn, what, want, B, U.shape_str(s))
+    end
+    if not batched then return s:unsqueeze(1) end
+    return s
+  end
+
+  return cls
+end
+
+local function unbatch(batched, t)
+  if batched then return t end
+  return t:squeeze(1)
+end
+
+----------------------------------------------------------------------------
+--- rnn.nn.RNNCell{input_size, hidden_size, bias = true, nonlinearity =
+-- 'tanh' | 'relu', dtype = 'float32'}: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
+local RNNCell = make_cell('RNNCell', 1, true)
+M.RNNCell = RNNCell
+
+function RNNCell:forward(x, h)
+  local B, batched
+  x, B, batched = self:_input(x)
+  h = self:_state(h, 'hidden state h', B, batched)
+  local h2 = R.rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+  return unbatch(batched, h2)
+end
+
+----------------------------------------------------------------------------
+--- rnn.nn.LSTMCell{input_size, hidden_size, bias = true, dtype = 'float32'}:
+-- returns h', c'.
+local LSTMCell = make_cell('LSTMCell', 4, false)
+M.LSTMCell = LSTMCell
+
+function LSTMCell:forward(x, state, c_arg)
+  local B, batched
+  x, B, batched = self:_input(x)
+  local h, c
+  if core.is_tensor(state) or (state == nil and c_arg ~= nil) then
+    h, c = state, c_arg
+  elseif state ~= nil then
+    if type(state) ~= 'table' then
+      U.raisef('rnn.nn.LSTMCell: state must be {h = h, c = c}, {h, c} or a tensor h, got %s', type(state))
+    end
+    if c_arg ~= nil then U.raise('rnn.nn.LSTMCell: c given both in the state table and as argument 3') end
+    h, c = state.h, state.c
+    if h == nil and c == nil then h, c = state[1], state[2] end
+  end
+  h = self:_state(h, 'hidden state h', B, batched)
+  c = self:_state(c, 'cell state c', B, batched)
+  local h2, c2 = R.lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  return unbatch(batched, h2), unbatch(batched, c2)
+end
+
+----------------------------------------------------------------------------
+--- rnn.nn.GRUCell{input_size, hidden_size, bias = true, dtype = 'float32'}:
+-- r, z, n gates; h' = (1 - z) * n + z * h.
+local GRUCell = make_cell('GRUCell', 3, false)
+M.GRUCell = GRUCell
+
+function GRUCell:forward(x, h)
+  local B, batched
+  x, B, batched = self:_input(x)
+  h = self:_state(h, 'hidden state h', B, batched)
+  local h2 = R.gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  return unbatch(batched, h2)
+end
+
+return M
