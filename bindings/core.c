@@ -25,6 +25,7 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_autograd(L);
     rlua_open_nn(L);
     rlua_open_rnn(L);
+    rlua_open_io(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
     return 1;

@@ -69,6 +69,7 @@ void rlua_open_math(lua_State *L);
 void rlua_open_shape(lua_State *L);
 void rlua_open_autograd(lua_State *L);
 void rlua_open_nn(lua_State *L);
+void rlua_open_io(lua_State *L);
 void rlua_open_rnn(lua_State *L);
 
 /* The methods table of rnn.Tensor (for registering more methods). */

@@ -19,5 +19,6 @@ int main(int argc, char **argv)
     suite_index();
     suite_rng();
     suite_storage();
+    suite_io();
     return th_summary();
 }

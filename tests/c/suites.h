@@ -12,5 +12,6 @@ void suite_blas(void);
 void suite_index(void);
 void suite_rng(void);
 void suite_storage(void);
+void suite_io(void);
 
 #endif
