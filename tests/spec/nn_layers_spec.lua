@@ -808,3 +808,31 @@ describe('rnn.nn.RNN / LSTM / GRU: gradcheck through the fused kernel (float64, 
   end
   gradcheck_matrix(true)
 end)
+
+-- The whole product the issue asks for, through the fused kernel: every
+-- layer type x {1, 2} layers x {one, two} directions x {with, without}
+-- lengths x every h0 policy, each a gradcheck w.r.t. x and every parameter
+-- (learned h0 and c0 included).
+describe('rnn.nn.RNN / LSTM / GRU: full gradcheck matrix through the fused kernel', function()
+  if not FUSED then
+    pending('rnn.core._recurrent is not in this build')
+    return
+  end
+  for _, mode in ipairs(MODES) do
+    for _, L in ipairs{1, 2} do
+      for _, bi in ipairs{false, true} do
+        for _, lengths in ipairs{false, true} do
+          it(string.format('%s, %d layer(s), %s, %s lengths, each h0 policy', mode, L,
+            bi and 'bidirectional' or 'one way', lengths and 'with' or 'without'), function()
+            local LD = L * (bi and 2 or 1)
+            for _, h0 in ipairs{'zero', 'random', 'learned', 'fixed'} do
+              local policy = h0 == 'fixed' and rnn.randn({LD, 1, 3}, D) or h0
+              layer_gradcheck(mode, {num_layers = L, bidirectional = bi, h0 = policy}, true,
+                lengths and {3, 1} or nil)
+            end
+          end)
+        end
+      end
+    end
+  end
+end)
