@@ -57,7 +57,23 @@ static int l_bce_with_logits(lua_State *L)
     return 1;
 }
 
+/* rnn.clip_grad(x, c [, 'value' | 'norm']) */
+static int l_clip_grad(lua_State *L)
+{
+    rl_tensor *a = rlua_check(L, 1, "clip_grad", "input");
+    double c = rlua_checknum(L, 2, "clip_grad", "threshold");
+    const char *mode = lua_isnoneornil(L, 3) ? "value" : lua_tostring(L, 3);
+    bool by_norm = mode && !strcmp(mode, "norm");
+    if (!mode || (!by_norm && strcmp(mode, "value")))
+        rlua_error(L, "clip_grad", "argument 3 (mode) must be 'value' or 'norm', got %s",
+                   mode ? mode : luaL_typename(L, 3));
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_ag_clip_grad(box, a, c, by_norm), "clip_grad");
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"clip_grad", l_clip_grad},
     {"softmax", l_softmax},
     {"log_softmax", l_log_softmax},
     {"_nll", l_nll},

@@ -1,6 +1,8 @@
 /* rnn.c — the fused recurrent kernel for the Lua layers (scripts/rnn/nn/).
- * rnn.core._recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths)
- * -> out (T,B,H), h_n (B,H) [, c_n (B,H) for 'lstm']; see core/rnn.h. */
+ * rnn.core._recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths [, opts])
+ * -> out (T,B,H), h_n (B,H) [, c_n (B,H) for 'lstm']; see core/rnn.h.
+ * opts: {bptt_clip = c, bptt_clip_mode = 'value' | 'norm' (default 'value'),
+ *        grad_norms = a float64 (T) tensor the backward fills} */
 #include "lrl.h"
 
 #include "../core/rnn.h"
@@ -30,11 +32,32 @@ static int l_recurrent(lua_State *L)
     rl_tensor *b_ih = opt_tensor(L, 7, fn, "b_ih");
     rl_tensor *b_hh = opt_tensor(L, 8, fn, "b_hh");
     bool reverse = lua_toboolean(L, 9);
-    rl_tensor *lengths = opt_tensor(L, 10, fn, "lengths");
+    rl_rnn_options o = {0};
+    o.reverse = reverse;
+    o.lengths = opt_tensor(L, 10, fn, "lengths");
+    if (!lua_isnoneornil(L, 11)) {
+        if (!lua_istable(L, 11)) rlua_error(L, fn, "argument 11 (opts) must be a table, got %s", luaL_typename(L, 11));
+        lua_getfield(L, 11, "bptt_clip");
+        if (!lua_isnil(L, -1)) {
+            o.clip = rlua_checknum(L, lua_gettop(L), fn, "bptt_clip");
+            o.clip_mode = RL_CLIP_VALUE;
+        }
+        lua_getfield(L, 11, "bptt_clip_mode");
+        if (!lua_isnil(L, -1)) {
+            const char *cm = lua_tostring(L, -1);
+            if (cm && !strcmp(cm, "norm")) o.clip_mode = o.clip_mode ? RL_CLIP_NORM : RL_CLIP_NONE;
+            else if (!cm || strcmp(cm, "value"))
+                rlua_error(L, fn, "option bptt_clip_mode must be 'value' or 'norm', got %s",
+                           cm ? cm : luaL_typename(L, -1));
+        }
+        lua_getfield(L, 11, "grad_norms");
+        if (!lua_isnil(L, -1)) o.grad_norms = rlua_check(L, lua_gettop(L), fn, "grad_norms");
+        lua_pop(L, 3);
+    }
     rl_tensor **out = rlua_newbox(L);
     rl_tensor **h_n = rlua_newbox(L);
     rl_tensor **c_n = mode == RL_LSTM ? rlua_newbox(L) : NULL;
-    rlua_check_status(L, rl_rnn_forward(out, h_n, c_n, mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths),
+    rlua_check_status(L, rl_rnn_forward(out, h_n, c_n, mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, &o),
                       fn);
     return mode == RL_LSTM ? 3 : 2;
 }

@@ -56,4 +56,10 @@ rl_status rl_ag_nll(rl_tensor **out, rl_tensor *logp, rl_tensor *target, int64_t
 /* mean/sum/none of max(x,0) - x y + log(1 + exp(-|x|)), x logits, y targets */
 rl_status rl_ag_bce_with_logits(rl_tensor **out, rl_tensor *x, rl_tensor *y, rl_reduction red);
 
+/* The identity whose backward clips the gradient passing through it: to
+ * [-c, c] elementwise (by_norm false), or each row along the last dim
+ * rescaled to norm c when longer. For per-step clipping in loops written by
+ * hand, as the fused kernels' bptt_clip does inside. */
+rl_status rl_ag_clip_grad(rl_tensor **out, rl_tensor *a, double c, bool by_norm);
+
 #endif

@@ -227,3 +227,47 @@ rl_status rl_ag_bce_with_logits(rl_tensor **out, rl_tensor *x, rl_tensor *y, rl_
     if (n) n->arg[0] = red;
     return st;
 }
+
+/* ---- clip_grad: identity forward, clipped backward ---- */
+
+static rl_status clip_grad_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
+{
+    double c = n->scalar[0];
+    bool by_norm = n->arg[0];
+    if (!by_norm) return rl_clamp(&grad_in[0], grad_out[0], -c, c);
+    rl_tensor *g = NULL;
+    rl_status st = rl_tensor_clone(&g, grad_out[0]); /* contiguous, ours to scale */
+    if (st) return st;
+    int64_t cols = g->ndim ? g->shape[g->ndim - 1] : 1, rows = cols ? rl_tensor_numel(g) / cols : 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double s = 0;
+        for (int64_t j = 0; j < cols; j++) {
+            double v = g->dtype == RL_FLOAT32 ? ((float *)rl_tensor_data(g))[r * cols + j]
+                                              : ((double *)rl_tensor_data(g))[r * cols + j];
+            s += v * v;
+        }
+        double norm = sqrt(s);
+        if (!(norm > c)) continue;
+        for (int64_t j = 0; j < cols; j++) {
+            if (g->dtype == RL_FLOAT32) ((float *)rl_tensor_data(g))[r * cols + j] *= (float)(c / norm);
+            else ((double *)rl_tensor_data(g))[r * cols + j] *= c / norm;
+        }
+    }
+    grad_in[0] = g;
+    return RL_OK;
+}
+
+rl_status rl_ag_clip_grad(rl_tensor **out, rl_tensor *a, double c, bool by_norm)
+{
+    if (a->dtype == RL_INT64) return rl_fail(RL_ERR_DTYPE, "clip_grad: not defined for int64 tensors");
+    if (!(c > 0)) return rl_fail(RL_ERR_ARG, "clip_grad: the threshold must be > 0, got %g", c);
+    rl_status st = rl_tensor_alias(out, a);
+    if (st) return st;
+    rl_node *n;
+    st = rl_record(out, "clip_grad", clip_grad_backward, 1, &a, 0, NULL, &n);
+    if (n) {
+        n->scalar[0] = c;
+        n->arg[0] = by_norm;
+    }
+    return st;
+}

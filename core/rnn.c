@@ -33,6 +33,9 @@ typedef struct {
     int64_t T, B, In, H, G, width;  /* In: input size; width: per-row size of gates */
     bool reverse;
     int64_t *len;                   /* lengths, or NULL: every sequence runs T steps */
+    rl_clip_mode clip_mode;
+    double clip;
+    rl_tensor *grad_norms;          /* float64 (T) filled by the backward, or NULL */
     rl_tensor *x, *w_ih, *w_hh;     /* contiguous */
     rl_tensor *gates, *hprev, *cprev, *cell;
 } rnn_ctx;
@@ -49,6 +52,7 @@ static void ctx_free(void *p)
     rl_tensor_release(c->hprev);
     rl_tensor_release(c->cprev);
     rl_tensor_release(c->cell);
+    rl_tensor_release(c->grad_norms);
     free(c);
 }
 
@@ -89,8 +93,9 @@ static bool shape_is(const rl_tensor *t, int ndim, int64_t d0, int64_t d1, int64
 
 static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tensor *h0, const rl_tensor *c0,
                             const rl_tensor *w_ih, const rl_tensor *w_hh, const rl_tensor *b_ih,
-                            const rl_tensor *b_hh, const rl_tensor *lengths)
+                            const rl_tensor *b_hh, const rl_rnn_options *o)
 {
+    const rl_tensor *lengths = o->lengths;
     const char *op = rl_rnn_mode_name(mode);
     char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF];
     if (x->ndim != 3)
@@ -140,6 +145,12 @@ static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tenso
                                (long long)b + 1, (long long)T);
         }
     }
+    if (o->clip_mode != RL_CLIP_NONE && !(o->clip > 0))
+        return rl_fail(RL_ERR_ARG, "%s: the per-step clip threshold must be > 0, got %g", op, o->clip);
+    if (o->grad_norms && (o->grad_norms->dtype != RL_FLOAT64 || o->grad_norms->ndim != 1 ||
+                          o->grad_norms->shape[0] != T || !rl_tensor_is_contiguous(o->grad_norms)))
+        return rl_fail(RL_ERR_SHAPE, "%s: grad_norms must be a contiguous float64 tensor of %lld entries", op,
+                       (long long)T);
     return RL_OK;
 }
 
@@ -236,9 +247,12 @@ done:
 
 rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
                          rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
-                         rl_tensor *b_ih, rl_tensor *b_hh, bool reverse, const rl_tensor *lengths)
+                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *opts)
 {
-    rl_status st = check_args(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+    static const rl_rnn_options defaults;
+    const rl_rnn_options *o = opts ? opts : &defaults;
+    const rl_tensor *lengths = o->lengths;
+    rl_status st = check_args(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, o);
     if (st) return st;
     bool lstm = mode == RL_LSTM, gru = mode == RL_GRU;
     rnn_ctx *c = calloc(1, sizeof *c);
@@ -254,7 +268,13 @@ rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
     c->H = w_hh->shape[1];
     c->G = rl_rnn_gates(mode);
     c->width = (lstm || gru) ? 4 * c->H : c->H;
-    c->reverse = reverse;
+    c->reverse = o->reverse;
+    c->clip_mode = o->clip_mode;
+    c->clip = o->clip;
+    if (o->grad_norms) {
+        rl_tensor_retain(o->grad_norms);
+        c->grad_norms = o->grad_norms;
+    }
     const int64_t T = c->T, B = c->B, H = c->H;
     rl_dtype dt = x->dtype;
     int64_t tbw[3] = {T, B, c->width}, tbh[3] = {T, B, H};

@@ -23,15 +23,33 @@ typedef enum { RL_RNN_TANH, RL_RNN_RELU, RL_LSTM, RL_GRU } rl_rnn_mode;
 int rl_rnn_gates(rl_rnn_mode mode);
 const char *rl_rnn_mode_name(rl_rnn_mode mode);
 
+typedef enum { RL_CLIP_NONE, RL_CLIP_VALUE, RL_CLIP_NORM } rl_clip_mode;
+
+typedef struct {
+    /* run t = T-1 .. 0 (each sequence from its own last step) */
+    bool reverse;
+    /* NULL or int64 (B), each in 0..T: steps t >= lengths[b] leave sequence
+     * b's state unchanged and output zeros */
+    const rl_tensor *lengths;
+    /* Per-step clipping in the backward of the gradient that flows back
+     * through the hidden state from step t to step t-1: each element to
+     * [-clip, clip] (value), or each sequence's row rescaled to norm clip
+     * when longer (norm). */
+    rl_clip_mode clip_mode;
+    double clip;
+    /* NULL, or a float64 (T) tensor that the backward fills with
+     * ||dL/dh_t|| (over the batch) for every step t: the total gradient
+     * reaching h_t, from the output at t and from step t+1. */
+    rl_tensor *grad_norms;
+} rl_rnn_options;
+
 /* x: (T,B,I); h0, c0: (B,H) (c0 for LSTM only, else NULL);
  * w_ih: (G·H,I); w_hh: (G·H,H); b_ih, b_hh: (G·H) or both NULL;
- * lengths: NULL or int64 (B), each in 0..T: steps t >= lengths[b] leave
- * sequence b's state unchanged and output zeros.
- * reverse: run t = T-1 .. 0 (each sequence from its own last step).
+ * opts: NULL for the defaults (all zero).
  * Out: out (T,B,H); h_n (B,H); c_n (B,H) for LSTM (pass NULL otherwise).
  * All of one float dtype. Differentiable in every tensor input. */
 rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
                          rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
-                         rl_tensor *b_ih, rl_tensor *b_hh, bool reverse, const rl_tensor *lengths);
+                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *opts);
 
 #endif

@@ -101,6 +101,31 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
     }
 }
 
+/* The per-step clipping of the gradient carried back through the state
+ * from step t (the cell state of an LSTM is not clipped). */
+static void FN(clip_rows)(const rnn_ctx *c, int64_t t, REAL *dh)
+{
+    const int64_t B = c->B, H = c->H;
+    const REAL lim = (REAL)c->clip;
+    for (int64_t b = 0; b < B; b++) {
+        if (!FN(active)(c, t, b)) continue; /* nothing flowed through step t */
+        if (c->clip_mode == RL_CLIP_VALUE) {
+            for (int64_t j = 0; j < H; j++) {
+                REAL v = dh[b * H + j];
+                dh[b * H + j] = v > lim ? lim : (v < -lim ? -lim : v);
+            }
+            continue;
+        }
+        double s = 0;
+        for (int64_t j = 0; j < H; j++) s += (double)dh[b * H + j] * (double)dh[b * H + j];
+        double norm = sqrt(s);
+        if (norm > c->clip) {
+            REAL scale = (REAL)(c->clip / norm);
+            for (int64_t j = 0; j < H; j++) dh[b * H + j] *= scale;
+        }
+    }
+}
+
 /* dh, dc: (B,H), start as the gradients of h_n, c_n and end as those of h0,
  * c0. dout: (T,B,H). dgx (T,B,G·H): gradients of the input-side
  * pre-activations; dgh: of the recurrent side (the same buffer but for GRU,
@@ -112,9 +137,21 @@ static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *
     const REAL *hprev = rl_tensor_data(c->hprev);
     const REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
 
+    double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
     for (int64_t k = T - 1; k >= 0; k--) {
         int64_t t = c->reverse ? T - 1 - k : k;
         REAL *gx = dgx + t * B * GH, *gh = dgh + t * B * GH;
+        if (norms) { /* ||dL/dh_t||: what reaches h_t from step t+1 and from the output at t */
+            double s = 0;
+            for (int64_t b = 0; b < B; b++) {
+                if (!FN(active)(c, t, b)) continue;
+                for (int64_t j = 0; j < H; j++) {
+                    double v = (double)dh[b * H + j] + (double)dout[(t * B + b) * H + j];
+                    s += v * v;
+                }
+            }
+            norms[t] = sqrt(s);
+        }
         for (int64_t b = 0; b < B; b++) {
             REAL *gxr = gx + b * GH, *ghr = gh + b * GH, *dhb = dh + b * H;
             if (!FN(active)(c, t, b)) {
@@ -175,6 +212,7 @@ static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *
         if (H > 0 && B > 0)
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, gh, (int)GH, whh, (int)H, 1,
                  dh, (int)H);
+        if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
 }
 

@@ -14,7 +14,11 @@
 -- nonlinearity ('tanh' | 'relu', RNN only), bias (true), batch_first
 -- (false), dropout (0: the probability of dropout on the outputs of every
 -- layer but the last, in training mode), bidirectional (false), h0
--- ('zero'), h0_std (1.0), dtype ('float32').
+-- ('zero'), h0_std (1.0), dtype ('float32'), bptt_clip (none: a threshold
+-- for the gradient carried back through the hidden state at every step,
+-- clipped inside the kernel's backward) and bptt_clip_mode ('value':
+-- elementwise to [-c, c]; 'norm': each sequence's gradient rescaled to norm
+-- c when longer). The cell state of an LSTM is not clipped.
 --
 -- Parameters, in PyTorch's order: for each layer l = 0, 1, ... and
 -- direction suffix '' then '_reverse' (when bidirectional):
@@ -99,7 +103,8 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
   local fn = 'rnn.nn.' .. name
   cls._qualname = fn
   local defaults = {input_size = U.NIL, hidden_size = U.NIL, num_layers = 1, bias = true, batch_first = false,
-                    dropout = 0, bidirectional = false, h0 = 'zero', h0_std = 1.0, dtype = 'float32'}
+                    dropout = 0, bidirectional = false, h0 = 'zero', h0_std = 1.0, dtype = 'float32',
+                    bptt_clip = U.NIL, bptt_clip_mode = 'value'}
   if has_nonlinearity then defaults.nonlinearity = 'tanh' end
 
   -- the fixed initial-state tensor t (L·D, B or 1, H), as a new tensor of dtype
@@ -131,6 +136,12 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
     if not (o.dropout >= 0 and o.dropout <= 1) then
       U.raisef('%s: option dropout must be in [0, 1], got %s', fn, tostring(o.dropout))
     end
+    if o.bptt_clip ~= nil and not (type(o.bptt_clip) == 'number' and o.bptt_clip > 0) then
+      U.raisef('%s: option bptt_clip must be a number > 0, got %s', fn, tostring(o.bptt_clip))
+    end
+    if o.bptt_clip_mode ~= 'value' and o.bptt_clip_mode ~= 'norm' then
+      U.raisef("%s: option bptt_clip_mode must be 'value' or 'norm', got '%s'", fn, tostring(o.bptt_clip_mode))
+    end
     if not (o.h0_std >= 0) then
       U.raisef('%s: option h0_std must be a non-negative number, got %s', fn, tostring(o.h0_std))
     end
@@ -140,6 +151,7 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
     self.nonlinearity = o.nonlinearity
     self.mode = is_lstm and 'lstm' or (gates == 3 and 'gru') or ('rnn_' .. o.nonlinearity)
     self.h0_std = o.h0_std
+    self.bptt_clip, self.bptt_clip_mode = o.bptt_clip, o.bptt_clip_mode
     self.dtype = o.dtype
     self.fused = true
 
@@ -316,14 +328,27 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
     local D, L = self.num_directions, self.num_layers
     local input = prep(x)
     local hs, cs = {}, {}
+    local norms = {}
+    if self._track_grad_norms then
+      if not kernel then U.raisef('%s: track_grad_norms needs the fused kernel (layer.fused ~= false)', fn) end
+      self.grad_norms = norms
+    end
     for l = 0, L - 1 do
       local outs = {}
       for d = 1, D do
         local k = l * D + d
         local sfx = 'l' .. l .. (d == 2 and '_reverse' or '')
+        local kopts
+        if self.bptt_clip or self._track_grad_norms then
+          kopts = {bptt_clip = self.bptt_clip, bptt_clip_mode = self.bptt_clip_mode}
+          if self._track_grad_norms then
+            kopts.grad_norms = core.zeros({T}, 'float64')
+            norms[k] = kopts.grad_norms
+          end
+        end
         local out, hn, cn = recurrent(self.mode, input, prep(h0:select(1, k)), c0 and prep(c0:select(1, k)) or nil,
           rawget(self, 'weight_ih_' .. sfx), rawget(self, 'weight_hh_' .. sfx),
-          rawget(self, 'bias_ih_' .. sfx), rawget(self, 'bias_hh_' .. sfx), d == 2, lengths)
+          rawget(self, 'bias_ih_' .. sfx), rawget(self, 'bias_hh_' .. sfx), d == 2, lengths, kopts)
         outs[d] = out
         hs[k], cs[k] = hn, cn
       end
@@ -338,6 +363,20 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
     local h_n = core.stack(hs, 1)
     if is_lstm then return out, {h = h_n, c = core.stack(cs, 1)} end
     return out, h_n
+  end
+
+  --- layer:track_grad_norms(flag): when on, every forward leaves in
+  -- layer.grad_norms one float64 tensor (T) per layer and direction (index
+  -- l·D + d, as the rows of h_n), which the backward fills with ||dL/dh_t||
+  -- over the batch at every step t: the gradient reaching that layer's h_t
+  -- from its output and from step t+1 (after any bptt_clip on the latter).
+  function cls:track_grad_norms(flag)
+    if flag ~= nil and type(flag) ~= 'boolean' then
+      U.raisef('%s:track_grad_norms: argument 1 (flag) must be a boolean, got %s', fn, type(flag))
+    end
+    self._track_grad_norms = flag ~= false
+    if not self._track_grad_norms then self.grad_norms = nil end
+    return self
   end
 
   return cls

@@ -85,7 +85,8 @@ local function reversal_index(T, lens)
   return core.tensor(idx, 'int64')
 end
 
---- recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths)
+--- recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths [, opts])
+-- opts: {bptt_clip = c, bptt_clip_mode = 'value' | 'norm'} as the kernel's.
 -- mode: 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru'; x (T,B,I); h0, c0 (B,H)
 -- (c0 nil unless lstm); biases may be nil; reverse: boolean; lengths: nil
 -- or an int64 tensor (B) of counts in 1..T.
@@ -95,7 +96,12 @@ end
 -- passes no gradient back) and the state stays at its value after the
 -- sequence's last step, which is what h_n / c_n hold. Without lengths every
 -- sequence has length T.
-function R.recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths)
+function R.recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths, opts)
+  local clip, clip_mode = opts and opts.bptt_clip, opts and opts.bptt_clip_mode or 'value'
+  if opts and opts.grad_norms then
+    error('rnn.nn.reference.recurrent: grad_norms are measured by the fused kernel only '
+      .. '(use retain_grad on the states of a hand-written loop)', 2)
+  end
   if not R.GATES[mode] then
     error("rnn.nn.reference.recurrent: mode must be 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru', got "
       .. tostring(mode), 2)
@@ -137,7 +143,10 @@ function R.recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths)
   local h, c = h0, c0
   local outs = {}
   for t = 1, T do
-    local h2, c2 = step(mode, x:select(1, t), h, c, w_ih, w_hh, b_ih, b_hh)
+    -- bptt_clip: the gradient flowing back into h through this step is clipped
+    -- (not the one through the carried state of a finished sequence)
+    local hin = clip and core.clip_grad(h, clip, clip_mode) or h
+    local h2, c2 = step(mode, x:select(1, t), hin, c, w_ih, w_hh, b_ih, b_hh)
     if masks then
       local m = masks[t]
       local keep = 1 - m
