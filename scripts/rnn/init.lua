@@ -14,5 +14,6 @@ core.Tensor.__tostring = format.tensor
 
 rnn.nn = require 'rnn.nn'
 rnn.gradcheck = require 'rnn.gradcheck'
+rnn.clip = require 'rnn.clip'
 
 return rnn
