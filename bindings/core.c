@@ -26,6 +26,8 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_nn(L);
     rlua_open_rnn(L);
     rlua_open_io(L);
+    rlua_open_optim(L);
+    rlua_open_linalg(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
     return 1;

@@ -5,7 +5,8 @@
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
 set -eu
 
-packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev"
+# fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min"
 if [ "${1:-}" = bench ]; then
     packages="$packages python3-torch"
 fi

@@ -14,6 +14,9 @@ core.Tensor.__tostring = format.tensor
 
 rnn.nn = require 'rnn.nn'
 rnn.gradcheck = require 'rnn.gradcheck'
+rnn.optim = require 'rnn.optim'
+rnn.init = require 'rnn.initializers' -- not rnn/init.lua: that file is this package entry
 rnn.clip = require 'rnn.clip'
+rnn.data = require 'rnn.data'
 
 return rnn

@@ -20,5 +20,7 @@ int main(int argc, char **argv)
     suite_rng();
     suite_storage();
     suite_io();
+    suite_optim();
+    suite_linalg();
     return th_summary();
 }

@@ -13,5 +13,7 @@ void suite_index(void);
 void suite_rng(void);
 void suite_storage(void);
 void suite_io(void);
+void suite_optim(void);
+void suite_linalg(void);
 
 #endif
