@@ -291,7 +291,10 @@ rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
     TRY(rl_tensor_contiguous(&c->w_ih, w_ih));
     TRY(rl_tensor_contiguous(&c->w_hh, w_hh));
     if (b_ih) {
-        TRY(rl_tensor_contiguous(&bih, b_ih));
+        /* bih becomes the bias added to the pre-activations at every step:
+         * b_ih + b_hh, or b_ih alone for the GRU */
+        if (gru) TRY(rl_tensor_clone(&bih, b_ih));
+        else TRY(rl_binary(&bih, RL_ADD, b_ih, b_hh));
         TRY(rl_tensor_contiguous(&bhh, b_hh));
     }
     TRY(rl_tensor_empty(&c->gates, dt, 3, tbw));

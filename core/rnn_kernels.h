@@ -21,7 +21,7 @@ static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 /* h, cs: (B,H) running state, start as h0, c0 and end as h_n, c_n.
  * xw: GRU only, (T,B,3H) scratch for the input projection; hw: GRU only,
  * (B,3H) scratch for the recurrent projection. */
-static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
+static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
                                  REAL *xw, REAL *hw)
 {
     const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H, W = c->width;
@@ -30,16 +30,15 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
     REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
     bool gru = c->mode == RL_GRU, lstm = c->mode == RL_LSTM;
 
-    /* pre (T·B, G·H) = biases + x W_ih^T, in one GEMM. The GRU keeps b_hh on
-     * the recurrent side, where r multiplies it. */
+    /* pre (T·B, G·H) = x W_ih^T, in one GEMM; the biases are added row by row
+     * in the time loop (bsum = b_ih + b_hh, or b_ih alone for the GRU, which
+     * keeps b_hh on the recurrent side where r multiplies it). */
     REAL *pre = gru ? xw : gates;
-    if (T * B > 0) {
-        for (int64_t j = 0; j < GH; j++) pre[j] = (bih ? bih[j] : 0) + (!gru && bhh ? bhh[j] : 0);
-        for (int64_t r = 1; r < T * B; r++) memcpy(pre + r * GH, pre, sizeof(REAL) * (size_t)GH);
-    }
     if (T * B > 0 && In > 0)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 1,
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 0,
              pre, (int)GH);
+    else if (T * B > 0)
+        memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
 
     for (int64_t k = 0; k < T; k++) {
         int64_t t = c->reverse ? T - 1 - k : k;
@@ -66,6 +65,8 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
             case RL_LSTM: {
                 /* cell keeps tanh(c_t): all the backward needs of c_t */
                 REAL *cb = cs + b * H, *tc = cell + (t * B + b) * H;
+                if (bsum)
+                    for (int64_t j = 0; j < GH; j++) gr[j] += bsum[j];
                 VSIGMOID(gr, gr, 2 * H);
                 VTANH(gr + 2 * H, gr + 2 * H, H);
                 VSIGMOID(gr + 3 * H, gr + 3 * H, H);
@@ -76,10 +77,10 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
             }
             case RL_GRU: {
                 const REAL *xr = xw + (t * B + b) * GH, *hr = hw + b * GH;
-                for (int64_t j = 0; j < 2 * H; j++) gr[j] = xr[j] + hr[j];
+                for (int64_t j = 0; j < 2 * H; j++) gr[j] = xr[j] + (bsum ? bsum[j] : 0) + hr[j];
                 VSIGMOID(gr, gr, 2 * H);
                 for (int64_t j = 0; j < H; j++) {
-                    gr[2 * H + j] = xr[2 * H + j] + gr[j] * hr[2 * H + j];
+                    gr[2 * H + j] = xr[2 * H + j] + (bsum ? bsum[2 * H + j] : 0) + gr[j] * hr[2 * H + j];
                     gr[3 * H + j] = hr[2 * H + j];
                 }
                 VTANH(gr + 2 * H, gr + 2 * H, H);
@@ -90,11 +91,16 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bih, const REAL *bhh, R
                 break;
             }
             case RL_RNN_TANH:
+                if (bsum)
+                    for (int64_t j = 0; j < H; j++) gr[j] += bsum[j];
                 VTANH(gr, gr, H);
                 for (int64_t j = 0; j < H; j++) hb[j] = ob[j] = gr[j];
                 break;
             case RL_RNN_RELU:
-                for (int64_t j = 0; j < H; j++) gr[j] = hb[j] = ob[j] = gr[j] > 0 ? gr[j] : 0;
+                for (int64_t j = 0; j < H; j++) {
+                    REAL v = gr[j] + (bsum ? bsum[j] : 0);
+                    gr[j] = hb[j] = ob[j] = v > 0 ? v : 0;
+                }
                 break;
             }
         }
