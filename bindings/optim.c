@@ -2,21 +2,21 @@
  * user-facing API and resolves the options; these functions take them
  * resolved and do the per-element work in one call).
  *
- *   core._optim_step(fn, kind, group, params, states [, offset]) -> n
+ *   core._optim_step(fn, kind, groups, states) -> n
  *       fn: the name for errors ('optim.Adam'); kind: 'sgd' | 'adam' |
- *       'adamw' | 'rmsprop' | 'adagrad'; group: the hyperparameters (a
- *       param group: lr, weight_decay, momentum, dampening, nesterov,
- *       betas = {b1, b2}, amsgrad, eps, alpha, centered, lr_decay,
- *       initial_accumulator_value, maximize; absent ones are 0 / false);
- *       params: array of tensors; states: array of tables, states[i] the
- *       state of params[i] ({step = n, exp_avg = tensor, ...}); offset: added
- *       to i in error messages (the group's place among all parameters).
- *       Parameters without a gradient are skipped. A state without its
- *       buffers gets new ones when its step is 0 (or absent); SGD's momentum
- *       buffer may be absent at any step (PyTorch starts it from the
- *       gradient). Everything is checked before anything is written, so an
- *       error leaves parameters and states as they were. Returns the
- *       number of parameters updated.
+ *       'adamw' | 'rmsprop' | 'adagrad'; groups: array of parameter groups,
+ *       each the hyperparameters (lr, weight_decay, momentum, dampening,
+ *       nesterov, betas = {b1, b2}, amsgrad, eps, alpha, centered, lr_decay,
+ *       initial_accumulator_value, maximize; absent ones are 0 / false) and
+ *       params, an array of tensors; states: array (per group) of arrays of
+ *       tables, states[g][i] the state of groups[g].params[i] ({step = n,
+ *       exp_avg = tensor, ...}). Parameters are numbered over all groups in
+ *       error messages. Parameters without a gradient are skipped. A state
+ *       without its buffers gets new ones when its step is 0 (or absent);
+ *       SGD's momentum buffer may be absent at any step (PyTorch starts it
+ *       from the gradient). Every group is checked before anything is
+ *       written, so an error leaves parameters and states as they were.
+ *       Returns the number of parameters updated.
  *   core._optim_check(fn, kind, group)
  *       Raises 'rnn.<fn>: ...' when the hyperparameters are out of range.
  *   core._optim_zero_grad(params, set_to_none)
@@ -119,34 +119,25 @@ static int64_t read_step(lua_State *L, const char *fn, lua_Integer i)
     return step;
 }
 
-static int l_optim_step(lua_State *L)
+/* Reads the slots of one group: params (array at pidx), states (array at
+ * sidx); new buffers go into the table at `created` under key
+ * id*RL_OPTIM_MAX_STATE + k, id the parameter's number over all groups.
+ * Returns the number of slots filled (parameters with a gradient). */
+static int64_t read_group(lua_State *L, const char *fn, const rl_optim_config *cfg, int pidx, int sidx, int created,
+                          lua_Integer first_id, rl_optim_slot *slots)
 {
-    const char *fn = luaL_checkstring(L, 1);
-    rl_optim_kind kind = check_kind(L, 2, fn);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    luaL_checktype(L, 5, LUA_TTABLE);
-    lua_Integer offset = luaL_optinteger(L, 6, 0);
-    lua_settop(L, 5);
-    rl_optim_config cfg;
-    read_config(L, 3, kind, fn, &cfg);
-    if (rl_optim_check_config(&cfg)) rlua_fail(L, fn);
     const char *names[RL_OPTIM_MAX_STATE];
-    rl_optim_state_names(&cfg, names);
-
-    lua_Integer n = luaL_len(L, 4);
-    if (n < 0 || (lua_Unsigned)n > SIZE_MAX / sizeof(rl_optim_slot) / 2) rlua_error(L, fn, "too many parameters");
-    rl_optim_slot *slots = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *slots, 0); /* 6 */
-    lua_newtable(L);                                                                    /* 7: new buffers */
+    rl_optim_state_names(cfg, names);
+    lua_Integer n = luaL_len(L, pidx);
     int64_t m = 0;
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_Integer id = offset + i;
-        lua_geti(L, 4, i);
+        lua_Integer id = first_id + i - 1;
+        lua_geti(L, pidx, i);
         rl_tensor *p = rlua_totensor(L, -1);
         if (!p) rlua_error(L, fn, "parameter %lld is not a tensor (got %s)", (long long)id, luaL_typename(L, -1));
         lua_pop(L, 1);
         if (!p->grad) continue;
-        if (lua_geti(L, 5, i) != LUA_TTABLE)
+        if (lua_geti(L, sidx, i) != LUA_TTABLE)
             rlua_error(L, fn, "the state of parameter %lld must be a table, got %s", (long long)id,
                        luaL_typename(L, -1));
         int st_idx = lua_gettop(L);
@@ -163,12 +154,12 @@ static int l_optim_step(lua_State *L)
             rl_tensor *t = rlua_totensor(L, -1);
             if (t) {
                 s->state[k] = t; /* kept alive by the state table */
-            } else if (lua_isnil(L, -1) && (step == 0 || kind == RL_OPTIM_SGD)) {
+            } else if (lua_isnil(L, -1) && (step == 0 || cfg->kind == RL_OPTIM_SGD)) {
                 rl_tensor **box = rlua_newbox(L);
-                rlua_check_status(L, rl_optim_new_state(box, &cfg, k, p), fn);
+                rlua_check_status(L, rl_optim_new_state(box, cfg, k, p), fn);
                 s->state[k] = *box;
-                s->fresh = kind == RL_OPTIM_SGD;
-                lua_rawseti(L, 7, i * RL_OPTIM_MAX_STATE + k);
+                s->fresh = cfg->kind == RL_OPTIM_SGD;
+                lua_rawseti(L, created, id * RL_OPTIM_MAX_STATE + k);
             } else if (lua_isnil(L, -1)) {
                 rlua_error(L, fn, "the state of parameter %lld has step %lld but no %s (a state saved with other "
                            "options?)", (long long)id, (long long)step, names[k]);
@@ -181,25 +172,90 @@ static int l_optim_step(lua_State *L)
         lua_pop(L, 1);
         m++;
     }
-    if (rl_optim_step(&cfg, slots, m)) rlua_fail(L, fn);
+    return m;
+}
+
+/* core._optim_step(fn, kind, groups, states) -> n */
+static int l_optim_step(lua_State *L)
+{
+    const char *fn = luaL_checkstring(L, 1);
+    rl_optim_kind kind = check_kind(L, 2, fn);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    lua_Integer ng = luaL_len(L, 3);
+    if (ng < 0 || ng > INT32_MAX) rlua_error(L, fn, "too many parameter groups");
+
+    /* sizes first: every group's configuration and its number of parameters */
+    rl_optim_config *cfgs = lua_newuserdatauv(L, (size_t)(ng ? ng : 1) * sizeof *cfgs, 0);     /* 5 */
+    int64_t *counts = lua_newuserdatauv(L, (size_t)(ng ? ng : 1) * sizeof *counts, 0);         /* 6 */
+    lua_newtable(L);                                                                            /* 7 */
+    lua_Integer total = 0;
+    for (lua_Integer g = 1; g <= ng; g++) {
+        if (lua_geti(L, 3, g) != LUA_TTABLE) rlua_error(L, fn, "parameter group %lld is not a table", (long long)g);
+        int gi = lua_gettop(L);
+        read_config(L, gi, kind, fn, &cfgs[g - 1]);
+        if (rl_optim_check_config(&cfgs[g - 1])) rlua_fail(L, fn);
+        if (lua_getfield(L, gi, "params") != LUA_TTABLE)
+            rlua_error(L, fn, "parameter group %lld has no params array", (long long)g);
+        lua_Integer n = luaL_len(L, -1);
+        if (n < 0 || n > INT32_MAX - total) rlua_error(L, fn, "too many parameters");
+        total += n;
+        lua_pop(L, 2);
+    }
+    rl_optim_slot *slots = lua_newuserdatauv(L, (size_t)(total ? total : 1) * sizeof *slots, 0); /* 8 */
+
+    /* read every group's slots, check them all, then update */
+    int64_t used = 0;
+    lua_Integer first_id = 1;
+    for (lua_Integer g = 1; g <= ng; g++) {
+        lua_geti(L, 3, g);
+        lua_getfield(L, -1, "params");
+        int pidx = lua_gettop(L);
+        if (lua_geti(L, 4, g) != LUA_TTABLE)
+            rlua_error(L, fn, "the states of parameter group %lld must be a table", (long long)g);
+        int sidx = lua_gettop(L);
+        counts[g - 1] = read_group(L, fn, &cfgs[g - 1], pidx, sidx, 7, first_id, slots + used);
+        if (rl_optim_check(&cfgs[g - 1], slots + used, counts[g - 1])) rlua_fail(L, fn);
+        used += counts[g - 1];
+        first_id += luaL_len(L, pidx);
+        lua_pop(L, 3);
+    }
+    used = 0;
+    for (lua_Integer g = 1; g <= ng; g++) {
+        if (rl_optim_step(&cfgs[g - 1], slots + used, counts[g - 1])) rlua_fail(L, fn); /* checked: cannot fail */
+        used += counts[g - 1];
+    }
 
     /* commit the step counts and the new buffers */
-    for (int64_t j = 0; j < m; j++) {
-        lua_Integer i = slots[j].index - offset;
-        lua_geti(L, 5, i);
-        lua_pushinteger(L, (lua_Integer)slots[j].step);
-        lua_setfield(L, -2, "step");
-        for (int k = 0; k < RL_OPTIM_MAX_STATE; k++) {
-            if (!names[k]) continue;
-            if (lua_rawgeti(L, 7, i * RL_OPTIM_MAX_STATE + k) == LUA_TNIL) {
-                lua_pop(L, 1);
-                continue;
+    used = 0;
+    first_id = 1;
+    for (lua_Integer g = 1; g <= ng; g++) {
+        const char *names[RL_OPTIM_MAX_STATE];
+        rl_optim_state_names(&cfgs[g - 1], names);
+        lua_geti(L, 4, g);
+        for (int64_t j = 0; j < counts[g - 1]; j++) {
+            const rl_optim_slot *s = &slots[used + j];
+            lua_geti(L, -1, s->index - first_id + 1);
+            lua_pushinteger(L, (lua_Integer)s->step);
+            lua_setfield(L, -2, "step");
+            for (int k = 0; k < RL_OPTIM_MAX_STATE; k++) {
+                if (!names[k]) continue;
+                if (lua_rawgeti(L, 7, s->index * RL_OPTIM_MAX_STATE + k) == LUA_TNIL) {
+                    lua_pop(L, 1);
+                    continue;
+                }
+                lua_setfield(L, -2, names[k]);
             }
-            lua_setfield(L, -2, names[k]);
+            lua_pop(L, 1);
         }
-        lua_pop(L, 1);
+        used += counts[g - 1];
+        lua_geti(L, 3, g);
+        lua_getfield(L, -1, "params");
+        first_id += luaL_len(L, -1);
+        lua_pop(L, 3);
     }
-    lua_pushinteger(L, (lua_Integer)m);
+    lua_pushinteger(L, (lua_Integer)used);
     return 1;
 }
 

@@ -180,7 +180,6 @@ typedef struct {
     bool fresh;
     /* per-step constants, computed as PyTorch computes them */
     double neg_lr;                /* -lr */
-    double wd;
     double one_minus_damp;        /* SGD: 1 - dampening */
     double one_minus_b1, one_minus_b2;
     double neg_step_size;         /* Adam: -(lr / (1 - beta1^t)) */
@@ -190,117 +189,175 @@ typedef struct {
     double neg_clr;               /* Adagrad: -(lr / (1 + (t-1)*lr_decay)) */
 } kctx;
 
-/* x[0] parameter, x[1] gradient, x[pos[k]] state k; updates x in place */
+/* One element of each kind: *p the parameter, g the raw gradient, the rest
+ * state (pointers to locals, so the compiler keeps them in registers).
+ * Flags are loop-invariant branches. */
 
-static inline void sgd_elem(const kctx *k, double *x)
+static inline void sgd_elem(const kctx *k, double *p, double g, double *b)
 {
     const rl_optim_config *c = k->c;
-    double d = c->maximize ? -x[1] : x[1];
-    if (c->weight_decay != 0) d = d + k->wd * x[0];
+    double d = c->maximize ? -g : g;
+    if (c->weight_decay != 0) d = d + c->weight_decay * *p;
     if (c->momentum != 0) {
-        double b;
+        double bb;
         if (k->fresh) {
-            b = d;
+            bb = d;
         } else {
-            b = x[2] * c->momentum;
-            b = b + k->one_minus_damp * d;
+            bb = *b * c->momentum;
+            bb = bb + k->one_minus_damp * d;
         }
-        x[2] = b;
-        d = c->nesterov ? d + c->momentum * b : b;
+        *b = bb;
+        d = c->nesterov ? d + c->momentum * bb : bb;
     }
-    x[0] = x[0] + k->neg_lr * d;
+    *p = *p + k->neg_lr * d;
 }
 
-static inline void adam_elem(const kctx *k, double *x)
+static inline void adam_elem(const kctx *k, double *p, double g, double *m, double *v, double *vmax)
 {
     const rl_optim_config *c = k->c;
-    double p = x[0];
-    double g = c->maximize ? -x[1] : x[1];
-    if (c->kind == RL_OPTIM_ADAMW) p = p * k->decay;
-    else if (c->weight_decay != 0) g = g + k->wd * p;
-    double m = x[2] * c->beta1;
-    m = m + k->one_minus_b1 * g;
-    double v = x[3] * c->beta2;
-    v = v + (k->one_minus_b2 * g) * g;
-    x[2] = m;
-    x[3] = v;
+    double pp = *p;
+    if (c->maximize) g = -g;
+    if (c->kind == RL_OPTIM_ADAMW) pp = pp * k->decay;
+    else if (c->weight_decay != 0) g = g + c->weight_decay * pp;
+    double mm = *m * c->beta1;
+    mm = mm + k->one_minus_b1 * g;
+    double vv = *v * c->beta2;
+    vv = vv + (k->one_minus_b2 * g) * g;
+    *m = mm;
+    *v = vv;
     double denom;
     if (c->amsgrad) {
-        double mx = x[4];
-        if (v > mx || v != v) mx = v; /* torch.maximum: NaN propagates */
-        x[4] = mx;
+        double mx = *vmax;
+        if (vv > mx || vv != vv) mx = vv; /* torch.maximum: NaN propagates */
+        *vmax = mx;
         denom = sqrt(mx) / k->bc2_sqrt + c->eps;
     } else {
-        denom = sqrt(v) / k->bc2_sqrt + c->eps;
+        denom = sqrt(vv) / k->bc2_sqrt + c->eps;
     }
-    x[0] = p + (k->neg_step_size * m) / denom;
+    *p = pp + (k->neg_step_size * mm) / denom;
 }
 
-static inline void rmsprop_elem(const kctx *k, double *x)
+static inline void rmsprop_elem(const kctx *k, double *p, double g, double *sq, double *buf, double *ga)
 {
     const rl_optim_config *c = k->c;
-    double g = c->maximize ? -x[1] : x[1];
-    if (c->weight_decay != 0) g = g + k->wd * x[0];
-    double s = x[2] * c->alpha;
+    if (c->maximize) g = -g;
+    if (c->weight_decay != 0) g = g + c->weight_decay * *p;
+    double s = *sq * c->alpha;
     s = s + (k->one_minus_alpha * g) * g;
-    x[2] = s;
+    *sq = s;
     double avg;
     if (c->centered) {
-        int ia = k->pos[2];
-        double a = x[ia] * c->alpha;
+        double a = *ga * c->alpha;
         a = a + k->one_minus_alpha * g;
-        x[ia] = a;
+        *ga = a;
         avg = sqrt(s + (-1.0 * a) * a);
     } else {
         avg = sqrt(s);
     }
     avg = avg + c->eps;
     if (c->momentum > 0) {
-        int ib = k->pos[1];
-        double b = x[ib] * c->momentum;
+        double b = *buf * c->momentum;
         b = b + (1.0 * g) / avg;
-        x[ib] = b;
-        x[0] = x[0] + k->neg_lr * b;
+        *buf = b;
+        *p = *p + k->neg_lr * b;
     } else {
-        x[0] = x[0] + (k->neg_lr * g) / avg;
+        *p = *p + (k->neg_lr * g) / avg;
     }
 }
 
-static inline void adagrad_elem(const kctx *k, double *x)
+static inline void adagrad_elem(const kctx *k, double *p, double g, double *sum)
 {
     const rl_optim_config *c = k->c;
-    double g = c->maximize ? -x[1] : x[1];
-    if (c->weight_decay != 0) g = g + k->wd * x[0];
-    double s = x[2] + (1.0 * g) * g;
-    x[2] = s;
+    if (c->maximize) g = -g;
+    if (c->weight_decay != 0) g = g + c->weight_decay * *p;
+    double s = *sum + (1.0 * g) * g;
+    *sum = s;
     double std = sqrt(s) + c->eps;
-    x[0] = x[0] + (k->neg_clr * g) / std;
+    *p = *p + (k->neg_clr * g) / std;
 }
 
-/* A run of n elements of every operand, stored as T: load as double,
- * update, store the parameter and the state back (never the gradient). */
-#define RUNNER(NAME, T, ELEM)                                                                  \
+/* rl_iter callbacks: element i of operand j, as an lvalue of type T, in a
+ * contiguous run (CAT) or a strided one (SAT). Each kernel body is
+ * instantiated for both, so the contiguous case (the usual one) indexes
+ * plain arrays. Operands the configuration does not use read as 0 and are
+ * never written (their index is -1). */
+#define CAT(T, j, i) (((T *)ptr[j])[i])
+#define SAT(T, j, i) (*(T *)(ptr[j] + (i) * st[j]))
+
+#define SGD_BODY(T, AT)                                                                        \
+    for (int64_t i = 0; i < n; i++) {                                                          \
+        double p = AT(T, 0, i), b = ib >= 0 ? AT(T, ib, i) : 0;                                \
+        sgd_elem(k, &p, AT(T, 1, i), &b);                                                      \
+        AT(T, 0, i) = (T)p;                                                                    \
+        if (ib >= 0) AT(T, ib, i) = (T)b;                                                      \
+    }
+
+#define ADAM_BODY(T, AT)                                                                       \
+    for (int64_t i = 0; i < n; i++) {                                                          \
+        double p = AT(T, 0, i), m = AT(T, 2, i), v = AT(T, 3, i), vm = ix >= 0 ? AT(T, ix, i) : 0; \
+        adam_elem(k, &p, AT(T, 1, i), &m, &v, &vm);                                            \
+        AT(T, 0, i) = (T)p;                                                                    \
+        AT(T, 2, i) = (T)m;                                                                    \
+        AT(T, 3, i) = (T)v;                                                                    \
+        if (ix >= 0) AT(T, ix, i) = (T)vm;                                                     \
+    }
+
+#define RMSPROP_BODY(T, AT)                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                          \
+        double p = AT(T, 0, i), s = AT(T, 2, i);                                               \
+        double b = ib >= 0 ? AT(T, ib, i) : 0, a = ia >= 0 ? AT(T, ia, i) : 0;                 \
+        rmsprop_elem(k, &p, AT(T, 1, i), &s, &b, &a);                                          \
+        AT(T, 0, i) = (T)p;                                                                    \
+        AT(T, 2, i) = (T)s;                                                                    \
+        if (ib >= 0) AT(T, ib, i) = (T)b;                                                      \
+        if (ia >= 0) AT(T, ia, i) = (T)a;                                                      \
+    }
+
+#define ADAGRAD_BODY(T, AT)                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                          \
+        double p = AT(T, 0, i), s = AT(T, 2, i);                                               \
+        adagrad_elem(k, &p, AT(T, 1, i), &s);                                                  \
+        AT(T, 0, i) = (T)p;                                                                    \
+        AT(T, 2, i) = (T)s;                                                                    \
+    }
+
+static bool contiguous_run(const kctx *k, const int64_t *st, int64_t size)
+{
+    for (int j = 0; j < k->nops; j++)
+        if (st[j] != size) return false;
+    return true;
+}
+
+#define KERNEL(NAME, T, BODY, LOCALS)                                                          \
     static void NAME(void *ctx, int64_t n, char **ptr, const int64_t *st)                      \
     {                                                                                          \
-        const kctx *k = ctx;                                                                   \
-        const int nops = k->nops;                                                              \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            double x[2 + RL_OPTIM_MAX_STATE];                                                  \
-            for (int j = 0; j < nops; j++) x[j] = (double)*(const T *)(ptr[j] + i * st[j]);    \
-            ELEM(k, x);                                                                        \
-            *(T *)(ptr[0] + i * st[0]) = (T)x[0];                                              \
-            for (int j = 2; j < nops; j++) *(T *)(ptr[j] + i * st[j]) = (T)x[j];               \
+        /* local copies: stores through ptr cannot alias them, so the                          \
+         * hyperparameters and flags stay in registers */                                      \
+        kctx kl = *(const kctx *)ctx;                                                          \
+        rl_optim_config cl = *kl.c;                                                            \
+        kl.c = &cl;                                                                            \
+        const kctx *k = &kl;                                                                   \
+        LOCALS                                                                                 \
+        if (contiguous_run(k, st, (int64_t)sizeof(T))) {                                       \
+            BODY(T, CAT)                                                                       \
+        } else {                                                                               \
+            BODY(T, SAT)                                                                       \
         }                                                                                      \
     }
 
-RUNNER(sgd_f32, float, sgd_elem)
-RUNNER(sgd_f64, double, sgd_elem)
-RUNNER(adam_f32, float, adam_elem)
-RUNNER(adam_f64, double, adam_elem)
-RUNNER(rmsprop_f32, float, rmsprop_elem)
-RUNNER(rmsprop_f64, double, rmsprop_elem)
-RUNNER(adagrad_f32, float, adagrad_elem)
-RUNNER(adagrad_f64, double, adagrad_elem)
+#define SGD_LOCALS const int ib = k->pos[0];
+#define ADAM_LOCALS const int ix = k->pos[2];
+#define RMSPROP_LOCALS const int ib = k->pos[1], ia = k->pos[2];
+#define ADAGRAD_LOCALS
+
+KERNEL(sgd_f32, float, SGD_BODY, SGD_LOCALS)
+KERNEL(sgd_f64, double, SGD_BODY, SGD_LOCALS)
+KERNEL(adam_f32, float, ADAM_BODY, ADAM_LOCALS)
+KERNEL(adam_f64, double, ADAM_BODY, ADAM_LOCALS)
+KERNEL(rmsprop_f32, float, RMSPROP_BODY, RMSPROP_LOCALS)
+KERNEL(rmsprop_f64, double, RMSPROP_BODY, RMSPROP_LOCALS)
+KERNEL(adagrad_f32, float, ADAGRAD_BODY, ADAGRAD_LOCALS)
+KERNEL(adagrad_f64, double, ADAGRAD_BODY, ADAGRAD_LOCALS)
 
 static void run_slot(const rl_optim_config *c, const char *const *names, const rl_optim_slot *s)
 {
@@ -320,7 +377,6 @@ static void run_slot(const rl_optim_config *c, const char *const *names, const r
     }
     k.fresh = s->fresh;
     k.neg_lr = -c->lr;
-    k.wd = c->weight_decay;
     double t = (double)s->step;
     rl_iter_fn fn = NULL;
     bool f32 = s->param->dtype == RL_FLOAT32;
@@ -359,7 +415,7 @@ static void run_slot(const rl_optim_config *c, const char *const *names, const r
         if (names[j]) s->state[j]->storage->version++;
 }
 
-rl_status rl_optim_step(const rl_optim_config *c, const rl_optim_slot *slots, int64_t n)
+rl_status rl_optim_check(const rl_optim_config *c, const rl_optim_slot *slots, int64_t n)
 {
     rl_status st = rl_optim_check_config(c);
     if (st) return st;
@@ -370,6 +426,15 @@ rl_status rl_optim_step(const rl_optim_config *c, const rl_optim_slot *slots, in
     rl_optim_state_names(c, names);
     for (int64_t i = 0; i < n; i++)
         if ((st = check_slot(c, names, i, &slots[i]))) return st;
+    return RL_OK;
+}
+
+rl_status rl_optim_step(const rl_optim_config *c, const rl_optim_slot *slots, int64_t n)
+{
+    rl_status st = rl_optim_check(c, slots, n);
+    if (st) return st;
+    const char *names[RL_OPTIM_MAX_STATE];
+    rl_optim_state_names(c, names);
     for (int64_t i = 0; i < n; i++) run_slot(c, names, &slots[i]);
     return RL_OK;
 }

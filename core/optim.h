@@ -117,4 +117,8 @@ rl_status rl_optim_new_state(rl_tensor **out, const rl_optim_config *cfg, int k,
  * fails instead of using the new values). */
 rl_status rl_optim_step(const rl_optim_config *cfg, const rl_optim_slot *slots, int64_t n);
 
+/* The checks of rl_optim_step alone (nothing written): to check several
+ * groups of slots, each with its own configuration, before updating any. */
+rl_status rl_optim_check(const rl_optim_config *cfg, const rl_optim_slot *slots, int64_t n);
+
 #endif

@@ -120,6 +120,20 @@ end
 
 optim._raise = raise -- for rnn.optim.schedule
 
+-- the keys of t in a fixed order (numbers first, ascending; then strings),
+-- so that the first problem reported does not depend on pairs()
+local function sorted_keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks, function(a, b)
+    local na, nb = type(a) == 'number', type(b) == 'number'
+    if na ~= nb then return na end
+    if na then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return ks
+end
+
 -- ---------------------------------------------------------------- kinds
 
 local REQUIRED = setmetatable({}, {__tostring = function() return 'required' end})
@@ -170,14 +184,19 @@ local function check_value(fn, key, v, default)
 end
 
 local function copy_value(v)
-  if type(v) == 'table' then return {v[1], v[2]} end
+  if type(v) == 'table' and v ~= REQUIRED then return {v[1], v[2]} end -- betas
   return v
 end
 
 -- ---------------------------------------------------------------- parameters
 
+-- an rnn.nn module (its class is marked), or any table with a parameters()
+-- method that is not itself an array
 local function is_module(x)
-  return type(x) == 'table' and not core.is_tensor(x) and type(x.parameters) == 'function' and x[1] == nil
+  if type(x) ~= 'table' then return false end
+  local mt = getmetatable(x)
+  if type(mt) == 'table' and rawget(mt, '_is_module_class') == true and mt ~= x then return true end
+  return rawget(x, 1) == nil and type(x.parameters) == 'function'
 end
 
 -- the array of tensors of a params value (array or module); checks each
@@ -186,7 +205,7 @@ local function param_list(fn, params, what, seen, first_index)
   if type(params) ~= 'table' or core.is_tensor(params) then
     raisef('%s: %s must be an array of tensors or a module, got %s', fn, what, describe(params))
   end
-  local out = {}
+  local out, mine = {}, {}
   local n = #params
   for k in pairs(params) do
     if math.type(k) ~= 'integer' or k < 1 or k > n then
@@ -210,12 +229,14 @@ local function param_list(fn, params, what, seen, first_index)
     if not p:requires_grad() then
       raisef('%s: parameter %d does not require grad (call :requires_grad(true) on it)', fn, id)
     end
-    if seen[p] then
-      raisef('%s: parameter %d is the same tensor as parameter %d; each may appear once', fn, id, seen[p])
+    local before = seen[p] or mine[p]
+    if before then
+      raisef('%s: parameter %d is the same tensor as parameter %d; each may appear once', fn, id, before)
     end
-    seen[p] = id
+    mine[p] = id
     out[i] = p
   end
+  for p, id in pairs(mine) do seen[p] = id end -- only once all are good
   return out
 end
 
@@ -240,7 +261,8 @@ local function make_group(self, spec, gi)
   local kdefaults = info(self).defaults
   local g = {}
   for k, v in pairs(defaults) do g[k] = copy_value(v) end
-  for k, v in pairs(spec) do
+  for _, k in ipairs(sorted_keys(spec)) do
+    local v = spec[k]
     if k ~= 'params' then
       if kdefaults[k] == nil and not EXTRA_KEYS[k] then
         raisef("%s: unknown option '%s' in parameter group %d (known: %s)", fn, tostring(k), gi,
@@ -298,7 +320,8 @@ local function new_optimizer(name, params, opts)
   -- the constructor's options become the defaults of every group
   local defaults = {}
   for k, v in pairs(kinfo.defaults) do defaults[k] = copy_value(v) end
-  for k, v in pairs(opts or {}) do
+  for _, k in ipairs(sorted_keys(opts or {})) do
+    local v = opts[k]
     if kinfo.defaults[k] == nil then
       raisef("%s: unknown option '%s' (known: %s)", fn, tostring(k), known_list(kinfo.defaults))
     end
@@ -379,13 +402,7 @@ function methods:step(closure)
     end
     loss = closure()
   end
-  local cn, kind = cname(self), info(self).kind
-  local gstates = rawget(self, '_gstates')
-  local offset = 0
-  for gi, g in ipairs(rawget(self, 'param_groups')) do
-    ccall(core._optim_step, cn, kind, g, g.params, gstates[gi], offset)
-    offset = offset + #g.params
-  end
+  ccall(core._optim_step, cname(self), info(self).kind, rawget(self, 'param_groups'), rawget(self, '_gstates'))
   return loss
 end
 
@@ -438,6 +455,7 @@ end
 
 local function shape_str(t) return '(' .. table.concat(t:shape(), ',') .. ')' end
 
+
 local function same_shape(a, b)
   local sa, sb = a:shape(), b:shape()
   if #sa ~= #sb then return false end
@@ -457,7 +475,7 @@ function methods:load_state_dict(sd)
   if sd.optimizer ~= nil and sd.optimizer ~= rawget(self, '_name') then
     raisef('%s: the state is of a %s optimizer, this one is %s', fn, tostring(sd.optimizer), rawget(self, '_name'))
   end
-  for k in pairs(sd) do
+  for _, k in ipairs(sorted_keys(sd)) do
     if k ~= 'optimizer' and k ~= 'state' and k ~= 'param_groups' then
       raisef("%s: unexpected key '%s' (known: optimizer, param_groups, state)", fn, tostring(k))
     end
@@ -480,7 +498,8 @@ function methods:load_state_dict(sd)
         type(sg.params) == 'table' and tostring(#sg.params) or 'no list of', n)
     end
     local g = {}
-    for k, v in pairs(sg) do
+    for _, k in ipairs(sorted_keys(sg)) do
+      local v = sg[k]
       if k ~= 'params' then
         if kinfo.defaults[k] == nil and not EXTRA_KEYS[k] then
           raisef("%s: unknown option '%s' in parameter group %d (known: %s)", fn, tostring(k), gi,
@@ -489,7 +508,7 @@ function methods:load_state_dict(sd)
         g[k] = check_value(fn, k, v, kinfo.defaults[k])
       end
     end
-    for k in pairs(kinfo.defaults) do
+    for _, k in ipairs(sorted_keys(kinfo.defaults)) do
       if g[k] == nil then raisef('%s: parameter group %d has no option %s', fn, gi, k) end
     end
     local ok, err = pcall(core._optim_check, cname(self), kinfo.kind, g)
@@ -503,7 +522,8 @@ function methods:load_state_dict(sd)
   local sstate = sd.state or {}
   if type(sstate) ~= 'table' then raisef('%s: state must be a table, got %s', fn, describe(sstate)) end
   local new_state = {}
-  for i, st in pairs(sstate) do
+  for _, i in ipairs(sorted_keys(sstate)) do
+    local st = sstate[i]
     if math.type(i) ~= 'integer' or i < 1 or i > #params then
       raisef('%s: state key %s is not a parameter index 1..%d', fn, describe(i), #params)
     end
@@ -517,7 +537,8 @@ function methods:load_state_dict(sd)
       raisef('%s: the state of parameter %d has step %s; it must be a non-negative integer', fn, i, describe(st.step))
     end
     local c = {step = st.step}
-    for k, v in pairs(st) do
+    for _, k in ipairs(sorted_keys(st)) do
+      local v = st[k]
       if k ~= 'step' then
         if not allowed[k] then
           local list = #names > 0 and table.concat(names, ', ') or 'none'
@@ -581,7 +602,9 @@ local function encode_number(v)
   if v ~= v then return 'nan' end
   if v == math.huge then return 'inf' end
   if v == -math.huge then return '-inf' end
-  return string.format('%.17g', v)
+  local s = string.format('%.17g', v)
+  if not s:find('[.eEn]') then s = s .. '.0' end -- stays a float when read back
+  return s
 end
 
 local function decode_number(s)
@@ -661,7 +684,8 @@ function methods:load_state_tensors(tensors, metadata, prefix)
     raisef("%s: the metadata has no '%soptimizer' entry (not an optimizer state, or another prefix?)", fn, prefix)
   end
   local sd = {optimizer = name, state = {}, param_groups = {}}
-  for k, v in pairs(metadata) do
+  for _, k in ipairs(sorted_keys(metadata)) do
+    local v = metadata[k]
     if type(k) == 'string' then
       local gi, opt = k:match(p .. 'group%.(%d+)%.([%a_][%w_]*)$')
       local si, skey = k:match(p .. 'state%.(%d+)%.([%a_][%w_]*)$')

@@ -83,6 +83,19 @@ end
 
 -- ---------------------------------------------------------------- options
 
+-- the keys of t in a fixed order, so that errors do not depend on pairs()
+local function sorted_keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks, function(a, b)
+    local na, nb = type(a) == 'number', type(b) == 'number'
+    if na ~= nb then return na end
+    if na then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return ks
+end
+
 -- opts from `...`: one table, or positional values in the order of names
 local function args(fn, names, ...)
   local n = select('#', ...)
@@ -100,7 +113,7 @@ end
 
 -- resolves opts against spec {name = {default = v | nil, check = fn(v) -> err}}
 local function resolve(fn, opts, spec)
-  for k in pairs(opts) do
+  for _, k in ipairs(sorted_keys(opts)) do
     if spec[k] == nil then
       local known = {}
       for name in pairs(spec) do known[#known + 1] = name end
@@ -109,7 +122,8 @@ local function resolve(fn, opts, spec)
     end
   end
   local out = {}
-  for k, s in pairs(spec) do
+  for _, k in ipairs(sorted_keys(spec)) do
+    local s = spec[k]
     local v = opts[k]
     if v == nil then v = s.default end
     if v == nil and not s.optional then raisef('%s: option %s is required', fn, k) end
@@ -247,7 +261,8 @@ end
 local function load_into(self, sd, fn)
   if type(sd) ~= 'table' then raisef('%s: argument 1 (state_dict) must be a table, got %s', fn, describe(sd)) end
   local own = self:state_dict()
-  for k, v in pairs(sd) do
+  for _, k in ipairs(sorted_keys(sd)) do
+    local v = sd[k]
     if own[k] == nil then raisef("%s: unexpected key '%s' for a %s", fn, tostring(k), self.name) end
     if type(v) ~= type(own[k]) then
       raisef('%s: %s must be a %s, got %s', fn, tostring(k), type(own[k]), describe(v))
@@ -284,18 +299,18 @@ local function encode_number(v)
   if v ~= v then return 'nan' end
   if v == math.huge then return 'inf' end
   if v == -math.huge then return '-inf' end
-  return string.format('%.17g', v)
+  local s = string.format('%.17g', v)
+  if not s:find('[.eEn]') then s = s .. '.0' end -- stays a float when read back
+  return s
 end
 
-local function decode_number(s, like)
-  local x
-  if s == 'nan' then x = 0 / 0
-  elseif s == 'inf' then x = math.huge
-  elseif s == '-inf' then x = -math.huge
-  else x = tonumber(s) end
-  if x == nil then return nil end
-  if math.type(like) == 'integer' then return math.tointeger(x) end
-  return x + 0.0
+-- integers come back as integers, floats as floats (encode_number keeps a
+-- '.0' on integral floats)
+local function decode_number(s)
+  if s == 'nan' then return 0 / 0 end
+  if s == 'inf' then return math.huge end
+  if s == '-inf' then return -math.huge end
+  return tonumber(s)
 end
 
 local function flatten(sd, prefix, out)
@@ -318,7 +333,8 @@ end
 
 local function unflatten(fn, template, meta, prefix)
   local sd = {}
-  for k, like in pairs(template) do
+  for _, k in ipairs(sorted_keys(template)) do
+    local like = template[k]
     local key = prefix .. k
     if k == 'schedulers' then
       sd.schedulers = {}
@@ -331,13 +347,13 @@ local function unflatten(fn, template, meta, prefix)
         v = {}
         if s ~= '' then
           for part in (s .. ','):gmatch('([^,]*),') do
-            local x = decode_number(part, like[1] or 0.0)
+            local x = decode_number(part)
             if x == nil then v = nil break end
             v[#v + 1] = x
           end
         end
       elseif type(like) == 'number' then
-        v = decode_number(s, like)
+        v = decode_number(s)
       elseif type(like) == 'boolean' then
         v = (s == 'true') or (s ~= 'false' and nil)
       else

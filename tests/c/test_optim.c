@@ -10,8 +10,9 @@
  * (max(1, |want|)).
  *
  * Also: non-contiguous parameters give the same numbers as contiguous ones,
- * step counts drive the bias corrections and Adagrad's lr decay, and every
- * bad input is refused before anything is written. */
+ * many slots of mixed dtypes in one call equal one call each, the step
+ * number drives the bias corrections, and every bad input is refused (by
+ * rl_optim_check and rl_optim_step alike) before anything is written. */
 #include "harness.h"
 #include "suites.h"
 #include "testutil.h"
@@ -462,9 +463,12 @@ static void test_optim_slot_errors_write_nothing(void)
         else if (!strcmp(f, "step_zero")) b.step = 0;
         else if (!strcmp(f, "index")) { b.index = 17; b.state[1] = NULL; }
         rl_optim_slot pair[2] = {s[0], b};
+        CHECK_STATUS(rl_optim_check(&c, pair, 2), cases[i].want);
+        CHECK_CONTAINS(rl_last_error(), cases[i].msg);
         CHECK_STATUS(rl_optim_step(&c, pair, 2), cases[i].want);
         CHECK_CONTAINS(rl_last_error(), cases[i].msg);
     }
+    CHECK_OK(rl_optim_check(&c, s, 2)); /* good slots: checked, not written */
     double after[N];
     to_array(p1, after);
     CHECK(memcmp(before, after, sizeof before) == 0);
