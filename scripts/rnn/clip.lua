@@ -202,7 +202,9 @@ function Policy:apply(params)
     c = percentile(self.history, self.percentile)
   end
   local coef = c / (norm + 1e-6)
-  if coef < 1 then
+  -- the adaptive threshold is itself one of the norms: at or under it is
+  -- left alone (clip_grad_norm_'s 1e-6 would otherwise scale by a hair)
+  if coef < 1 and not (self.kind == 'adaptive' and norm <= c) then
     scale_all(ps, coef)
     return {norm = norm, clipped = true, scale = coef, threshold = c}
   end
