@@ -90,8 +90,11 @@ asan: $(DEPS_OK)
 build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
 
+# The h0 comparison with its small defaults (about a minute on two cores);
+# rerunning skips finished runs. Its report: runs/h0_comparison/index.html.
 run: all
-	./rnnlua experiments/tensor_tour.lua
+	./rnnlua experiments/h0_comparison.lua
+	@echo "report: $(CURDIR)/runs/h0_comparison/index.html (summary: runs/h0_comparison/summary.md)"
 
 bench: all
 	@sh tools/deps.sh bench

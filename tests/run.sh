@@ -58,6 +58,7 @@ suite c "$TEST_CORE"
 busted_counts
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
+suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

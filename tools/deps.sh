@@ -6,7 +6,8 @@
 set -eu
 
 # fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
-packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min"
+# lua-cjson, lua-argparse: JSON files and the command line of rnn.experiment
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min lua-cjson lua-argparse"
 if [ "${1:-}" = bench ]; then
     packages="$packages python3-torch"
 fi

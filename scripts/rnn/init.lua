@@ -18,5 +18,6 @@ rnn.optim = require 'rnn.optim'
 rnn.init = require 'rnn.initializers' -- not rnn/init.lua: that file is this package entry
 rnn.clip = require 'rnn.clip'
 rnn.data = require 'rnn.data'
+rnn.experiment = require 'rnn.experiment'
 
 return rnn

@@ -1,0 +1,336 @@
+--- rnn.experiment.files: the file side of the harness — folders, atomic
+-- writes, the metrics files (CSV and JSON lines, appended a row a step and
+-- cut back to a checkpoint on resume) and a small CSV reader.
+--
+-- Every file the harness replaces is written to '<path>.tmp' and renamed
+-- over the old one (rename is atomic on POSIX file systems), so a process
+-- killed at any moment leaves either the old file or the new one. The
+-- metrics files are only appended to; a row cut short by a kill has no
+-- final newline and is dropped when the run resumes, as are the rows after
+-- the checkpoint the run resumes from.
+local json = require 'rnn.experiment.json'
+
+local M = {}
+
+--- A string quoted for /bin/sh.
+function M.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+function M.exists(path)
+  local f = io.open(path, 'rb')
+  if f then f:close() return true end
+  return false
+end
+
+--- mkdir -p
+function M.mkdir_p(dir)
+  local ok = os.execute('mkdir -p ' .. M.quote(dir))
+  if not ok then error(string.format('rnn.experiment: cannot create the folder %s', dir), 0) end
+end
+
+--- rm -rf of a folder (the harness's own run folders only)
+function M.remove_tree(dir)
+  if dir == '' or dir == '/' or dir == '.' then error('rnn.experiment: refusing to remove ' .. dir, 0) end
+  os.execute('rm -rf ' .. M.quote(dir))
+end
+
+function M.read(path)
+  local f = io.open(path, 'rb')
+  if not f then return nil end
+  local s = f:read('a')
+  f:close()
+  return s
+end
+
+--- Writes text to path atomically (a temporary file, then a rename).
+function M.write_atomic(path, text)
+  local tmp = path .. '.tmp'
+  local f, err = io.open(tmp, 'wb')
+  if not f then error('rnn.experiment: cannot write ' .. tostring(err), 0) end
+  f:write(text)
+  f:close()
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then error('rnn.experiment: cannot rename ' .. tmp .. ': ' .. tostring(rerr), 0) end
+end
+
+--- This process's id (from /proc/self/stat), or nil without /proc.
+function M.pid()
+  local f = io.open('/proc/self/stat', 'r')
+  if not f then return nil end
+  local pid = f:read('n')
+  f:close()
+  return pid and math.tointeger(pid)
+end
+
+-- whether pid is a live process running Lua (rnnlua or lua5.4)
+local function running_lua(pid)
+  local cmd = M.read('/proc/' .. pid .. '/cmdline')
+  return cmd ~= nil and cmd:find('lua', 1, true) ~= nil
+end
+
+--- Takes the lock file `path` for this process: created only if absent
+-- (O_EXCL, through the shell's noclobber), holding the pid. A lock whose
+-- process is gone (killed) is taken over. Raises if a live Lua process
+-- holds it. Returns a function that releases it. Without /proc, no lock.
+function M.lock(path, what)
+  local pid = M.pid()
+  if not pid then return function() end end
+  for _ = 1, 3 do
+    if os.execute('{ set -C; echo ' .. pid .. ' > ' .. M.quote(path) .. '; } 2>/dev/null') then
+      return function()
+        local holder = tonumber((M.read(path) or ''):match('%d+'))
+        if holder == pid then os.remove(path) end
+      end
+    end
+    local holder = math.tointeger(tonumber((M.read(path) or ''):match('%d+')))
+    if holder and holder ~= pid and running_lua(holder) then
+      error(string.format('rnn.experiment: another process (pid %d) is running %s; wait for it to finish or stop it '
+        .. '(the lock is %s)', holder, what or path, path), 0)
+    end
+    os.remove(path) -- stale: its process is gone
+  end
+  error('rnn.experiment: cannot take the lock ' .. path, 0)
+end
+
+--- A value as a CSV field: numbers by json.number (%.17g), booleans as
+-- true/false, strings quoted when they hold a comma, a quote or a newline.
+function M.csv_field(v)
+  local t = type(v)
+  if v == nil then return '' end
+  if t == 'number' then return json.number(v) end
+  if t == 'boolean' then return v and 'true' or 'false' end
+  local s = tostring(v)
+  if s:find('[,"\r\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+--- Splits one CSV line into fields (quotes handled).
+function M.csv_split(line)
+  local out, i, n = {}, 1, #line
+  if n == 0 then return {''} end
+  while i <= n + 1 do
+    if line:sub(i, i) == '"' then
+      local buf, j = {}, i + 1
+      while j <= n do
+        local c = line:sub(j, j)
+        if c == '"' then
+          if line:sub(j + 1, j + 1) == '"' then buf[#buf + 1] = '"'; j = j + 2
+          else j = j + 1; break end
+        else
+          buf[#buf + 1] = c; j = j + 1
+        end
+      end
+      out[#out + 1] = table.concat(buf)
+      i = j + 1 -- past the comma
+    else
+      local j = line:find(',', i, true)
+      if not j then
+        out[#out + 1] = line:sub(i)
+        break
+      end
+      out[#out + 1] = line:sub(i, j - 1)
+      i = j + 1
+      if i == n + 1 then out[#out + 1] = ''; break end
+    end
+  end
+  return out
+end
+
+--- A CSV field back to a Lua value: numbers (nan/inf too), booleans,
+-- strings; '' is nil.
+function M.csv_value(s)
+  if s == '' then return nil end
+  if s == 'true' then return true end
+  if s == 'false' then return false end
+  if s == 'nan' or s == '-nan' then return 0 / 0 end
+  if s == 'inf' then return math.huge end
+  if s == '-inf' then return -math.huge end
+  local n = tonumber(s)
+  if n ~= nil then return n end
+  return s
+end
+
+--- Reads a CSV file written by the harness: header (array of names) and
+-- rows (arrays of values). nil when the file does not exist.
+function M.read_csv(path)
+  local text = M.read(path)
+  if not text then return nil end
+  local header, rows = nil, {}
+  for line in text:gmatch('([^\n]*)\n') do
+    if not header then header = M.csv_split(line)
+    elseif line ~= '' then
+      local f = M.csv_split(line)
+      local row = {}
+      for i = 1, #header do row[i] = M.csv_value(f[i] or '') end
+      rows[#rows + 1] = row
+    end
+  end
+  return header or {}, rows
+end
+
+-- The lines of a file that end with a newline (a last line cut short by a
+-- kill has none and is dropped).
+local function complete_lines(path)
+  local text = M.read(path)
+  if not text then return nil end
+  local lines = {}
+  for line in text:gmatch('([^\n]*)\n') do lines[#lines + 1] = line end
+  return lines
+end
+
+---------------------------------------------------------------------------
+-- The metrics of one run
+
+local Metrics = {}
+Metrics.__index = Metrics
+M.Metrics = Metrics
+
+local KINDS = {train = 'metrics', eval = 'eval'}
+
+--- Opens the metrics files of a run folder to continue after step `start`
+-- (0: a fresh run, the files are removed). Rows of steps after `start`
+-- are cut off — and for evaluation rows also those of the final step,
+-- `total`, which is evaluated after the last checkpoint. Returns the
+-- object; m.last (the last training row kept, as a table) and m.rows_kept.
+function Metrics.open(dir, start, total)
+  local self = setmetatable({dir = dir, files = {}, columns = {}, handles = {}}, Metrics)
+  for kind, base in pairs(KINDS) do
+    local csv, jsonl = dir .. '/' .. base .. '.csv', dir .. '/' .. base .. '.jsonl'
+    self.files[kind] = {csv = csv, jsonl = jsonl}
+    if start == 0 then
+      os.remove(csv)
+      os.remove(jsonl)
+    else
+      local bound = start
+      local keep = function(step)
+        if kind == 'eval' then return step <= bound and step < total end
+        return step <= bound
+      end
+      -- CSV: the header and the kept rows
+      local lines = complete_lines(csv)
+      if lines and #lines > 0 then
+        local out = {lines[1]}
+        for i = 2, #lines do
+          local step = tonumber((lines[i]:match('^([^,]*)')))
+          if step and keep(step) then out[#out + 1] = lines[i] end
+        end
+        self.columns[kind] = M.csv_split(lines[1])
+        table.remove(self.columns[kind], 1) -- 'step'
+        if kind == 'train' then self.csv_rows = #out - 1 end
+        M.write_atomic(csv, table.concat(out, '\n') .. '\n')
+      elseif lines then
+        os.remove(csv)
+      end
+      lines = complete_lines(jsonl)
+      if lines then
+        local out = {}
+        for _, line in ipairs(lines) do
+          local ok, row = pcall(json.decode, line)
+          if ok and type(row) == 'table' and type(row.step) == 'number' and keep(row.step) then
+            out[#out + 1] = line
+            if kind == 'train' then self.last = row end
+          end
+        end
+        if kind == 'train' then self.jsonl_rows = #out end
+        M.write_atomic(jsonl, #out > 0 and (table.concat(out, '\n') .. '\n') or '')
+      end
+    end
+  end
+  if start > 0 then
+    local n1, n2 = self.csv_rows or 0, self.jsonl_rows or 0
+    if n1 ~= start or n2 ~= start then
+      error(string.format('rnn.experiment: %s: the checkpoint is at step %d but metrics.csv holds %d rows and '
+        .. 'metrics.jsonl %d up to it; the folder is damaged: rerun with --fresh', dir, start, n1, n2), 0)
+    end
+    if self.last then json.integers(self.last) end
+  end
+  return self
+end
+
+local function handle(self, kind, which)
+  local key = kind .. '.' .. which
+  local h = self.handles[key]
+  if not h then
+    local err
+    h, err = io.open(self.files[kind][which], 'ab')
+    if not h then error('rnn.experiment: cannot open ' .. tostring(err), 0) end
+    h:setvbuf('line') -- rows reach the file as they are made (tail -f works)
+    self.handles[key] = h
+  end
+  return h
+end
+
+-- the sorted keys of a metrics table, 'loss' first; checks the values
+local function row_keys(row, where)
+  local keys = {}
+  for k, v in pairs(row) do
+    if type(k) ~= 'string' then
+      error(string.format('rnn.experiment: %s returned a metrics table with a %s key; keys must be names', where,
+        type(k)), 0)
+    end
+    local t = type(v)
+    if t ~= 'number' and t ~= 'boolean' and t ~= 'string' then
+      error(string.format("rnn.experiment: %s returned metric '%s' as a %s; metrics are numbers, booleans or strings",
+        where, k, t), 0)
+    end
+    if k ~= 'step' then keys[#keys + 1] = k end
+  end
+  table.sort(keys, function(a, b)
+    if a == 'loss' then return b ~= 'loss' end
+    if b == 'loss' then return false end
+    return a < b
+  end)
+  return keys
+end
+M.row_keys = row_keys
+
+--- Appends the row of `step` to the kind's files ('train' or 'eval').
+-- The first row fixes the CSV columns; a later row may leave some out
+-- (empty fields) but not add new ones.
+function Metrics:append(kind, step, row, where)
+  local keys = row_keys(row, where)
+  local cols = self.columns[kind]
+  if not cols then
+    cols = keys
+    self.columns[kind] = cols
+    local h = handle(self, kind, 'csv')
+    local names = {'step'}
+    for _, k in ipairs(cols) do names[#names + 1] = M.csv_field(k) end
+    h:write(table.concat(names, ','), '\n')
+  else
+    local known = {}
+    for _, k in ipairs(cols) do known[k] = true end
+    for _, k in ipairs(keys) do
+      if not known[k] then
+        error(string.format("rnn.experiment: %s returned metric '%s' at step %d, which the first row did not have "
+          .. '(columns: %s); return the same metrics every time', where, k, step, table.concat(cols, ', ')), 0)
+      end
+    end
+  end
+  local fields = {json.number(step)}
+  for i, k in ipairs(cols) do fields[i + 1] = M.csv_field(row[k]) end
+  handle(self, kind, 'csv'):write(table.concat(fields, ','), '\n')
+  local r = {step = step}
+  for _, k in ipairs(keys) do r[k] = row[k] end
+  handle(self, kind, 'jsonl'):write(json.encode_ordered(r, {'step'}), '\n')
+  if kind == 'train' then self.last = r end
+end
+
+function Metrics:flush()
+  for _, h in pairs(self.handles) do h:flush() end
+end
+
+function Metrics:close()
+  for k, h in pairs(self.handles) do h:close(); self.handles[k] = nil end
+end
+
+--- The training rows of the files (decoded JSON lines), in order.
+function Metrics:train_rows()
+  local lines = complete_lines(self.files.train.jsonl) or {}
+  local rows = {}
+  for _, line in ipairs(lines) do rows[#rows + 1] = json.integers(json.decode(line)) end
+  return rows
+end
+
+return M

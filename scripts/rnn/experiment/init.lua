@@ -1,0 +1,891 @@
+--- rnn.experiment: the harness that runs an experiment — a grid of
+-- configurations × seeds — reproducibly and resumably, and reports it.
+--
+--     local rnn = require 'rnn'
+--     local exp = rnn.experiment.new{
+--       name = 'h0_comparison',
+--       description = 'Does a learned h0 beat a zero h0? ...',
+--       grid = {{'h0', {'zero', 'random', 'learned'}}, {'task', {'adding'}}},
+--       config = {steps = 300, hidden = 32, lr = 1e-2, checkpoint_every = 50},
+--       seeds = 3,
+--       setup = function(cfg, seed) ... return {model = m, opt = o, clip = c} end,
+--       step = function(state, cfg, step) ... return {loss = l, grad_norm = g} end,
+--       evaluate = function(state, cfg) ... return {val_loss = v, success = ok} end,
+--     }
+--     exp:run(arg)
+--
+-- The declaration (rnn.experiment.new{...}):
+--   name         the experiment's name: letters, digits, '_', '-', '.'
+--   description  text shown by --help and at the top of the report
+--   grid         ordered axes {{axis, {values...}}, ...} (numbers, strings
+--                or booleans); the cells are every combination, the first
+--                axis outermost. Optional: no grid is one cell, 'default'.
+--   config       defaults of the configuration (numbers, strings,
+--                booleans), overridable with --set. The harness adds
+--                steps (100), checkpoint_every (max(1, steps // 10) when
+--                not given: fixed when the experiment is declared) and
+--                eval_every (0: evaluate only at the end) when absent.
+--   seeds        a count n (seeds 1..n) or an array of seeds; --seeds N
+--                overrides with 1..N
+--   setup(cfg, seed) -> state  builds model, optimizer, data, ... The
+--                harness has called rnn.manual_seed(seed) just before.
+--                cfg is the config with this cell's grid values set
+--                (cfg.h0 = 'zero', ...). state must have `model` (an
+--                rnn.nn module) and may have `opt` (an rnn.optim
+--                optimizer), `clip` (an rnn.clip policy), `schedule` (an
+--                rnn.optim.schedule) and `extra` (a table of numbers,
+--                strings and booleans, saved as JSON); everything else in
+--                it is the experiment's own and must be rebuilt by setup
+--                (it is not saved).
+--   step(state, cfg, step) -> metrics  one training step (step = 1, 2, ...,
+--                cfg.steps); returns a table of numbers, booleans or
+--                strings, the same names every step ('loss' and
+--                'grad_norm' are shown by the progress display; 'clipped'
+--                as a boolean gives the fraction-clipped plot).
+--   evaluate(state, cfg) -> metrics  optional: at the end, and every
+--                cfg.eval_every steps when > 0. The harness puts the model
+--                in eval mode (training mode afterwards) and saves and
+--                restores the random generator around it, so evaluating
+--                never changes the training run. Numbers and booleans go to
+--                the summary; `success` (a boolean) gives the success rate;
+--                `series` = {name = {v1, v2, ...}} is saved (series.json)
+--                and plotted per cell against the index (e.g. ‖∂L/∂h_t‖
+--                against t).
+--   summary      optional: the metric names of the summary table, in order
+--                (default: every evaluation metric, then train_loss)
+--   plots        optional: {facet = axis (one figure per value of it),
+--                metrics = {per-step columns to plot}, log_y = {name =
+--                true|false} (default: log for names with 'loss' or 'norm'
+--                when positive), band = 'minmax' | 'std', points = 100 (bins
+--                of the training curves), titles/xlabel/ylabel = {series
+--                name = text}, custom = function(ctx) -> {{name, title,
+--                svg}, ...} for the experiment's own figures (ctx.svg is
+--                rnn.experiment.svg)}
+--
+-- exp:run(arg) parses the command line, runs every cell × seed and writes
+-- the report. Options: --seeds N, --steps N, --out DIR (runs), --set
+-- key=value (repeatable; numbers, true/false or text; a grid axis set this
+-- way keeps only that value), --only TEXT (cells whose name contains it;
+-- repeatable), --fresh (delete the earlier results first), --threads N
+-- (BLAS threads), --quiet, --keep-going (carry on past a failed run),
+-- --list (print the cells), --help. exp:parse(argv) -> options | nil, error
+-- and exp:execute(options) are the two halves, for scripts and tests.
+--
+-- Files, under <out>/<name>/:
+--   <cell>/seed-<n>/config.json     config, grid values, seed, environment
+--                                   (git commit or null, rnn._VERSION, BLAS,
+--                                   threads); sorted keys, the same text
+--                                   for the same run
+--   <cell>/seed-<n>/metrics.csv     one row a step: step, then the step's
+--                   metrics.jsonl   metrics (columns of the first row,
+--                                   'loss' first then sorted); numbers as
+--                                   %.17g, so identical runs give identical
+--                                   files
+--   <cell>/seed-<n>/eval.csv, eval.jsonl   evaluations (step, metrics)
+--   <cell>/seed-<n>/series.json     the final evaluation's series
+--   <cell>/seed-<n>/checkpoint.safetensors  every checkpoint_every steps
+--                                   and at the end: tensors 'model.<name>'
+--                                   (state_dict), 'optim.state.<i>.<buf>'
+--                                   (the optimizer's buffers), 'grad.<name>'
+--                                   (gradients present); metadata, each a
+--                                   JSON text: format, step, rng (the
+--                                   generator's state, integers as strings),
+--                                   optim (rnn.optim's state_tensors
+--                                   metadata), clip, schedule, extra,
+--                                   experiment, cell, seed
+--   <cell>/seed-<n>/done            written last: JSON {step, eval (final
+--                                   evaluation without series), train (means
+--                                   over the last tenth of the steps), last
+--                                   (the last training row)}
+--   summary.csv, summary.md, plots/*.svg, index.html
+-- The cell folder name is 'axis=value,axis=value' with characters other
+-- than letters, digits and . _ - = , + replaced by '_'.
+--
+-- Crashes and reruns. Checkpoints are written atomically (rnn.save: a
+-- temporary file, then a rename), after flushing the metrics files; every
+-- other file the harness replaces goes through a rename as well. Rerunning
+-- the same command skips runs that have their done marker and resumes the
+-- others from their checkpoint: the model, optimizer state, gradients,
+-- clipping history, schedule, extra and the random generator are restored
+-- and the metrics files are cut back to the checkpoint's step, so a run
+-- killed at any moment (SIGKILL included) ends with the same metrics files,
+-- to the bit, as one never interrupted. A run whose folder holds a
+-- config.json for another configuration is refused (use --fresh or
+-- another --out). Data must come from the seeded generator (or depend on
+-- the step only) for this to hold. One process at a time works on an
+-- experiment folder: <out>/.<name>.lock holds its pid (a lock left by a
+-- killed process is taken over). RNNLUA_EXPERIMENT_KILL_AT=<step> (or
+-- 'done') makes the process SIGKILL itself right after writing that step's
+-- metrics row (or just before a done marker), for the crash tests.
+local M = {}
+
+-- the pieces that need lua-cjson and lua-argparse load on first use, so
+-- that `require 'rnn'` works without them
+local function lazy(name)
+  return setmetatable({}, {__index = function(t, k)
+    local mod = require(name)
+    setmetatable(t, {__index = mod})
+    return mod[k]
+  end})
+end
+
+local json = lazy('rnn.experiment.json')
+local files = lazy('rnn.experiment.files')
+local report = lazy('rnn.experiment.report')
+local progress = lazy('rnn.experiment.progress')
+
+local function rnn() return require 'rnn' end
+
+M.FORMAT = 'rnnlua-experiment-checkpoint-1'
+
+local Experiment = {}
+Experiment.__index = Experiment
+M.Experiment = Experiment
+
+local function fail(level, fmt, ...)
+  error(string.format(fmt, ...), level + 1)
+end
+
+local function is_plain(v)
+  local t = type(v)
+  return t == 'number' or t == 'string' or t == 'boolean'
+end
+
+--- A value as it appears in a cell name: numbers in their shortest exact
+-- form (0.1, not 0.10000000000000001), others by tostring.
+function M.value_string(v)
+  if math.type(v) == 'float' then
+    if v == math.floor(v) and math.abs(v) < 1e15 then return string.format('%.1f', v) end
+    for p = 1, 17 do
+      local s = string.format('%.' .. p .. 'g', v)
+      if tonumber(s) == v then return s end
+    end
+  end
+  return tostring(v)
+end
+
+--- A name made safe for a file name.
+function M.sanitize(s)
+  return (tostring(s):gsub('[^%w%._%-=,+]', '_'))
+end
+
+--- The cells of a grid (an array of {axis, values}), first axis outermost:
+-- an array of {name, dir, values = {axis = value}}.
+function M.expand_grid(grid)
+  local cells = {{values = {}, parts = {}}}
+  for _, axis in ipairs(grid or {}) do
+    local name, values = axis[1], axis[2]
+    local next_cells = {}
+    for _, c in ipairs(cells) do
+      for _, v in ipairs(values) do
+        local vals = {}
+        for k, x in pairs(c.values) do vals[k] = x end
+        vals[name] = v
+        local parts = {table.unpack(c.parts)}
+        parts[#parts + 1] = name .. '=' .. M.value_string(v)
+        next_cells[#next_cells + 1] = {values = vals, parts = parts}
+      end
+    end
+    cells = next_cells
+  end
+  local out = {}
+  for _, c in ipairs(cells) do
+    local name = #c.parts > 0 and table.concat(c.parts, ',') or 'default'
+    out[#out + 1] = {name = name, dir = M.sanitize(name), values = c.values}
+  end
+  return out
+end
+
+--- rnn.experiment.new(spec) -> experiment (see the header).
+function M.new(spec)
+  local fn = 'rnn.experiment.new'
+  if type(spec) ~= 'table' then fail(2, '%s: argument 1 must be a table, got %s', fn, type(spec)) end
+  local known = {name = true, description = true, grid = true, config = true, seeds = true, setup = true,
+                 step = true, evaluate = true, summary = true, plots = true}
+  for k in pairs(spec) do
+    if not known[k] then
+      local ks = {}
+      for n in pairs(known) do ks[#ks + 1] = n end
+      table.sort(ks)
+      fail(2, "%s: unknown field '%s' (known: %s)", fn, tostring(k), table.concat(ks, ', '))
+    end
+  end
+  if type(spec.name) ~= 'string' or not spec.name:match('^[%w_%-%.]+$') then
+    fail(2, '%s: name must be a non-empty string of letters, digits, _ - or ., got %s', fn, tostring(spec.name))
+  end
+  for _, f in ipairs{'setup', 'step'} do
+    if type(spec[f]) ~= 'function' then fail(2, '%s: %s must be a function, got %s', fn, f, type(spec[f])) end
+  end
+  if spec.evaluate ~= nil and type(spec.evaluate) ~= 'function' then
+    fail(2, '%s: evaluate must be a function or nil, got %s', fn, type(spec.evaluate))
+  end
+  local self = setmetatable({name = spec.name, description = spec.description or '', setup_fn = spec.setup,
+                             step_fn = spec.step, evaluate_fn = spec.evaluate, summary = spec.summary,
+                             plots = spec.plots or {}}, Experiment)
+  -- grid
+  local grid, axes, axis_values = {}, {}, {}
+  if spec.grid ~= nil and type(spec.grid) ~= 'table' then
+    fail(2, '%s: grid must be an array of {axis, {values...}}, got %s', fn, type(spec.grid))
+  end
+  for i, axis in ipairs(spec.grid or {}) do
+    if type(axis) ~= 'table' or type(axis[1]) ~= 'string' or type(axis[2]) ~= 'table' or #axis[2] == 0 then
+      fail(2, '%s: grid entry %d must be {axis_name, {value, ...}} with at least one value', fn, i)
+    end
+    local name = axis[1]
+    if not name:match('^[%a_][%w_]*$') then fail(2, "%s: grid axis name '%s' must be an identifier", fn, name) end
+    if axis_values[name] then fail(2, "%s: grid axis '%s' appears twice", fn, name) end
+    local values = {}
+    for j, v in ipairs(axis[2]) do
+      if not is_plain(v) then
+        fail(2, "%s: grid axis '%s': value %d is a %s; values are numbers, strings or booleans", fn, name, j, type(v))
+      end
+      values[j] = v
+    end
+    grid[#grid + 1] = {name, values}
+    axes[#axes + 1] = name
+    axis_values[name] = values
+  end
+  self.grid, self.axes, self.axis_values = grid, axes, axis_values
+  local seen = {}
+  for _, c in ipairs(M.expand_grid(grid)) do
+    if seen[c.dir] then fail(2, "%s: two cells share the folder name '%s'", fn, c.dir) end
+    seen[c.dir] = true
+  end
+  -- config
+  if spec.config ~= nil and type(spec.config) ~= 'table' then
+    fail(2, '%s: config must be a table, got %s', fn, type(spec.config))
+  end
+  local config = {}
+  for k, v in pairs(spec.config or {}) do
+    if type(k) ~= 'string' then fail(2, '%s: config keys must be names, got a %s', fn, type(k)) end
+    if not is_plain(v) then
+      fail(2, "%s: config.%s is a %s; config values are numbers, strings or booleans", fn, k, type(v))
+    end
+    config[k] = v
+  end
+  if config.steps == nil then config.steps = 100 end
+  if config.checkpoint_every == nil then config.checkpoint_every = math.max(1, config.steps // 10) end
+  if config.eval_every == nil then config.eval_every = 0 end
+  self.config = config
+  -- seeds
+  local seeds = spec.seeds or 1
+  if math.type(seeds) == 'integer' or (type(seeds) == 'number' and seeds == math.floor(seeds)) then
+    if seeds < 1 then fail(2, '%s: seeds must be >= 1, got %s', fn, tostring(seeds)) end
+    local s = {}
+    for i = 1, seeds do s[i] = i end
+    seeds = s
+  elseif type(seeds) == 'table' and #seeds > 0 then
+    for i, s in ipairs(seeds) do
+      if math.type(s) ~= 'integer' then fail(2, '%s: seeds[%d] must be an integer, got %s', fn, i, tostring(s)) end
+    end
+  else
+    fail(2, '%s: seeds must be a count or an array of integers, got %s', fn, tostring(seeds))
+  end
+  self.seeds = seeds
+  return self
+end
+
+---------------------------------------------------------------------------
+-- Command line
+
+-- "true"/"false", a number (integer when it reads as one), else the text
+function M.parse_value(s)
+  if s == 'true' then return true end
+  if s == 'false' then return false end
+  local n = tonumber(s)
+  if n ~= nil and s:match('^%s*[-+]?[%d.]') then
+    return math.tointeger(n) or n
+  end
+  return s
+end
+
+local function known_keys(self)
+  local ks = {}
+  for k in pairs(self.config) do ks[#ks + 1] = k end
+  for _, a in ipairs(self.axes) do
+    if self.config[a] == nil then ks[#ks + 1] = a end
+  end
+  table.sort(ks)
+  return ks
+end
+
+--- Text re-wrapped to `width` columns, paragraph by paragraph (blank lines
+-- separate paragraphs; indented lines are kept as they are).
+function M.wrap(text, width)
+  local out = {}
+  for para in (text:gsub('\r', '') .. '\n\n'):gmatch('(.-)\n%s*\n') do
+    if para:match('%S') then
+      if para:match('^%s') then
+        out[#out + 1] = para
+      else
+        local lines, line = {}, ''
+        for word in para:gmatch('%S+') do
+          if #line > 0 and #line + 1 + #word > width then
+            lines[#lines + 1] = line
+            line = word
+          else
+            line = #line > 0 and (line .. ' ' .. word) or word
+          end
+        end
+        if #line > 0 then lines[#lines + 1] = line end
+        out[#out + 1] = table.concat(lines, '\n')
+      end
+    end
+  end
+  return table.concat(out, '\n\n')
+end
+
+--- The text of --help.
+function Experiment:help()
+  return self:parser():get_help()
+end
+
+function Experiment:parser()
+  local argparse = require 'argparse'
+  local prog = (arg and arg[0]) or self.name
+  local p = argparse(prog, self.description ~= '' and M.wrap(self.description, 79) or nil)
+  p:add_help(false)
+  p:flag('-h --help', 'Show this help and exit.')
+  p:option('--seeds', string.format('Run seeds 1..N (default: %s).', table.concat(self.seeds, ',')))
+    :argname('<N>')
+  p:option('--steps', string.format('Training steps per run (default: %s).', tostring(self.config.steps)))
+    :argname('<N>')
+  p:option('--out', 'Folder of the results (default: runs).'):argname('<DIR>')
+  p:option('--set', 'Override a configuration key (repeatable).'):argname('<key=value>'):count('*')
+  p:option('--only', 'Run only the cells whose name contains TEXT (repeatable).'):argname('<TEXT>'):count('*')
+  p:flag('--fresh', 'Delete earlier results of these cells first.')
+  p:option('--threads', 'BLAS threads (default: as OpenBLAS decides).'):argname('<N>')
+  p:flag('--quiet', 'No progress display.')
+  p:flag('--keep-going', 'Carry on with the other runs after a run fails.')
+  p:flag('--list', 'List the cells and exit.')
+  local lines = {'Configuration (--set key=value):'}
+  for _, k in ipairs(known_keys(self)) do
+    local v = self.config[k]
+    if v ~= nil then
+      lines[#lines + 1] = string.format('   %-18s %s', k, type(v) == 'string' and v or M.value_string(v))
+    end
+  end
+  if #self.axes > 0 then
+    local cells = M.expand_grid(self.grid)
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = string.format('Grid (%d cells; --set axis=value keeps one value):', #cells)
+    for _, a in ipairs(self.axes) do
+      local vs = {}
+      for _, v in ipairs(self.axis_values[a]) do vs[#vs + 1] = M.value_string(v) end
+      lines[#lines + 1] = string.format('   %-18s %s', a, table.concat(vs, ', '))
+    end
+  end
+  lines[#lines + 1] = ''
+  lines[#lines + 1] = 'Rerunning the same command skips finished runs and resumes interrupted ones.'
+  p:epilog(table.concat(lines, '\n'))
+  return p
+end
+
+local function positive_int(name, s)
+  local n = tonumber(s)
+  n = n and math.tointeger(n)
+  if not n or n < 1 then return nil, string.format('%s must be a positive integer, got %s', name, tostring(s)) end
+  return n
+end
+
+--- Parses command-line arguments (an array of strings, like `arg`).
+-- Returns the options table for execute, or nil and an error message.
+-- options: {help, list, seeds (array), out, overrides (key -> value),
+-- only (array), fresh, threads, quiet, keep_going}
+function Experiment:parse(argv)
+  local args = {}
+  for i = 1, #(argv or {}) do args[i] = argv[i] end
+  local ok, r = self:parser():pparse(args)
+  if not ok then return nil, r end
+  local o = {help = r.help, list = r.list, fresh = r.fresh or false, quiet = r.quiet or false,
+             keep_going = r.keep_going or false, out = r.out or 'runs', only = r.only or {}, overrides = {}}
+  if r.seeds then
+    local n, err = positive_int('--seeds', r.seeds)
+    if not n then return nil, err end
+    o.seeds = {}
+    for i = 1, n do o.seeds[i] = i end
+  end
+  if r.threads then
+    local n, err = positive_int('--threads', r.threads)
+    if not n then return nil, err end
+    o.threads = n
+  end
+  if r.steps then
+    local n, err = positive_int('--steps', r.steps)
+    if not n then return nil, err end
+    o.overrides.steps = n
+  end
+  local known = {}
+  for _, k in ipairs(known_keys(self)) do known[k] = true end
+  for _, s in ipairs(r.set or {}) do
+    local k, v = s:match('^([^=]+)=(.*)$')
+    if not k then return nil, string.format("--set %s: expected key=value", s) end
+    k = k:match('^%s*(.-)%s*$')
+    if not known[k] then
+      return nil, string.format("--set %s: unknown key '%s' (known: %s)", s, k, table.concat(known_keys(self), ', '))
+    end
+    local value = M.parse_value(v)
+    local default = self.config[k]
+    if default ~= nil and type(default) ~= type(value) then
+      -- a number where text is expected is fine as text
+      if type(default) == 'string' then value = v
+      else
+        return nil, string.format('--set %s: %s must be a %s (default %s), got %s', s, k, type(default),
+          M.value_string(default), v)
+      end
+    end
+    if math.type(default) == 'float' and math.type(value) == 'integer' then value = value + 0.0 end
+    o.overrides[k] = value
+  end
+  for _, k in ipairs{'steps', 'checkpoint_every'} do
+    local v = o.overrides[k]
+    if v ~= nil and (math.type(v) ~= 'integer' or v < 1) then
+      return nil, string.format('--set %s=%s: %s must be a positive integer', k, tostring(v), k)
+    end
+  end
+  if o.overrides.eval_every ~= nil and (math.type(o.overrides.eval_every) ~= 'integer' or o.overrides.eval_every < 0) then
+    return nil, '--set eval_every: must be an integer >= 0'
+  end
+  return o
+end
+
+---------------------------------------------------------------------------
+-- The environment
+
+local env_cache
+--- {git_commit, rnnlua, lua, blas, threads}: what config.json records.
+function M.environment()
+  if not env_cache then
+    local commit
+    local p = io.popen('git rev-parse HEAD 2>/dev/null')
+    if p then
+      local line = p:read('l')
+      p:close()
+      if line and line:match('^%x+$') then commit = line end
+    end
+    local blas = 'openblas'
+    local f = io.open('/proc/self/maps', 'r')
+    if f then
+      for line in f:lines() do
+        local path = line:match('(/%S*libopenblas%S*)$')
+        if path then
+          local version = path:match('%-r(%d[%d.]*%d)')
+          local variant = path:match('/(openblas[%w%-]*)/[^/]+$')
+          blas = 'OpenBLAS' .. (version and (' ' .. version) or '') .. (variant and (' (' .. variant .. ')') or '')
+          break
+        end
+      end
+      f:close()
+    end
+    env_cache = {git_commit = commit or json.null, rnnlua = rnn()._VERSION, lua = _VERSION, blas = blas}
+  end
+  local e = {}
+  for k, v in pairs(env_cache) do e[k] = v end
+  e.threads = rnn().get_num_threads()
+  return e
+end
+
+---------------------------------------------------------------------------
+-- Checkpoints
+
+local function model_of(state, where)
+  local m = type(state) == 'table' and state.model
+  if type(m) ~= 'table' or type(m.state_dict) ~= 'function' or type(m.named_parameters) ~= 'function' then
+    error(string.format('rnn.experiment: %s must return a state table with a model (an rnn.nn module)', where), 0)
+  end
+  return m
+end
+
+--- Saves the state of a run after `step` to path (atomically).
+function M.save_checkpoint(path, state, step, info)
+  local R = rnn()
+  local model = model_of(state, 'setup')
+  local tensors, meta = {}, {}
+  for name, t in pairs(model:state_dict()) do tensors['model.' .. name] = t end
+  for _, p in ipairs(model:named_parameters()) do
+    if p[2].grad then tensors['grad.' .. p[1]] = p[2].grad end
+  end
+  if state.opt then
+    local ot, om = state.opt:state_tensors('optim.')
+    for k, v in pairs(ot) do tensors[k] = v end
+    meta.optim = json.encode(om)
+  end
+  if state.clip and state.clip.state_dict then meta.clip = json.encode(state.clip:state_dict()) end
+  if state.schedule and state.schedule.state_dict then meta.schedule = json.encode(state.schedule:state_dict()) end
+  meta.extra = json.encode(state.extra or {})
+  local rng = {}
+  for i, v in ipairs(R.get_rng_state()) do rng[i] = string.format('%d', v) end
+  meta.rng = json.encode(rng)
+  meta.step = json.encode(step)
+  meta.format = json.encode(M.FORMAT)
+  for k, v in pairs(info or {}) do meta[k] = json.encode(v) end
+  R.save(path, tensors, meta)
+end
+
+local function prefixed(tensors, prefix)
+  local out = {}
+  for k, v in pairs(tensors) do
+    if k:sub(1, #prefix) == prefix then out[k:sub(#prefix + 1)] = v end
+  end
+  return out
+end
+
+--- Restores a run's state from a checkpoint; returns its step.
+function M.load_checkpoint(path, state)
+  local R = rnn()
+  local tensors, meta = R.load(path)
+  local function get(key)
+    local s = meta[key]
+    if s == nil then return nil end
+    return json.decode(s)
+  end
+  if get('format') ~= M.FORMAT then
+    error(string.format('rnn.experiment: %s is not a checkpoint of the harness (format %s)', path,
+      tostring(meta.format)), 0)
+  end
+  local model = model_of(state, 'setup')
+  model:load_state_dict(prefixed(tensors, 'model.'))
+  local grads = prefixed(tensors, 'grad.')
+  R.no_grad(function()
+    for _, p in ipairs(model:named_parameters()) do
+      local g = grads[p[1]]
+      if g then p[2].grad = g:to(p[2]:dtype()):clone() else p[2].grad = nil end
+    end
+  end)
+  if state.opt then
+    local om = get('optim')
+    if not om then error('rnn.experiment: ' .. path .. ' holds no optimizer state but the run has an optimizer', 0) end
+    state.opt:load_state_tensors(tensors, om, 'optim.')
+  end
+  if state.clip and state.clip.load_state_dict and meta.clip then state.clip:load_state_dict(get('clip')) end
+  if state.schedule and state.schedule.load_state_dict and meta.schedule then
+    state.schedule:load_state_dict(json.integers(get('schedule')))
+  end
+  local extra = json.integers(get('extra') or {})
+  if next(extra) ~= nil or state.extra then
+    state.extra = state.extra or {}
+    for k in pairs(state.extra) do state.extra[k] = nil end
+    for k, v in pairs(extra) do state.extra[k] = v end
+  end
+  local rng = {}
+  for i, s in ipairs(get('rng')) do rng[i] = math.tointeger(tonumber(s)) end
+  R.set_rng_state(rng)
+  return math.tointeger(get('step'))
+end
+
+---------------------------------------------------------------------------
+-- Running
+
+-- For the crash tests: RNNLUA_EXPERIMENT_KILL_AT=k makes the process
+-- SIGKILL itself right after writing the metrics row of step k (before
+-- that step's checkpoint), =done just before the done marker.
+function M._kill_self()
+  io.stdout:flush()
+  os.execute('kill -9 $PPID')
+end
+
+-- the config of this invocation: defaults, overrides (not grid axes)
+local function resolve_config(self, overrides)
+  local cfg = {}
+  for k, v in pairs(self.config) do cfg[k] = v end
+  for k, v in pairs(overrides or {}) do
+    if self.axis_values[k] == nil then cfg[k] = v end
+  end
+  return cfg
+end
+
+-- the grid of this invocation: an overridden axis keeps the one value
+local function resolve_grid(self, overrides)
+  local grid = {}
+  for _, axis in ipairs(self.grid) do
+    local v = overrides and overrides[axis[1]]
+    grid[#grid + 1] = v ~= nil and {axis[1], {v}} or axis
+  end
+  return grid
+end
+
+--- The cells selected by options (grid overrides and --only).
+function Experiment:cells(o)
+  o = o or {}
+  local cells = M.expand_grid(resolve_grid(self, o.overrides))
+  if o.only and #o.only > 0 then
+    local out = {}
+    for _, c in ipairs(cells) do
+      for _, s in ipairs(o.only) do
+        if c.name:find(s, 1, true) then out[#out + 1] = c break end
+      end
+    end
+    cells = out
+  end
+  return cells
+end
+
+-- what config.json must agree on for a run to be continued
+local function run_identity(doc)
+  return json.encode{config = doc.config, grid = doc.grid, seed = doc.seed, experiment = doc.experiment}
+end
+
+local function describe_difference(old, new)
+  local diffs = {}
+  local keys = {}
+  for k in pairs(old.config or {}) do keys[k] = true end
+  for k in pairs(new.config or {}) do keys[k] = true end
+  for _, k in ipairs(json.sorted_keys(keys)) do
+    local a, b = (old.config or {})[k], (new.config or {})[k]
+    if json.encode(a) ~= json.encode(b) then
+      diffs[#diffs + 1] = string.format('%s: %s there, %s now', k, json.encode(a), json.encode(b))
+    end
+  end
+  return #diffs > 0 and table.concat(diffs, '; ') or 'grid values or seed differ'
+end
+
+local function mean_of_last(rows, fraction)
+  local n = #rows
+  if n == 0 then return {} end
+  local k = math.max(1, math.floor(n * fraction))
+  local sums, counts = {}, {}
+  for i = n - k + 1, n do
+    for key, v in pairs(rows[i]) do
+      if key ~= 'step' then
+        if type(v) == 'boolean' then v = v and 1 or 0 end
+        if type(v) == 'number' then
+          sums[key] = (sums[key] or 0) + v
+          counts[key] = (counts[key] or 0) + 1
+        end
+      end
+    end
+  end
+  local out = {}
+  for key, s in pairs(sums) do out[key] = s / counts[key] end
+  return out
+end
+
+-- evaluate with the model in eval mode and the generator untouched
+local function evaluate(self, state, cfg)
+  if not self.evaluate_fn then return {} end
+  local R = rnn()
+  local model = state.model
+  local was_training = model.training
+  local rng = R.get_rng_state()
+  model:eval()
+  local ok, r = xpcall(self.evaluate_fn, debug.traceback, state, cfg)
+  model:train(was_training ~= false)
+  R.set_rng_state(rng)
+  if not ok then error(r, 0) end
+  if r == nil then return {} end
+  if type(r) ~= 'table' then error('rnn.experiment: evaluate must return a table of metrics, got ' .. type(r), 0) end
+  return r
+end
+
+local function split_series(r)
+  local metrics, series = {}, nil
+  for k, v in pairs(r) do
+    if k == 'series' then series = v else metrics[k] = v end
+  end
+  return metrics, series
+end
+
+--- Runs (or resumes, or skips) one cell × seed; returns the done marker.
+function Experiment:run_one(cell, seed, dir, cfg_base, prog, index)
+  local R = rnn()
+  files.mkdir_p(dir)
+  local cfg = {}
+  for k, v in pairs(cfg_base) do cfg[k] = v end
+  for k, v in pairs(cell.values) do cfg[k] = v end
+  local doc = {experiment = self.name, cell = cell.name, grid = cell.values, seed = seed, config = cfg,
+               environment = M.environment()}
+  local config_path = dir .. '/config.json'
+  local old = files.read(config_path)
+  local od_env
+  if old then
+    local ok, od = pcall(json.decode, old)
+    if ok and type(od) == 'table' then
+      od_env = od.environment
+      json.integers(od)
+      if run_identity(od) ~= run_identity(doc) then
+        error(string.format('rnn.experiment: %s was made with another configuration (%s); rerun with --fresh to '
+          .. 'replace it, or choose another --out', dir, describe_difference(od, doc)), 0)
+      end
+    else
+      old = nil
+    end
+  end
+  local done_path = dir .. '/done'
+  local done_text = files.read(done_path)
+  if done_text and old then
+    prog:skip_run(index, cell.name, seed)
+    local then_commit = type(od_env) == 'table' and od_env.git_commit or nil
+    local now_commit = doc.environment.git_commit
+    local stale = type(then_commit) == 'string' and type(now_commit) == 'string' and then_commit ~= now_commit
+    return json.integers(json.decode(done_text)), 'skipped', stale and then_commit or nil
+  end
+  if not old then files.write_atomic(config_path, json.encode(doc, {indent = 2}) .. '\n') end
+
+  local total = cfg.steps
+  local ckpt_every = cfg.checkpoint_every
+  local eval_every = cfg.eval_every or 0
+  R.manual_seed(seed)
+  local state = self.setup_fn(cfg, seed)
+  local model = model_of(state, 'setup')
+  model:train()
+  local ckpt = dir .. '/checkpoint.safetensors'
+  local start = 0
+  if files.exists(ckpt) then
+    start = M.load_checkpoint(ckpt, state)
+    if start > total then
+      error(string.format('rnn.experiment: %s: the checkpoint is at step %d, past steps = %d', dir, start, total), 0)
+    end
+  end
+  os.execute('rm -f ' .. files.quote(ckpt) .. '.tmp.*') -- temporary files of a killed save
+  local metrics = files.Metrics.open(dir, start, total)
+  local info = {experiment = self.name, cell = cell.name, seed = seed}
+  local kill_at = os.getenv('RNNLUA_EXPERIMENT_KILL_AT')
+  kill_at = kill_at and (math.tointeger(tonumber(kill_at)) or kill_at)
+  prog:start_run(index, cell.name, seed, start, total)
+  local where = string.format('step (cell %s, seed %d)', cell.name, seed)
+  for step = start + 1, total do
+    local row = self.step_fn(state, cfg, step)
+    if type(row) ~= 'table' then
+      error(string.format('rnn.experiment: %s must return a table of metrics, got %s', where, type(row)), 0)
+    end
+    metrics:append('train', step, row, where)
+    if kill_at == step then M._kill_self() end
+    prog:step(step, row)
+    if eval_every > 0 and step % eval_every == 0 and step < total then
+      local r = split_series(evaluate(self, state, cfg))
+      metrics:append('eval', step, r, 'evaluate')
+    end
+    if step % ckpt_every == 0 or step == total then
+      metrics:flush()
+      M.save_checkpoint(ckpt, state, step, info)
+    end
+  end
+  local final, series = split_series(evaluate(self, state, cfg))
+  if next(final) ~= nil then metrics:append('eval', total, final, 'evaluate') end
+  metrics:close()
+  if series ~= nil then
+    if type(series) ~= 'table' then error('rnn.experiment: evaluate: series must be a table {name = {values...}}', 0) end
+    files.write_atomic(dir .. '/series.json', json.encode(series) .. '\n')
+  end
+  if kill_at == 'done' then M._kill_self() end
+  local rows = metrics:train_rows()
+  local marker = {step = total, eval = final, train = mean_of_last(rows, 0.1), last = rows[#rows] or {}}
+  files.write_atomic(done_path, json.encode(marker, {indent = 2}) .. '\n')
+  prog:end_run(final)
+  return marker, 'ran'
+end
+
+--- Runs everything the options select, then writes the report. Returns
+-- {rows = summary rows, markdown = table text, index = path of
+-- index.html, failed = {...}}.
+function Experiment:execute(o)
+  o = o or {}
+  local R = rnn()
+  if o.threads then R.set_num_threads(o.threads) end
+  local cfg = resolve_config(self, o.overrides)
+  local cells = self:cells(o)
+  local seeds = o.seeds or self.seeds
+  local out = o.out or 'runs'
+  local dir = out .. '/' .. self.name
+  local print_ = o.print or print
+  if #cells == 0 then
+    error(string.format('rnn.experiment: no cell matches --only %s (cells: %s)', table.concat(o.only or {}, ', '),
+      table.concat((function()
+        local ns = {}
+        for _, c in ipairs(M.expand_grid(self.grid)) do ns[#ns + 1] = c.name end
+        return ns
+      end)(), ', ')), 0)
+  end
+  if o.list then
+    for _, c in ipairs(cells) do print_(c.name) end
+    return {cells = cells}
+  end
+  -- one process at a time per experiment folder
+  files.mkdir_p(out)
+  local unlock = files.lock(out .. '/.' .. self.name .. '.lock', dir)
+  local ok, r = pcall(self._execute_locked, self, o, cfg, cells, seeds, dir)
+  unlock()
+  if not ok then error(r, 0) end
+  return r
+end
+
+function Experiment:_execute_locked(o, cfg, cells, seeds, dir)
+  local R = rnn()
+  local print_ = o.print or print
+  if o.fresh then
+    if not o.only or #o.only == 0 then files.remove_tree(dir)
+    else for _, c in ipairs(cells) do files.remove_tree(dir .. '/' .. c.dir) end end
+  end
+  files.mkdir_p(dir)
+  local prog = progress.new{mode = o.quiet and 'quiet' or o.progress, runs = #cells * #seeds, steps = cfg.steps}
+  local runs, failed, stale = {}, {}, {}
+  local index = 0
+  local t0 = R.clock()
+  for _, c in ipairs(cells) do
+    for _, seed in ipairs(seeds) do
+      index = index + 1
+      local rel = c.dir .. '/seed-' .. seed
+      local rdir = dir .. '/' .. rel
+      local ok, marker, status, commit = xpcall(self.run_one, debug.traceback, self, c, seed, rdir, cfg, prog, index)
+      if commit then stale[#stale + 1] = commit end
+      if ok then
+        runs[#runs + 1] = {cell = c.name, seed = seed, dir = rdir, rel = rel, done = marker, status = status}
+      else
+        runs[#runs + 1] = {cell = c.name, seed = seed, dir = rdir, rel = rel, status = 'failed'}
+        failed[#failed + 1] = {cell = c.name, seed = seed, error = marker}
+        files.mkdir_p(rdir)
+        files.write_atomic(rdir .. '/error.txt', tostring(marker) .. '\n')
+        if not o.keep_going then
+          prog:clear()
+          error(string.format('rnn.experiment: run %s seed %d failed (rerun to resume from its last checkpoint; '
+            .. '--keep-going runs the others anyway):\n%s', c.name, seed, tostring(marker)), 0)
+        end
+        prog:error(string.format('[%d] %s seed %d failed: %s', index, c.name, seed, tostring(marker)))
+      end
+    end
+  end
+  local elapsed = R.clock() - t0
+  local ctx = {name = self.name, description = self.description, dir = dir, axes = self.axes,
+               axis_values = self.axis_values, cells = cells, runs = runs, seeds = seeds, config = cfg,
+               env = M.environment(), summary = self.summary, plots = self.plots}
+  local md, rows, index_path = report.build(ctx)
+  if not o.quiet then
+    print_('')
+    print_(string.format('%s: %d runs in %.1f s (%d failed)', self.name, #runs, elapsed, #failed))
+    print_(md)
+    if #stale > 0 then
+      print_(string.format('note: %d finished run(s) were made at another git commit (%s, now %s); --fresh '
+        .. 'reruns them', #stale, stale[1]:sub(1, 10), tostring(M.environment().git_commit):sub(1, 10)))
+    end
+    print_('summary: ' .. dir .. '/summary.md')
+    print_('report:  ' .. index_path)
+  end
+  return {rows = rows, markdown = md, index = index_path, failed = failed, runs = runs, dir = dir,
+          elapsed = elapsed}
+end
+
+--- Parses `argv` (the script's `arg`) and runs; prints --help / --list
+-- and errors of the command line (then exits with status 2).
+function Experiment:run(argv)
+  local o, err = self:parse(argv or {})
+  if not o then
+    io.stderr:write(self:parser():get_usage(), '\n\nerror: ', err, '\n')
+    os.exit(2)
+  end
+  if o.help then
+    print(self:help())
+    return nil
+  end
+  local ok, r = pcall(self.execute, self, o)
+  if not ok then
+    io.stderr:write(tostring(r), '\n')
+    os.exit(1)
+  end
+  if r.failed and #r.failed > 0 then
+    io.stderr:write(string.format('rnn.experiment: %d run(s) failed; see error.txt in their folders\n', #r.failed))
+    os.exit(1)
+  end
+  return r
+end
+
+return M

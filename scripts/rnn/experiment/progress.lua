@@ -1,0 +1,167 @@
+--- rnn.experiment.progress: what a running experiment shows.
+--
+-- Three modes:
+--   'bar'    (stdout is a terminal) one line rewritten in place ('\r'):
+--            run index, cell, seed, a bar, step/total, elapsed<ETA, loss,
+--            gradient norm and the ETA of the whole experiment; at most ten
+--            redraws a second.
+--   'plain'  (stdout is a file or a pipe) a line when a run resumes, every
+--            10 s during a run, and one when it ends with its results.
+--   'quiet'  nothing but errors.
+-- The mode is chosen once: RNNLUA_PROGRESS=bar|plain|quiet if set, else
+-- 'bar' when `test -t 1` succeeds and TERM is not 'dumb', else 'plain'.
+local json = require 'rnn.experiment.json'
+
+local M = {}
+
+local function clock() return require('rnn.core').clock() end
+
+--- The mode for this process (see the header).
+function M.detect()
+  local env = os.getenv('RNNLUA_PROGRESS')
+  if env == 'bar' or env == 'plain' or env == 'quiet' then return env end
+  local term = os.getenv('TERM')
+  if term == nil or term == '' or term == 'dumb' then return 'plain' end
+  local ok = os.execute('test -t 1')
+  return ok and 'bar' or 'plain'
+end
+
+local function hms(s)
+  if s ~= s or s == math.huge or s < 0 then return '--:--' end
+  s = math.floor(s + 0.5)
+  local h, m = s // 3600, (s % 3600) // 60
+  if h > 0 then return string.format('%d:%02d:%02d', h, m, s % 60) end
+  return string.format('%d:%02d', m, s % 60)
+end
+M.hms = hms
+
+local function num(v)
+  if type(v) == 'boolean' then return v and 'yes' or 'no' end
+  if type(v) ~= 'number' then return tostring(v) end
+  return string.format('%.4g', v)
+end
+
+local Progress = {}
+Progress.__index = Progress
+
+-- plain mode: a line at most this often (seconds) during a run
+local PLAIN_EVERY = 10
+
+--- new{mode, runs = total number of runs, steps = steps per run, out = io.stdout}
+function M.new(o)
+  local self = setmetatable({
+    mode = o.mode or M.detect(), runs = o.runs or 1, steps = o.steps or 1, out = o.out or io.stdout,
+    width = tonumber(os.getenv('COLUMNS')) or 100, steps_done = 0, time_spent = 0, steps_left = 0,
+  }, Progress)
+  self.steps_left = self.runs * self.steps
+  return self
+end
+
+-- clears the bar line, if one is shown
+function Progress:clear()
+  if self.mode == 'bar' and self.shown then
+    self.out:write('\r', string.rep(' ', self.width - 1), '\r')
+    self.out:flush()
+    self.shown = false
+  end
+end
+
+--- A line of text, above the bar.
+function Progress:message(text)
+  if self.mode == 'quiet' then return end
+  self:clear()
+  self.out:write(text, '\n')
+  self.out:flush()
+end
+
+--- An error: shown in every mode, on stderr.
+function Progress:error(text)
+  self:clear()
+  io.stderr:write(text, '\n')
+  io.stderr:flush()
+end
+
+function Progress:start_run(index, cell, seed, start, total)
+  self.index, self.cell, self.seed, self.start, self.total = index, cell, seed, start, total
+  self.t0 = clock()
+  self.last_draw = -1
+  self.last_plain = self.t0
+  self.steps_left = self.steps_left - start
+  if self.mode == 'plain' and start > 0 then
+    self:message(string.format('[%d/%d] %s seed %d: resuming at step %d of %d', index, self.runs, cell, seed, start,
+      total))
+  end
+end
+
+--- A run that is already finished (its done marker exists).
+function Progress:skip_run(index, cell, seed)
+  self.steps_left = self.steps_left - self.steps
+  if self.mode ~= 'quiet' then
+    self:message(string.format('[%d/%d] %s seed %d: finished before, skipped', index, self.runs, cell, seed))
+  end
+end
+
+-- the ETA of the whole experiment from the speed seen so far
+function Progress:total_eta()
+  if self.steps_done == 0 then return 0 / 0 end
+  return self.steps_left * self.time_spent / self.steps_done
+end
+
+function Progress:step(step, row)
+  local now = clock()
+  self.steps_left = self.steps_left - 1
+  self.steps_done = self.steps_done + 1
+  self.time_spent = self.time_spent + (now - (self.last_step_time or self.t0))
+  self.last_step_time = now
+  if self.mode == 'quiet' then return end
+  local elapsed = now - self.t0
+  local done = step - self.start
+  local eta = done > 0 and elapsed / done * (self.total - step) or 0 / 0
+  local loss, gn = row.loss, row.grad_norm
+  if self.mode == 'bar' then
+    if now - self.last_draw < 0.1 and step < self.total then return end
+    self.last_draw = now
+    local frac = step / self.total
+    local bw = 20
+    local filled = math.floor(frac * bw + 0.5)
+    local tail = string.format(' %d/%d %s<%s', step, self.total, hms(elapsed), hms(eta))
+    if loss ~= nil then tail = tail .. ' loss ' .. num(loss) end
+    if gn ~= nil then tail = tail .. ' |g| ' .. num(gn) end
+    tail = tail .. ' | all ' .. hms(self:total_eta()) .. ' left'
+    local head = string.format('[%d/%d] %s s%d ', self.index, self.runs, self.cell, self.seed)
+    local bar = '[' .. string.rep('=', filled) .. string.rep(' ', bw - filled) .. ']'
+    local line = head .. bar .. tail
+    if #line > self.width - 1 then
+      local room = self.width - 1 - #bar - #tail - 12
+      if room > 8 then
+        head = string.format('[%d/%d] %s s%d ', self.index, self.runs, self.cell:sub(1, room), self.seed)
+      end
+      line = (head .. bar .. tail):sub(1, self.width - 1)
+    end
+    self.out:write('\r', line, string.rep(' ', math.max(0, self.width - 1 - #line)))
+    self.out:flush()
+    self.shown = true
+  elseif now - self.last_plain >= PLAIN_EVERY and step < self.total then
+    self.last_plain = now
+    local parts = {string.format('[%d/%d] %s seed %d  step %d/%d', self.index, self.runs, self.cell, self.seed, step,
+      self.total)}
+    if loss ~= nil then parts[#parts + 1] = 'loss ' .. num(loss) end
+    if gn ~= nil then parts[#parts + 1] = 'grad_norm ' .. num(gn) end
+    parts[#parts + 1] = 'eta ' .. hms(eta)
+    self:message(table.concat(parts, '  '))
+  end
+end
+
+--- The end of a run: its time and final evaluation.
+function Progress:end_run(final)
+  if self.mode == 'quiet' then return end
+  local parts = {}
+  for _, k in ipairs(json.sorted_keys(final or {})) do
+    local v = final[k]
+    if type(v) == 'number' or type(v) == 'boolean' then parts[#parts + 1] = k .. ' ' .. num(v) end
+  end
+  self:message(string.format('[%d/%d] %s seed %d: done in %.1f s%s%s', self.index, self.runs, self.cell, self.seed,
+    clock() - self.t0, #parts > 0 and ': ' or '', table.concat(parts, ', ')))
+end
+
+return M

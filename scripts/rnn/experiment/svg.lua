@@ -1,0 +1,297 @@
+--- rnn.experiment.svg: a small SVG writer for line plots with bands.
+--
+--     local svg = require 'rnn.experiment.svg'
+--     local text = svg.line_plot{
+--       title = 'Training loss', xlabel = 'step', ylabel = 'loss',
+--       log_y = true,                        -- logarithmic y axis
+--       series = {
+--         {label = 'h0=zero', x = {1, 2, 3}, y = {1.0, 0.5, 0.3},
+--          lo = {0.9, 0.4, 0.2}, hi = {1.1, 0.6, 0.4}},   -- band, optional
+--         ...},
+--     }
+--     svg.write('loss.svg', text)
+--
+-- Options: title, xlabel, ylabel, log_y (false), width (720, wider for long
+-- legend labels), height (420, taller for many series),
+-- series (an array of {label, x, y [, lo, hi] [, color] [, dash]}), ymin,
+-- ymax, xmin, xmax (fixed limits, else from the data), id (makes the
+-- clip-path id unique when several plots are inlined in one HTML page).
+-- Points whose x or y is
+-- not finite (or not > 0 on a log axis) break the line; bands likewise.
+-- Series get the colours of a ten-colour palette (Tableau's) in order,
+-- dashed from the eleventh on.
+-- The result is a standalone SVG 1.1 document (an XML declaration, one
+-- <svg> element), readable by browsers and by inlining into HTML
+-- (svg.inline(text) drops the declaration).
+local M = {}
+
+M.PALETTE = {'#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
+             '#bcbd22', '#17becf'}
+
+--- Escapes &, <, >, " and ' for XML text and attributes.
+function M.escape(s)
+  return (tostring(s):gsub('[&<>"\']', {['&'] = '&amp;', ['<'] = '&lt;', ['>'] = '&gt;', ['"'] = '&quot;',
+                                        ["'"] = '&#39;'}))
+end
+
+local function finite(v) return type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge end
+
+local function fmt(v)
+  -- coordinates: two decimals are plenty, and keep files small and stable
+  local s = string.format('%.2f', v)
+  s = s:gsub('%.?0+$', '')
+  if s == '-0' or s == '' then s = '0' end
+  return s
+end
+
+-- a tick label: up to 4 significant digits, no trailing noise
+local function label(v)
+  if v == 0 then return '0' end
+  local s = string.format('%.4g', v)
+  return s
+end
+
+-- "nice" linear ticks covering [lo, hi], about n of them
+local function nice_ticks(lo, hi, n)
+  local span = hi - lo
+  if span <= 0 then return {lo} end
+  local raw = span / math.max(1, n)
+  local mag = 10 ^ math.floor(math.log(raw, 10))
+  local step
+  for _, m in ipairs{1, 2, 2.5, 5, 10} do
+    step = m * mag
+    if step >= raw then break end
+  end
+  local ticks = {}
+  local first = math.ceil(lo / step - 1e-9) * step
+  for k = 0, 1000 do
+    local v = first + k * step
+    if v > hi + step * 1e-9 then break end
+    if math.abs(v) < step * 1e-9 then v = 0 end
+    ticks[#ticks + 1] = v
+  end
+  return ticks
+end
+
+-- ticks for a log axis on [lo, hi] (both > 0): decades, with 2 and 5
+-- between when the range is short; a linear set when under one decade
+local function log_ticks(lo, hi)
+  local a, b = math.floor(math.log(lo, 10) + 1e-9), math.ceil(math.log(hi, 10) - 1e-9)
+  local major, minor = {}, {}
+  if b - a <= 1 and hi / lo < 10 then
+    local t = nice_ticks(lo, hi, 4)
+    for _, v in ipairs(t) do if v > 0 then major[#major + 1] = v end end
+    return major, minor
+  end
+  -- the first set of multiples that gives at least four labels
+  for _, mult in ipairs{{1}, {1, 2, 5}, {1, 2, 3, 5}, {1, 1.5, 2, 3, 4, 5, 6, 8}} do
+    major, minor = {}, {}
+    for e = a, b do
+      for _, m in ipairs(mult) do
+        local v = m * 10 ^ e
+        if v >= lo * (1 - 1e-9) and v <= hi * (1 + 1e-9) then major[#major + 1] = v end
+      end
+      for m = 2, 9 do
+        local v = m * 10 ^ e
+        if v >= lo and v <= hi then minor[#minor + 1] = v end
+      end
+    end
+    if #major >= 4 then break end
+  end
+  return major, minor
+end
+
+--- The plot as an SVG document (a string); see the header.
+function M.line_plot(o)
+  local series = o.series or {}
+  -- the legend's width follows the longest label (about 7 px a character)
+  local longest = 0
+  for si, s in ipairs(series) do longest = math.max(longest, #tostring(s.label or ('series ' .. si))) end
+  local ml, mr, mt, mb = 70, math.max(190, 50 + 7 * longest), 36, 48
+  local W, H = o.width or (530 + mr), o.height or math.max(420, mt + mb + 20 + 18 * #series)
+  local pw, ph = W - ml - mr, H - mt - mb
+  local log_y = o.log_y and true or false
+
+  local function ok_y(v) return finite(v) and (not log_y or v > 0) end
+
+  -- data ranges
+  local xmin, xmax, ymin, ymax = math.huge, -math.huge, math.huge, -math.huge
+  for _, s in ipairs(series) do
+    for i = 1, #s.x do
+      local x = s.x[i]
+      if finite(x) then
+        for _, arr in ipairs{s.y, s.lo or {}, s.hi or {}} do
+          local v = arr[i]
+          if ok_y(v) then
+            if x < xmin then xmin = x end
+            if x > xmax then xmax = x end
+            if v < ymin then ymin = v end
+            if v > ymax then ymax = v end
+          end
+        end
+      end
+    end
+  end
+  local empty = ymin > ymax
+  if empty then xmin, xmax, ymin, ymax = 0, 1, log_y and 1 or 0, log_y and 10 or 1 end
+  xmin, xmax = o.xmin or xmin, o.xmax or xmax
+  ymin, ymax = o.ymin or ymin, o.ymax or ymax
+  if xmax <= xmin then xmin, xmax = xmin - 0.5, xmax + 0.5 end
+  if ymax <= ymin then
+    if log_y then ymin, ymax = ymin / 2, ymax * 2 else
+      local d = math.abs(ymin) > 0 and math.abs(ymin) * 0.1 or 1
+      ymin, ymax = ymin - d, ymax + d
+    end
+  end
+  if not log_y and not o.ymin then
+    -- a little room below and above
+    local pad = (ymax - ymin) * 0.04
+    ymin, ymax = ymin - pad, ymax + pad
+  end
+
+  local ly0, ly1
+  if log_y then ly0, ly1 = math.log(ymin, 10), math.log(ymax, 10) end
+  local function px(x) return ml + (x - xmin) / (xmax - xmin) * pw end
+  local function py(y)
+    if log_y then return mt + ph - (math.log(y, 10) - ly0) / (ly1 - ly0) * ph end
+    return mt + ph - (y - ymin) / (ymax - ymin) * ph
+  end
+
+  local out = {}
+  local function add(s) out[#out + 1] = s end
+  add('<?xml version="1.0" encoding="UTF-8"?>\n')
+  add(string.format('<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="%d" height="%d" '
+    .. 'viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">\n', W, H, W, H))
+  add(string.format('<rect x="0" y="0" width="%d" height="%d" fill="white"/>\n', W, H))
+  if o.title then
+    add(string.format('<text x="%s" y="22" text-anchor="middle" font-size="15" font-weight="bold">%s</text>\n',
+      fmt(ml + pw / 2), M.escape(o.title)))
+  end
+
+  -- grid and ticks
+  local yt, yminor
+  if log_y then yt, yminor = log_ticks(ymin, ymax) else yt, yminor = nice_ticks(ymin, ymax, 6), {} end
+  local xt = nice_ticks(xmin, xmax, 7)
+  add('<g stroke="#e6e6e6" stroke-width="1">\n')
+  for _, v in ipairs(yminor) do
+    add(string.format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#f3f3f3"/>\n', fmt(ml), fmt(py(v)),
+      fmt(ml + pw), fmt(py(v))))
+  end
+  for _, v in ipairs(yt) do
+    add(string.format('<line x1="%s" y1="%s" x2="%s" y2="%s"/>\n', fmt(ml), fmt(py(v)), fmt(ml + pw), fmt(py(v))))
+  end
+  for _, v in ipairs(xt) do
+    add(string.format('<line x1="%s" y1="%s" x2="%s" y2="%s"/>\n', fmt(px(v)), fmt(mt), fmt(px(v)), fmt(mt + ph)))
+  end
+  add('</g>\n')
+  add(string.format('<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#444"/>\n', fmt(ml), fmt(mt),
+    fmt(pw), fmt(ph)))
+  add('<g fill="#333">\n')
+  for _, v in ipairs(yt) do
+    add(string.format('<text x="%s" y="%s" text-anchor="end">%s</text>\n', fmt(ml - 6), fmt(py(v) + 4),
+      M.escape(label(v))))
+  end
+  for _, v in ipairs(xt) do
+    add(string.format('<text x="%s" y="%s" text-anchor="middle">%s</text>\n', fmt(px(v)), fmt(mt + ph + 16),
+      M.escape(label(v))))
+  end
+  add('</g>\n')
+  if o.xlabel then
+    add(string.format('<text x="%s" y="%s" text-anchor="middle">%s</text>\n', fmt(ml + pw / 2), fmt(H - 10),
+      M.escape(o.xlabel)))
+  end
+  if o.ylabel then
+    add(string.format('<text x="14" y="%s" text-anchor="middle" transform="rotate(-90 14 %s)">%s%s</text>\n',
+      fmt(mt + ph / 2), fmt(mt + ph / 2), M.escape(o.ylabel), log_y and ' (log scale)' or ''))
+  end
+  if empty then
+    add(string.format('<text x="%s" y="%s" text-anchor="middle" fill="#888">no data</text>\n', fmt(ml + pw / 2),
+      fmt(mt + ph / 2)))
+  end
+
+  -- clip the data to the plot area
+  local id = 'plotarea-' .. tostring(o.id or 'plot'):gsub('[^%w_%-]', '_')
+  add(string.format('<defs><clipPath id="%s"><rect x="%s" y="%s" width="%s" height="%s"/></clipPath></defs>\n',
+    id, fmt(ml), fmt(mt), fmt(pw), fmt(ph)))
+  add(string.format('<g clip-path="url(#%s)">\n', id))
+  for si, s in ipairs(series) do
+    local color = s.color or M.PALETTE[(si - 1) % #M.PALETTE + 1]
+    local dash = s.dash or si > #M.PALETTE -- the second round of colours dashed
+    -- band: one polygon per run of points where lo and hi are drawable
+    if s.lo and s.hi then
+      local i = 1
+      while i <= #s.x do
+        local j = i
+        while j <= #s.x and finite(s.x[j]) and ok_y(s.lo[j]) and ok_y(s.hi[j]) do j = j + 1 end
+        if j - i >= 2 then
+          local pts = {}
+          for k = i, j - 1 do pts[#pts + 1] = fmt(px(s.x[k])) .. ',' .. fmt(py(s.hi[k])) end
+          for k = j - 1, i, -1 do pts[#pts + 1] = fmt(px(s.x[k])) .. ',' .. fmt(py(s.lo[k])) end
+          add(string.format('<polygon points="%s" fill="%s" fill-opacity="0.18" stroke="none"/>\n',
+            table.concat(pts, ' '), color))
+        end
+        i = math.max(j, i + 1)
+      end
+    end
+    local d, pen = {}, false
+    local npts = 0
+    for k = 1, #s.x do
+      if finite(s.x[k]) and ok_y(s.y[k]) then
+        d[#d + 1] = (pen and 'L' or 'M') .. fmt(px(s.x[k])) .. ',' .. fmt(py(s.y[k]))
+        pen = true
+        npts = npts + 1
+      else
+        pen = false
+      end
+    end
+    if #d > 0 then
+      add(string.format('<path d="%s" fill="none" stroke="%s" stroke-width="1.8"%s/>\n', table.concat(d, ' '),
+        color, dash and ' stroke-dasharray="5,3"' or ''))
+      if npts == 1 then
+        -- a single point: a dot, or it would not show
+        for k = 1, #s.x do
+          if finite(s.x[k]) and ok_y(s.y[k]) then
+            add(string.format('<circle cx="%s" cy="%s" r="3" fill="%s"/>\n', fmt(px(s.x[k])), fmt(py(s.y[k])),
+              color))
+          end
+        end
+      end
+    end
+  end
+  add('</g>\n')
+
+  -- legend
+  add('<g>\n')
+  for si, s in ipairs(series) do
+    local color = s.color or M.PALETTE[(si - 1) % #M.PALETTE + 1]
+    local dash = s.dash or si > #M.PALETTE
+    local y = mt + 8 + (si - 1) * 18
+    add(string.format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="3"%s/>\n', fmt(ml + pw + 12),
+      fmt(y), fmt(ml + pw + 32), fmt(y), color, dash and ' stroke-dasharray="5,3"' or ''))
+    add(string.format('<text x="%s" y="%s">%s</text>\n', fmt(ml + pw + 38), fmt(y + 4), M.escape(s.label or
+      ('series ' .. si))))
+  end
+  if o.note then
+    add(string.format('<text x="%s" y="%s" fill="#666" font-size="11">%s</text>\n', fmt(ml + pw + 12),
+      fmt(mt + 8 + #series * 18 + 10), M.escape(o.note)))
+  end
+  add('</g>\n')
+  add('</svg>\n')
+  return table.concat(out)
+end
+
+--- The SVG without its XML declaration, for inlining into HTML.
+function M.inline(text)
+  return (text:gsub('^<%?xml[^>]*%?>%s*', ''))
+end
+
+--- Writes text to path (through a temporary file and a rename).
+function M.write(path, text)
+  local tmp = path .. '.tmp'
+  local f = assert(io.open(tmp, 'wb'))
+  f:write(text)
+  f:close()
+  assert(os.rename(tmp, path))
+end
+
+return M
