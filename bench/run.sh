@@ -55,3 +55,109 @@ END {
             (p == "" ? "-" : sprintf("%.1fx", p / r))
     }
 }' "$out"
+
+echo
+# 3. one training step of the fused recurrent layers (rnn._recurrent) against
+#    torch.nn.RNN/LSTM/GRU, threads 1 and 2, each side in its own process per
+#    thread count with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set before
+#    start-up; PyTorch with glibc's malloc tuned (its best setting). Then an
+#    LSTM cell looped in Lua against nn.LSTMCell looped in Python (1 thread),
+#    and the peak memory of a training step on B (1 thread, own process).
+#    At more than 1 thread PyTorch runs with OpenMP's default wait policy or
+#    OMP_WAIT_POLICY=PASSIVE, whichever a probe (an LSTM step on A) finds
+#    faster: spinning OpenMP waits lose up to 25x when another process holds
+#    a core.
+#    BENCH_RECURRENT_THREADS (default "1 2") picks the thread counts.
+out=build/bench/recurrent.txt
+: >"$out"
+have_torch=0
+"$python" -c 'import torch' 2>/dev/null && have_torch=1
+torch_env="MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296"
+rthreads=${BENCH_RECURRENT_THREADS:-1 2}
+echo "recurrent layers: one training step (forward + backward of sum(out*G)), median of $repeats batches;"
+echo "  machine GEMM rate: cblas 1024x1024 NN at the same thread count, measured now"
+for t in $rthreads; do
+    ./build/bench/matmul_cblas "$t" 3 | awk -v t="$t" '$3 == 1024 && $4 == "NN" { print "gemm", $2, t, $5 }' >>"$out"
+    cells=0; tcells=0
+    [ "$t" = 1 ] && { cells=A,B,C; tcells=A,C; }
+    OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t ./rnnlua bench/recurrent.lua "$t" "$repeats" "$cells" >>"$out"
+    if [ "$have_torch" = 1 ]; then
+        wait_env=
+        if [ "$t" -gt 1 ]; then
+            spin=$(env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" $torch_env \
+                "$python" bench/recurrent_torch.py probe "$t")
+            passive=$(env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" OMP_WAIT_POLICY=PASSIVE $torch_env \
+                "$python" bench/recurrent_torch.py probe "$t")
+            wait_env=$(awk -v a="$spin" -v p="$passive" 'BEGIN { if (p < a) print "OMP_WAIT_POLICY=PASSIVE" }')
+            echo "  torch at $t threads: OpenMP wait policy ${wait_env:-default} (probe, ms per LSTM step on A:" \
+                "default $spin, PASSIVE $passive)"
+        fi
+        env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" $wait_env $torch_env \
+            "$python" bench/recurrent_torch.py "$t" "$repeats" "$tcells" >>"$out"
+    fi
+done
+for m in rnn_tanh lstm gru; do
+    for d in float32 float64; do
+        OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./rnnlua bench/recurrent.lua mem "$m" "$d" 2 >>"$out"
+        if [ "$have_torch" = 1 ]; then
+            env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $torch_env \
+                "$python" bench/recurrent_torch.py mem "$m" "$d" 2 >>"$out"
+        fi
+    done
+done
+[ "$have_torch" = 1 ] || echo "(python3-torch not importable by $python: PyTorch columns left empty)"
+
+awk '
+function cell(v, f) { return v == "" ? "-" : sprintf(f, v) }
+$1 == "gemm" { gemm[$2 " " $3] = $4; next }
+$2 == "step" { ms[$1 " " $3 " " $4 " " $5 " " $6] = $7; next }
+$2 == "cell" || $2 == "nncell" { ms[$1 "-" $2 " " $4 " " $5 " " $6] = $7; next }
+$2 == "mem" { base[$1 " " $3 " " $4] = $6; peak[$1 " " $3 " " $4] = $7; next }
+END {
+    I["A"] = 64; H["A"] = 128; Bs["A"] = 32; T["A"] = 100
+    I["B"] = 128; H["B"] = 512; Bs["B"] = 64; T["B"] = 50
+    I["C"] = 1; H["C"] = 128; Bs["C"] = 1; T["C"] = 200
+    gates["rnn_tanh"] = 1; gates["lstm"] = 4; gates["gru"] = 3
+    nm = split("rnn_tanh lstm gru", modes, " "); split("float32 float64", dts, " "); split("A B C", cfgs, " ")
+    nt = split("1 2", ths, " ")
+    printf "GEMM%% = 2*T*B*GH*(2I+3H) FLOPs per step (GH = gate rows: H, 4H, 3H) / cblas 1024^2 NN rate:"
+    for (d = 1; d <= 2; d++) for (t = 1; t <= nt; t++)
+        if ((dts[d] " " ths[t]) in gemm) printf " %s %sT %.1f GF/s;", dts[d], ths[t], gemm[dts[d] " " ths[t]]
+    printf "\n"
+    printf "%-8s %-7s %3s %3s %10s %10s %12s %7s %7s %9s\n", "mode", "dtype", "cfg", "thr", "rnnlua ms", "torch ms",
+        "torch/rnnlua", "GEMM%", "torch%", "1T/2T"
+    for (m = 1; m <= nm; m++) for (d = 1; d <= 2; d++) for (c = 1; c <= 3; c++) for (t = 1; t <= nt; t++) {
+        k = modes[m] " " dts[d] " " cfgs[c] " " ths[t]
+        if (!(("rnnlua " k) in ms)) continue
+        r = ms["rnnlua " k]; p = ms["torch " k]; g = gemm[dts[d] " " ths[t]]
+        cf = cfgs[c]; fl = 2 * T[cf] * Bs[cf] * gates[modes[m]] * H[cf] * (2 * I[cf] + 3 * H[cf])
+        one = ms["rnnlua " modes[m] " " dts[d] " " cf " 1"]
+        printf "%-8s %-7s %3s %3s %10.2f %10s %12s %6.1f%% %7s %9s\n", modes[m], dts[d], cf, ths[t], r,
+            cell(p, "%.2f"), (p == "" ? "-" : sprintf("%.2fx", p / r)),
+            (g == "" ? 0 : 100 * fl / (r * 1e-3) / (g * 1e9)),
+            (p == "" || g == "" ? "-" : sprintf("%.1f%%", 100 * fl / (p * 1e-3) / (g * 1e9))),
+            (ths[t] == 1 || one == "" ? "" : sprintf("%.2fx", one / r))
+    }
+    printf "\nLSTM cell loop over T, forward + backward, 1 thread: Lua tape ops (cell) or rnn.nn.LSTMCell (nn) against nn.LSTMCell from Python\n"
+    printf "%-7s %3s %10s %10s %10s %12s %14s\n", "dtype", "cfg", "cell ms", "nn ms", "torch ms", "torch/cell", "cell/fused"
+    for (d = 1; d <= 2; d++) for (c = 1; c <= 3; c++) {
+        k = dts[d] " " cfgs[c] " 1"
+        if (!(("rnnlua-cell " k) in ms)) continue
+        r = ms["rnnlua-cell " k]; n = ms["rnnlua-nncell " k]; p = ms["torch-cell " k]; f = ms["rnnlua lstm " k]
+        printf "%-7s %3s %10.2f %10s %10s %12s %14s\n", dts[d], cfgs[c], r, cell(n, "%.2f"), cell(p, "%.2f"),
+            (p == "" ? "-" : sprintf("%.2fx", p / r)), (f == "" ? "-" : sprintf("%.2fx", r / f))
+    }
+    printf "\npeak memory of a training step on B, 1 thread, own process (MB; base = VmRSS before the step, peak = VmHWM)\n"
+    printf "%-8s %-7s %10s %10s %10s %10s %10s %10s %14s\n", "mode", "dtype", "rnn base", "rnn peak", "rnn step",
+        "torch base", "torch peak", "torch step", "step rnn/torch"
+    for (m = 1; m <= nm; m++) for (d = 1; d <= 2; d++) {
+        k = modes[m] " " dts[d]
+        if (!(("rnnlua " k) in peak)) continue
+        rb = base["rnnlua " k] / 1024; rp = peak["rnnlua " k] / 1024
+        tb = base["torch " k]; tp = peak["torch " k]
+        if (tb != "") { tb /= 1024; tp /= 1024 }
+        printf "%-8s %-7s %10.1f %10.1f %10.1f %10s %10s %10s %14s\n", modes[m], dts[d], rb, rp, rp - rb,
+            cell(tb, "%.1f"), cell(tp, "%.1f"), (tb == "" ? "-" : sprintf("%.1f", tp - tb)),
+            (tb == "" ? "-" : sprintf("%.2fx", (rp - rb) / (tp - tb)))
+    }
+}' "$out"

@@ -1,0 +1,184 @@
+-- One training step of the fused recurrent layers, the rnnlua side of the
+-- recurrent section of bench/run.sh (bench/recurrent_torch.py is the other).
+--
+--   rnnlua bench/recurrent.lua THREADS REPEATS [CELLS]
+--     prints "rnnlua step MODE DTYPE CFG THREADS MS" for MODE rnn_tanh, lstm,
+--     gru; DTYPE float32, float64; CFG A, B, C; and
+--     "rnnlua cell lstm DTYPE CFG THREADS MS" for a hand-written LSTM cell
+--     looped over T in Lua on the tape (and "rnnlua nncell ..." through
+--     rnn.nn.LSTMCell when it exists), CFG in CELLS (comma-separated,
+--     default A,B,C; 0: none).
+--   rnnlua bench/recurrent.lua mem MODE DTYPE STEPS
+--     runs STEPS training steps on configuration B and prints
+--     "rnnlua mem MODE DTYPE B BASE_KB PEAK_KB": VmRSS before the first step
+--     and VmHWM (peak resident set) after the last, from /proc/self/status.
+--
+-- A training step: out, h_n[, c_n] = rnn._recurrent(mode, x, h0, c0, w_ih,
+-- w_hh, b_ih, b_hh) for one layer, one direction; loss = sum(out * G) for a
+-- fixed random G; loss:backward(); the gradients cleared (w.grad = nil). The
+-- weights and x require gradients, h0 (and c0) are zeros that do not (as
+-- PyTorch's default state). MS: median over REPEATS batches of the time per
+-- step, each batch about 0.1 s long, after one warm-up step (fewer batches,
+-- but at least 3, when a case would pass ~2 s, ~4 s on configuration B).
+local rnn = require 'rnn'
+
+local CONFIGS = {
+  A = {I = 64, H = 128, B = 32, T = 100},
+  B = {I = 128, H = 512, B = 64, T = 50},
+  C = {I = 1, H = 128, B = 1, T = 200},
+}
+local GATES = {rnn_tanh = 1, rnn_relu = 1, lstm = 4, gru = 3}
+
+-- torch's default initialisation, U(-1/sqrt(H), 1/sqrt(H))
+local function uniform(shape, k, dtype)
+  return (rnn.rand(shape, dtype) * (2 * k) - k):requires_grad(true)
+end
+
+local function setup(mode, dtype, cfg)
+  local I, H, B, T, GH = cfg.I, cfg.H, cfg.B, cfg.T, GATES[mode] * cfg.H
+  local k = 1 / math.sqrt(H)
+  local s = {
+    mode = mode,
+    x = rnn.randn({T, B, I}, dtype):requires_grad(true),
+    h0 = rnn.zeros({B, H}, dtype),
+    c0 = mode == 'lstm' and rnn.zeros({B, H}, dtype) or nil,
+    G = rnn.randn({T, B, H}, dtype),
+    w_ih = uniform({GH, I}, k, dtype),
+    w_hh = uniform({GH, H}, k, dtype),
+    b_ih = uniform({GH}, k, dtype),
+    b_hh = uniform({GH}, k, dtype),
+  }
+  s.params = {s.x, s.w_ih, s.w_hh, s.b_ih, s.b_hh}
+  return s
+end
+
+local function step(s)
+  local out = rnn._recurrent(s.mode, s.x, s.h0, s.c0, s.w_ih, s.w_hh, s.b_ih, s.b_hh, false, nil)
+  local loss = (out * s.G):sum()
+  loss:backward()
+  for _, p in ipairs(s.params) do p.grad = nil end
+end
+
+-- the same step as a loop over T of an LSTM cell written with tape ops:
+-- gates = x_t W_ih^T + h W_hh^T + (b_ih + b_hh); i, f, g, o narrowed out
+local function cell_step(s)
+  local H, T = s.w_hh:size(2), s.x:size(1)
+  local wih, whh = s.w_ih:t(), s.w_hh:t()
+  local b = s.b_ih + s.b_hh
+  local h, c = s.h0, s.c0
+  local hs = {}
+  for t = 1, T do
+    local gates = rnn.matmul(s.x[t], wih) + rnn.matmul(h, whh) + b
+    local i = gates:narrow(2, 1, H):sigmoid()
+    local f = gates:narrow(2, H + 1, H):sigmoid()
+    local g = gates:narrow(2, 2 * H + 1, H):tanh()
+    local o = gates:narrow(2, 3 * H + 1, H):sigmoid()
+    c = f * c + i * g
+    h = o * c:tanh()
+    hs[t] = h
+  end
+  local loss = (rnn.stack(hs, 1) * s.G):sum()
+  loss:backward()
+  for _, p in ipairs(s.params) do p.grad = nil end
+end
+
+-- the same loop through rnn.nn.LSTMCell (whose own parameters are used)
+local function nncell_setup(dtype, cfg)
+  local s = setup('lstm', dtype, cfg)
+  s.cell = rnn.nn.LSTMCell{input_size = cfg.I, hidden_size = cfg.H, dtype = dtype}
+  s.params = {s.x}
+  for _, p in ipairs(s.cell:parameters()) do s.params[#s.params + 1] = p end
+  return s
+end
+
+local function nncell_step(s)
+  local h, c = s.h0, s.c0
+  local hs = {}
+  for t = 1, s.x:size(1) do
+    h, c = s.cell(s.x[t], {h = h, c = c})
+    hs[t] = h
+  end
+  local loss = (rnn.stack(hs, 1) * s.G):sum()
+  loss:backward()
+  for _, p in ipairs(s.params) do p.grad = nil end
+end
+
+-- median ms per step over `repeats` batches of about 0.1 s; fewer batches
+-- (at least 3) when they would take more than `budget` seconds
+local function time_ms(fn, s, repeats, budget)
+  local t0 = rnn.clock()
+  fn(s) -- warm-up, timed to size the batches
+  local one = rnn.clock() - t0
+  if one < 0.05 then
+    t0 = rnn.clock()
+    fn(s)
+    one = rnn.clock() - t0
+  end
+  local iters = math.max(1, math.floor(0.1 / one + 0.5))
+  repeats = math.max(math.min(3, repeats), math.min(repeats, math.floor(budget / (one * iters))))
+  local r = {}
+  for k = 1, repeats do
+    t0 = rnn.clock()
+    for _ = 1, iters do fn(s) end
+    r[k] = (rnn.clock() - t0) / iters * 1e3
+  end
+  table.sort(r)
+  return r[#r // 2 + 1]
+end
+
+local function status_kb(field)
+  local f = assert(io.open('/proc/self/status'))
+  local text = f:read('a')
+  f:close()
+  return tonumber(text:match(field .. ':%s*(%d+)'))
+end
+
+if arg[1] == 'mem' then
+  local mode, dtype, steps = arg[2] or 'lstm', arg[3] or 'float32', tonumber(arg[4]) or 3
+  rnn.set_num_threads(1)
+  rnn.manual_seed(0)
+  local s = setup(mode, dtype, CONFIGS.B)
+  collectgarbage()
+  local base = status_kb('VmRSS')
+  for _ = 1, steps do step(s) end
+  print(string.format('rnnlua mem %s %s B %d %d', mode, dtype, base, status_kb('VmHWM')))
+  return
+end
+
+local threads, repeats = tonumber(arg[1]) or 1, tonumber(arg[2]) or 5
+local cells = {}
+for name in (arg[3] or 'A,B,C'):gmatch('[ABC]') do cells[#cells + 1] = name end
+-- seconds per case (at least 3 batches are run whatever it takes)
+local function budget(name) return name == 'B' and 4 or 2 end
+rnn.set_num_threads(threads)
+rnn.manual_seed(0)
+
+for _, mode in ipairs{'rnn_tanh', 'lstm', 'gru'} do
+  for _, dtype in ipairs{'float32', 'float64'} do
+    for _, name in ipairs{'A', 'B', 'C'} do
+      local s = setup(mode, dtype, CONFIGS[name])
+      local ms = time_ms(step, s, repeats, budget(name))
+      print(string.format('rnnlua step %s %s %s %d %.4f', mode, dtype, name, threads, ms))
+      io.stdout:flush()
+      s = nil
+      collectgarbage()
+    end
+  end
+end
+
+for _, dtype in ipairs{'float32', 'float64'} do
+  for _, name in ipairs(cells) do
+    local s = setup('lstm', dtype, CONFIGS[name])
+    print(string.format('rnnlua cell lstm %s %s %d %.4f', dtype, name, threads,
+                        time_ms(cell_step, s, repeats, budget(name))))
+    io.stdout:flush()
+    if rnn.nn.LSTMCell then
+      s = nncell_setup(dtype, CONFIGS[name])
+      print(string.format('rnnlua nncell lstm %s %s %d %.4f', dtype, name, threads,
+                          time_ms(nncell_step, s, repeats, budget(name))))
+      io.stdout:flush()
+    end
+    s = nil
+    collectgarbage()
+  end
+end
