@@ -98,6 +98,17 @@ local function log_ticks(lo, hi)
     end
     if #major >= 4 then break end
   end
+  -- many decades: label every k-th one (about eight labels), the rest as
+  -- minor ticks, so the labels do not pile up
+  if #major > 10 then
+    local k = math.ceil((b - a + 1) / 8)
+    local kept = {}
+    for _, v in ipairs(major) do
+      local e = math.floor(math.log(v, 10) + 0.5)
+      if (e - a) % k == 0 then kept[#kept + 1] = v else minor[#minor + 1] = v end
+    end
+    major = kept
+  end
   return major, minor
 end
 
