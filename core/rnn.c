@@ -56,27 +56,53 @@ static void ctx_free(void *p)
     free(c);
 }
 
+/* The per-step products are small (B×H by H×G·H): split over BLAS threads
+ * they lose more to synchronisation than they gain, and on a busy machine
+ * far more. The time loops run BLAS on one thread unless each thread would
+ * get at least this many FLOPs of every step's product. */
+#define STEP_FLOPS_PER_THREAD 16e6
+
+static int loop_threads_begin(const rnn_ctx *c)
+{
+    double flops = 2.0 * (double)c->B * (double)(c->G * c->H) * (double)c->H;
+    int n = rl_get_num_threads();
+    if (n > 1 && flops < STEP_FLOPS_PER_THREAD * n) {
+        rl_set_num_threads(1);
+        return n;
+    }
+    return 0;
+}
+
+static void loop_threads_end(int saved)
+{
+    if (saved) rl_set_num_threads(saved);
+}
+
 #define REAL float
 #define SUF f32
 #define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
 #define VSIGMOID rl_vsigmoid_f32
 #define VTANH rl_vtanh_f32
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
 #undef GEMM
+#undef GEMV
 #undef VSIGMOID
 #undef VTANH
 
 #define REAL double
 #define SUF f64
 #define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
 #define VSIGMOID rl_vsigmoid_f64
 #define VTANH rl_vtanh_f64
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
 #undef GEMM
+#undef GEMV
 #undef VSIGMOID
 #undef VTANH
 

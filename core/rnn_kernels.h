@@ -13,6 +13,23 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, SUF)
 
+/* out (B,G·H) += h (B,H) W_hh^T; a matrix-vector product for one sequence,
+ * where GEMM would repack W_hh at every step for a single row */
+static inline void FN(step_forward)(int64_t B, int64_t GH, int64_t H, const REAL *h, const REAL *whh, REAL *out)
+{
+    if (B == 1) GEMV(CblasRowMajor, CblasNoTrans, (int)GH, (int)H, 1, whh, (int)H, h, 1, 1, out, 1);
+    else GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh, (int)H, 1, out,
+              (int)GH);
+}
+
+/* dh (B,H) += dG (B,G·H) W_hh */
+static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REAL *dg, const REAL *whh, REAL *dh)
+{
+    if (B == 1) GEMV(CblasRowMajor, CblasTrans, (int)GH, (int)H, 1, whh, (int)H, dg, 1, 1, dh, 1);
+    else GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, dg, (int)GH, whh, (int)H, 1, dh,
+              (int)H);
+}
+
 static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 {
     return !c->len || t < c->len[b];
@@ -39,6 +56,7 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, 
              pre, (int)GH);
     else if (T * B > 0)
         memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
+    int threads = loop_threads_begin(c);
 
     for (int64_t k = 0; k < T; k++) {
         int64_t t = c->reverse ? T - 1 - k : k;
@@ -48,11 +66,9 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, 
         if (gru) {
             for (int64_t b = 0; b < B; b++)
                 for (int64_t j = 0; j < GH; j++) hw[b * GH + j] = bhh ? bhh[j] : 0;
-            if (H > 0) GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh,
-                            (int)H, 1, hw, (int)GH);
+            if (H > 0) FN(step_forward)(B, GH, H, h, whh, hw);
         } else if (H > 0) {
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh, (int)H, 1, g,
-                 (int)GH);
+            FN(step_forward)(B, GH, H, h, whh, g);
         }
         for (int64_t b = 0; b < B; b++) {
             REAL *gr = g + b * W, *hb = h + b * H, *ob = o + b * H;
@@ -105,6 +121,7 @@ static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, 
             }
         }
     }
+    loop_threads_end(threads);
 }
 
 /* The per-step clipping of the gradient carried back through the state
@@ -144,6 +161,7 @@ static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *
     const REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
 
     double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
+    int threads = loop_threads_begin(c);
     for (int64_t k = T - 1; k >= 0; k--) {
         int64_t t = c->reverse ? T - 1 - k : k;
         REAL *gx = dgx + t * B * GH, *gh = dgh + t * B * GH;
@@ -215,11 +233,10 @@ static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *
             }
         }
         /* dh += dG_t W_hh: zero rows of dG leave inactive sequences' dh as carried */
-        if (H > 0 && B > 0)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, gh, (int)GH, whh, (int)H, 1,
-                 dh, (int)H);
+        if (H > 0 && B > 0) FN(step_backward)(B, GH, H, gh, whh, dh);
         if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
+    loop_threads_end(threads);
 }
 
 #undef FN
