@@ -32,6 +32,9 @@ void rlua_set_grad(lua_State *L, rl_tensor *t, int idx)
                    rl_shape_str(s1, sizeof s1, g->ndim, g->shape), rl_dtype_name(g->dtype),
                    rl_shape_str(s2, sizeof s2, t->ndim, t->shape), rl_dtype_name(t->dtype));
     }
+    if (g->storage == t->storage)
+        rlua_error(L, "Tensor.grad", "a tensor's gradient cannot share its memory (a view, detach() or the "
+                   "tensor itself); assign a clone");
     rl_tensor_retain(g);
     rl_tensor_release(t->grad);
     t->grad = g;

@@ -346,7 +346,7 @@ static int l_tensor(lua_State *L)
     int64_t pos[RL_MAX_DIMS] = {0};
     char *out = rl_tensor_data(*box);
     lua_pushvalue(L, 1);
-    if (rl_tensor_numel(*box) > 0) fill_from_table(L, *box, 0, pos, &out);
+    if (n > 0) fill_from_table(L, *box, 0, pos, &out); /* when empty too: {{}, {1, 2}} is ragged */
     lua_pop(L, 1);
     return 1;
 }

@@ -110,11 +110,14 @@ static int l_save(lua_State *L)
             rl_tensor *t = rlua_totensor(L, -1);
             if (!t)
                 rlua_error(L, fn, "argument 2 (tensors): '%s' must be a tensor, got %s", name, luaL_typename(L, -1));
+            /* the allocations above may have run a finalizer that changed the table */
+            if (i == n) rlua_error(L, fn, "argument 2 (tensors) was modified while being saved");
             names[i] = name;
             tensors[i] = t;
             i++;
             lua_pop(L, 1);
         }
+        if (i != n) rlua_error(L, fn, "argument 2 (tensors) was modified while being saved");
     }
 
     /* the metadata: strings only, as PyTorch and the safetensors library require */
@@ -132,11 +135,13 @@ static int l_save(lua_State *L)
                 rlua_error(L, fn, "argument 3 (metadata): the value of '%s' is a %s; values must be strings "
                            "(safetensors metadata maps strings to strings: convert with tostring)", k,
                            luaL_typename(L, -1));
+            if (i == nmeta) rlua_error(L, fn, "argument 3 (metadata) was modified while being saved");
             keys[i] = k;
             values[i] = v;
             i++;
             lua_pop(L, 1);
         }
+        if (i != nmeta) rlua_error(L, fn, "argument 3 (metadata) was modified while being saved");
     }
 
     rl_status st = rl_safetensors_save(path, n, names, tensors, nmeta, keys, values);

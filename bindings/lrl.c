@@ -200,6 +200,10 @@ void rlua_infer_size(lua_State *L, const char *fn, int64_t *shape, int n, int64_
     int64_t known = 1;
     for (int i = 0; i < n; i++) {
         if (shape[i] != -1) {
+            if (shape[i] != 0 && known > (INT64_C(1) << 62) / shape[i]) {
+                char sb[RL_SHAPE_BUF];
+                rlua_error(L, fn, "shape %s has too many elements", rl_shape_str(sb, sizeof sb, n, shape));
+            }
             known *= shape[i];
         } else if (infer >= 0) {
             rlua_error(L, fn, "only one size may be -1 (inferred)");
@@ -217,6 +221,22 @@ void rlua_infer_size(lua_State *L, const char *fn, int64_t *shape, int n, int64_
     shape[infer] = numel / known;
 }
 
+rl_tensor *rlua_scalar_tensor(lua_State *L, int idx, rl_dtype dt, const char *fn, const char *name)
+{
+    lua_Number v = rlua_checknum(L, idx, fn, name);
+    int isint = 0;
+    lua_Integer i = lua_tointegerx(L, idx, &isint);
+    if (dt == RL_INT64 && !isint)
+        rlua_error(L, fn, "argument %d (%s) must be an integer for an int64 tensor, got %s", idx, name,
+                   lua_tostring(L, idx));
+    int64_t no_dims[1] = {0};
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_tensor_zeros(box, dt, 0, no_dims), fn);
+    if (dt == RL_INT64) *(int64_t *)rl_tensor_data(*box) = i;
+    else rl_tensor_fill_(*box, v);
+    return *box;
+}
+
 void rlua_gc_account(lua_State *L)
 {
     /* Tensor memory is malloc'd in C, invisible to Lua's collector: every
@@ -232,6 +252,12 @@ void rlua_gc_account(lua_State *L)
 
 void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn)
 {
+    /* an expanded dim repeats one element: writing into it is a race between
+     * the elements that alias (PyTorch refuses it too) */
+    for (int i = 0; i < t->ndim; i++)
+        if (t->stride[i] == 0 && t->shape[i] > 1)
+            rlua_error(L, fn, "in-place write into an expanded tensor (dimension %d repeats one element); "
+                       "clone it first", i + 1);
     if (rl_grad_enabled() && (rl_needs_grad(t) || t->storage->grad_leaf))
         rlua_error(L, fn, "in-place operation on %s; do it inside rnn.no_grad(function() ... end), "
                    "or on a clone", rl_needs_grad(t) ? "a tensor that requires grad"

@@ -59,6 +59,11 @@ void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn);
 void rlua_push_grad(lua_State *L, rl_tensor *t);
 void rlua_set_grad(lua_State *L, rl_tensor *t, int idx);
 
+/* The number at idx as a 0-d tensor of dtype dt, pushed on the stack: for an
+ * int64 tensor a Lua integer stays exact (through a double, values beyond
+ * 2^53 would round); a non-integral number for int64 is an error. */
+rl_tensor *rlua_scalar_tensor(lua_State *L, int idx, rl_dtype dt, const char *fn, const char *name);
+
 /* Tells the garbage collector about C memory allocated since the last call. */
 void rlua_gc_account(lua_State *L);
 

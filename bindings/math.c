@@ -17,6 +17,9 @@ static int binary(lua_State *L, rl_binop op, const char *fn)
     }
     if (a && !b) rlua_checknum(L, 2, fn, "b");
     if (b && !a) rlua_checknum(L, 1, fn, "a");
+    /* int64 with a Lua integer: exact, as a 0-d int64 operand */
+    if (a && !b && a->dtype == RL_INT64 && lua_isinteger(L, 2)) b = rlua_scalar_tensor(L, 2, RL_INT64, fn, "b");
+    else if (b && !a && b->dtype == RL_INT64 && lua_isinteger(L, 1)) a = rlua_scalar_tensor(L, 1, RL_INT64, fn, "a");
     rl_tensor **box = rlua_newbox(L);
     rl_status st;
     if (a && b) st = rl_ag_binary(box, op, a, b);
@@ -32,6 +35,7 @@ static int binary_inplace(lua_State *L, rl_binop op, const char *fn)
     rl_tensor *a = rlua_check(L, 1, fn, "self");
     rlua_check_inplace(L, a, fn);
     rl_tensor *b = rlua_totensor(L, 2);
+    if (!b && a->dtype == RL_INT64 && lua_isinteger(L, 2)) b = rlua_scalar_tensor(L, 2, RL_INT64, fn, "other");
     rl_status st;
     if (b) st = rl_binary_into(a, op, a, b);
     else st = rl_binary_scalar_into(a, op, a, rlua_checknum(L, 2, fn, "other"), false);

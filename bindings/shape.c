@@ -101,7 +101,7 @@ static int l_narrow(lua_State *L)
     lua_Integer start = rlua_checkint(L, 3, "narrow", "start");
     lua_Integer len = rlua_checkint(L, 4, "narrow", "length");
     if (start < 0) start += t->shape[dim] + 1;
-    if (start < 1 || len < 0 || start - 1 + len > t->shape[dim])
+    if (start < 1 || start > t->shape[dim] + 1 || len < 0 || len > t->shape[dim] - (start - 1))
         rlua_error(L, "narrow", "start %lld and length %lld out of range for dimension %d of size %lld",
                    (long long)lua_tointeger(L, 3), (long long)len, dim + 1, (long long)t->shape[dim]);
     rl_tensor **box = rlua_newbox(L);
@@ -204,7 +204,10 @@ static int l_fill_(lua_State *L)
     rl_tensor *t = rlua_check(L, 1, "fill_", "self");
     rlua_check_inplace(L, t, "fill_");
     double v = rlua_checknum(L, 2, "fill_", "value");
-    rl_tensor_fill_(t, v);
+    if (t->dtype == RL_INT64 && lua_isinteger(L, 2)) /* exact: through a double, 2^53 + 1 would round */
+        rlua_check_status(L, rl_tensor_copy_(t, rlua_scalar_tensor(L, 2, RL_INT64, "fill_", "value")), "fill_");
+    else
+        rl_tensor_fill_(t, v);
     lua_settop(L, 1);
     return 1;
 }
@@ -301,13 +304,21 @@ static int join(lua_State *L, const char *fn, int stack)
     lua_Integer n = luaL_len(L, 1);
     if (n < 1) rlua_error(L, fn, "argument 1 (tensors) is empty");
     if (n > 1 << 20) rlua_error(L, fn, "argument 1 (tensors) has too many entries");
+    /* lua_geti may run __index code (fresh tensors, a collection): copy the
+     * entries into a table of our own (slot 3) first, and take pointers only
+     * once no more Lua code can run before the core call */
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        lua_rawseti(L, 3, i);
+    }
     /* the array lives in a userdata so that an error below cannot leak it */
     rl_tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)n, 0);
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_geti(L, 1, i);
+        lua_rawgeti(L, 3, i);
         ts[i - 1] = rlua_totensor(L, -1);
         if (!ts[i - 1]) rlua_error(L, fn, "argument 1 (tensors): entry %d is a %s, not a tensor", (int)i, luaL_typename(L, -1));
-        lua_pop(L, 1); /* still referenced by the table */
+        lua_pop(L, 1); /* anchored by the table in slot 3 */
     }
     int dim = 0;
     if (!lua_isnoneornil(L, 2)) dim = rlua_checkdim(L, 2, ts[0]->ndim, fn, stack);

@@ -9,6 +9,14 @@
 static int t_gc(lua_State *L)
 {
     rl_tensor **box = luaL_checkudata(L, 1, RLUA_TENSOR_MT);
+    /* getmetatable(t).__gc(t) from Lua code (an __index/__len handler, a
+     * finalizer) could free a tensor that a binding further up the C stack
+     * is still using: only the collector's own call releases it, which Lua
+     * reports as the metamethod "__gc". */
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || !ar.namewhat || !ar.name ||
+        strcmp(ar.namewhat, "metamethod") != 0 || strcmp(ar.name, "__gc") != 0)
+        return 0;
     rl_tensor_release(*box);
     *box = NULL;
     return 0;

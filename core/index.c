@@ -117,6 +117,8 @@ rl_status rl_cat(rl_tensor **out, const rl_tensor *const *ts, int n, int dim)
             return rl_fail(RL_ERR_SHAPE, "cat: tensor %d has shape %s, which does not match %s outside dimension %d",
                            i + 1, rl_shape_str(s1, sizeof s1, t->ndim, t->shape),
                            rl_shape_str(s2, sizeof s2, t0->ndim, t0->shape), dim + 1);
+        if (t->shape[dim] > (INT64_C(1) << 62) - shape[dim])
+            return rl_fail(RL_ERR_SHAPE, "cat: the result would have more than 2^62 entries along dimension %d", dim + 1);
         shape[dim] += t->shape[dim];
     }
     rl_status st = rl_tensor_empty(out, t0->dtype, t0->ndim, shape);

@@ -115,12 +115,23 @@ rl_status rl_binary_into(rl_tensor *out, rl_binop op, const rl_tensor *a, const 
     if (st || (st = check_dtypes(name, out, a))) return st;
     if (a->dtype == RL_INT64 && (op == RL_DIV || op == RL_POW))
         return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
+    /* an input that overlaps the output other than element for element
+     * (a:add_(a:t()), shifted views) is read from a copy */
+    rl_tensor *ca = NULL, *cb = NULL;
+    if (rl_tensor_overlaps(out, a) && !rl_tensor_same_view(out, a) && (st = rl_tensor_clone(&ca, a))) return st;
+    if (rl_tensor_overlaps(out, b) && !rl_tensor_same_view(out, b) && (st = rl_tensor_clone(&cb, b))) {
+        rl_tensor_release(ca);
+        return st;
+    }
     rl_iter it;
-    const rl_tensor *ops[3] = {out, a, b};
-    if ((st = rl_iter_init(&it, name, 3, ops, out->ndim, out->shape))) return st;
-    binary_ctx c = {op, a->dtype};
-    rl_iter_run(&it, binary_run, &c);
-    return RL_OK;
+    const rl_tensor *ops[3] = {out, ca ? ca : a, cb ? cb : b};
+    if ((st = rl_iter_init(&it, name, 3, ops, out->ndim, out->shape)) == RL_OK) {
+        binary_ctx c = {op, a->dtype};
+        rl_iter_run(&it, binary_run, &c);
+    }
+    rl_tensor_release(ca);
+    rl_tensor_release(cb);
+    return st;
 }
 
 rl_status rl_binary(rl_tensor **out, rl_binop op, const rl_tensor *a, const rl_tensor *b)

@@ -129,6 +129,8 @@ static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tenso
     if (w_hh->ndim != 2)
         return rl_fail(RL_ERR_SHAPE, "%s: weight_hh must be 2-d, got %s", op,
                        rl_shape_str(s1, sizeof s1, w_hh->ndim, w_hh->shape));
+    if (w_hh->shape[1] > INT_MAX)
+        return rl_fail(RL_ERR_SHAPE, "%s: hidden size %lld beyond the BLAS limit", op, (long long)w_hh->shape[1]);
     int64_t T = x->shape[0], B = x->shape[1], In = x->shape[2], H = w_hh->shape[1], GH = rl_rnn_gates(mode) * H;
     const rl_tensor *all[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
     for (int i = 0; i < 7; i++) {

@@ -255,6 +255,7 @@ static rl_status accumulate(rl_tensor **acc, const rl_tensor *g, rl_dtype dtype,
         return RL_OK;
     }
     if (in_place && rl_tensor_is_contiguous(*acc)) {
+        (*acc)->storage->version++; /* a graph that saved t.grad must notice */
         st = rl_binary_into(*acc, RL_ADD, *acc, gs);
     } else { /* an accumulator set from outside may be a view with repeated elements */
         rl_tensor *sum;

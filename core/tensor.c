@@ -141,7 +141,11 @@ rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
     if (ndim < 0 || ndim > RL_MAX_DIMS)
         return rl_fail(RL_ERR_SHAPE, "tensor: %d dimensions requested, at most %d supported", ndim, RL_MAX_DIMS);
     int64_t n = rl_shape_numel(ndim, shape);
-    if (n < 0 || (uint64_t)n > SIZE_MAX / 16)
+    /* the non-zero sizes bound the strides, in bytes too, even when empty */
+    int64_t span = 1;
+    for (int i = 0; n >= 0 && i < ndim; i++)
+        if (shape[i] > 0) span *= shape[i]; /* <= 2^62: checked by rl_shape_numel */
+    if (n < 0 || (uint64_t)n > SIZE_MAX / 16 || (uint64_t)span > SIZE_MAX / 16)
         return rl_fail(RL_ERR_SHAPE, "tensor: invalid shape %s (sizes must be >= 0 and the product must fit in memory)",
                        rl_shape_str(sb, sizeof sb, ndim, shape));
     rl_tensor *t = header_alloc();
@@ -312,6 +316,10 @@ static bool view_strides(const rl_tensor *t, int ndim, const int64_t *shape, int
 {
     int64_t numel = rl_tensor_numel(t);
     if (numel == 0) {
+        int64_t span = 1;
+        for (int i = 0; i < ndim; i++)
+            if (shape[i] > 0) span *= shape[i]; /* <= 2^62: checked by the caller */
+        if ((uint64_t)span > SIZE_MAX / 16) return false; /* as rl_tensor_empty */
         int64_t s = 1;
         for (int i = ndim - 1; i >= 0; i--) {
             stride[i] = s;
@@ -553,8 +561,41 @@ static void copy_run(void *vctx, int64_t n, char **p, const int64_t *s)
 #undef FROM
 }
 
+static void elem_range(const rl_tensor *t, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = t->offset;
+    for (int i = 0; i < t->ndim; i++) *hi += (t->shape[i] - 1) * t->stride[i];
+}
+
+bool rl_tensor_overlaps(const rl_tensor *a, const rl_tensor *b)
+{
+    if (a->storage != b->storage || rl_tensor_numel(a) == 0 || rl_tensor_numel(b) == 0) return false;
+    int64_t alo, ahi, blo, bhi;
+    elem_range(a, &alo, &ahi);
+    elem_range(b, &blo, &bhi);
+    size_t ea = rl_dtype_size(a->dtype), eb = rl_dtype_size(b->dtype);
+    return (alo * (int64_t)ea < (bhi + 1) * (int64_t)eb) && (blo * (int64_t)eb < (ahi + 1) * (int64_t)ea);
+}
+
+bool rl_tensor_same_view(const rl_tensor *a, const rl_tensor *b)
+{
+    if (a->storage != b->storage || a->offset != b->offset || a->dtype != b->dtype || a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i] || (a->shape[i] > 1 && a->stride[i] != b->stride[i])) return false;
+    return true;
+}
+
 rl_status rl_tensor_copy_(rl_tensor *dst, const rl_tensor *src)
 {
+    if (rl_tensor_overlaps(dst, src) && !rl_tensor_same_view(dst, src)) {
+        /* x:copy_(x:t()), a shifted narrow: read everything before writing */
+        rl_tensor *tmp;
+        rl_status st = rl_tensor_clone(&tmp, src);
+        if (st) return st;
+        st = rl_tensor_copy_(dst, tmp);
+        rl_tensor_release(tmp);
+        return st;
+    }
     rl_iter it;
     const rl_tensor *ops[2] = {dst, src};
     rl_status st = rl_iter_init(&it, "copy", 2, ops, dst->ndim, dst->shape);

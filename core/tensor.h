@@ -116,6 +116,13 @@ rl_status rl_tensor_alias(rl_tensor **out, const rl_tensor *t);
 rl_status rl_tensor_contiguous(rl_tensor **out, rl_tensor *t); /* retains t if already contiguous */
 rl_status rl_tensor_clone(rl_tensor **out, const rl_tensor *t);
 rl_status rl_tensor_to_dtype(rl_tensor **out, const rl_tensor *t, rl_dtype dt);
+/* True when a and b share a storage and their element ranges intersect. */
+bool rl_tensor_overlaps(const rl_tensor *a, const rl_tensor *b);
+/* True when a and b are the same elements in the same order (same storage,
+ * offset, shape and strides): an elementwise op may then read and write them
+ * in one pass. */
+bool rl_tensor_same_view(const rl_tensor *a, const rl_tensor *b);
+
 /* dst[...] = src, src broadcast to dst's shape, converted to dst's dtype. */
 rl_status rl_tensor_copy_(rl_tensor *dst, const rl_tensor *src);
 void rl_tensor_fill_(rl_tensor *t, double value);

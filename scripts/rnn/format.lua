@@ -1,9 +1,25 @@
 --- Printing tensors, in the manner of PyTorch and NumPy: aligned columns,
 -- one shared number format, large tensors abbreviated with '...'.
 local M = {}
+local rnn_is_tensor = require('rnn.core').is_tensor
 
 local EDGE = 3          -- items shown at each end of an abbreviated dim
 local THRESHOLD = 1000  -- tensors with more elements are abbreviated
+
+-- The indices of a dim of size n that are printed, in order; false marks
+-- the '...' gap. Only these are visited: a loop over all n would take hours
+-- for a large (or expanded) tensor.
+local function shown(n, summarize)
+  local out = {}
+  if summarize and n > 2 * EDGE then
+    for i = 1, EDGE do out[#out + 1] = i end
+    out[#out + 1] = false
+    for i = n - EDGE + 1, n do out[#out + 1] = i end
+  else
+    for i = 1, n do out[#out + 1] = i end
+  end
+  return out
+end
 
 -- The values that will be printed: everything, or the edges of each dim.
 local function visit(t, summarize, fn)
@@ -11,12 +27,8 @@ local function visit(t, summarize, fn)
   local idx = {}
   local function rec(d)
     if d > dims then fn(t:get(table.unpack(idx, 1, dims))) return end
-    local n = t:size(d)
-    for i = 1, n do
-      if summarize and n > 2 * EDGE and i == EDGE + 1 then
-        i = n - EDGE + 1
-      end
-      if not (summarize and n > 2 * EDGE and i > EDGE and i <= n - EDGE) then
+    for _, i in ipairs(shown(t:size(d), summarize)) do
+      if i then
         idx[d] = i
         rec(d + 1)
       end
@@ -59,6 +71,9 @@ local function shape_str(t)
 end
 
 function M.tensor(t)
+  if not rnn_is_tensor(t) then
+    error(string.format('rnn.Tensor.__tostring: argument 1 must be a tensor, got %s', type(t)), 2)
+  end
   local footer = string.format('[rnn.Tensor %s of shape %s]', t:dtype(), shape_str(t))
   local dims = t:dim()
   local summarize = t:numel() > THRESHOLD
@@ -72,12 +87,10 @@ function M.tensor(t)
 
   local idx = {}
   local function rec(d, indent)
-    local n = t:size(d)
     local parts = {}
-    for i = 1, n do
-      local skip = summarize and n > 2 * EDGE and i > EDGE and i <= n - EDGE
-      if skip then
-        if i == EDGE + 1 then parts[#parts + 1] = '...' end
+    for _, i in ipairs(shown(t:size(d), summarize)) do
+      if not i then
+        parts[#parts + 1] = '...'
       else
         idx[d] = i
         if d == dims then
