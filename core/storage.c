@@ -12,7 +12,13 @@
  * hand-written recurrent loop would otherwise cost two malloc calls each. */
 #define SMALL_MAX 4096
 #define SMALL_CLASSES (SMALL_MAX / RL_ALIGN)
+/* Under AddressSanitizer nothing is recycled, so that a use after free is
+ * still caught rather than landing in a pooled block. */
+#ifdef __SANITIZE_ADDRESS__
+#define SMALL_KEEP 0
+#else
 #define SMALL_KEEP 16384
+#endif
 
 static uint64_t bytes_allocated, bytes_live;
 static size_t bytes_cached;

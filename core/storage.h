@@ -17,7 +17,11 @@
 
 #include "status.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#define RL_STORAGE_CACHE_MAX 0 /* recycle nothing: use-after-free stays visible */
+#else
 #define RL_STORAGE_CACHE_MAX ((size_t)256 << 20)
+#endif
 
 typedef struct rl_storage {
     void *data;

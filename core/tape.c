@@ -25,7 +25,13 @@ bool rl_should_record(int n, rl_tensor *const *inputs)
 /* Nodes of up to two inputs and one output (nearly all) come from a pool
  * of released ones: recording is on the path of every op. */
 #define POOL_SIZE (sizeof(rl_node) + 2 * sizeof(rl_edge) + sizeof(rl_node_output))
+/* Under AddressSanitizer nothing is recycled, so that a use after free is
+ * still caught rather than landing in a pooled block. */
+#ifdef __SANITIZE_ADDRESS__
+#define POOL_KEEP 0
+#else
 #define POOL_KEEP 65536
+#endif
 static rl_node *node_pool;
 static int node_pool_count;
 

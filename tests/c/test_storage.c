@@ -20,6 +20,14 @@ static void storage_small_buffers_are_aligned_and_accounted(void)
 static void storage_cache_reuses_a_freed_large_buffer(void)
 {
     rl_storage_cache_clear();
+#ifdef __SANITIZE_ADDRESS__
+    /* the sanitizer build recycles nothing (storage.h) */
+    rl_storage *only;
+    REQUIRE(rl_storage_new(&only, 1 << 20) == RL_OK);
+    rl_storage_release(only);
+    CHECK_EQ_INT(rl_storage_bytes_cached(), 0);
+    return;
+#endif
     rl_storage *a, *b, *c;
     REQUIRE(rl_storage_new(&a, 1 << 20) == RL_OK);
     void *data = a->data;
