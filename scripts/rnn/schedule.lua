@@ -294,24 +294,8 @@ end
 
 -- ---------------------------------------------------------------- metadata
 
-local function encode_number(v)
-  if math.type(v) == 'integer' then return string.format('%d', v) end
-  if v ~= v then return 'nan' end
-  if v == math.huge then return 'inf' end
-  if v == -math.huge then return '-inf' end
-  local s = string.format('%.17g', v)
-  if not s:find('[.eEn]') then s = s .. '.0' end -- stays a float when read back
-  return s
-end
-
--- integers come back as integers, floats as floats (encode_number keeps a
--- '.0' on integral floats)
-local function decode_number(s)
-  if s == 'nan' then return 0 / 0 end
-  if s == 'inf' then return math.huge end
-  if s == '-inf' then return -math.huge end
-  return tonumber(s)
-end
+local numstr = require 'rnn.numstr'
+local encode_number, decode_number = numstr.encode, numstr.decode
 
 local function flatten(sd, prefix, out)
   for k, v in pairs(sd) do
