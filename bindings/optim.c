@@ -132,11 +132,19 @@ static int64_t read_group(lua_State *L, const char *fn, const rl_optim_config *c
     int64_t m = 0;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_Integer id = first_id + i - 1;
+        /* Everything a slot points at is anchored in `created` (negative keys)
+         * for the whole call: the lookups below may run Lua code (__index,
+         * a collection) that drops the caller's own references. */
+        lua_Integer anchor = -(id * (RL_OPTIM_MAX_STATE + 2)) - 1;
         lua_geti(L, pidx, i);
         rl_tensor *p = rlua_totensor(L, -1);
         if (!p) rlua_error(L, fn, "parameter %lld is not a tensor (got %s)", (long long)id, luaL_typename(L, -1));
-        lua_pop(L, 1);
+        lua_rawseti(L, created, anchor);
         if (!p->grad) continue;
+        rl_tensor **grad_box = rlua_newbox(L);
+        rl_tensor_retain(p->grad);
+        *grad_box = p->grad;
+        lua_rawseti(L, created, anchor - 1);
         if (lua_geti(L, sidx, i) != LUA_TTABLE)
             rlua_error(L, fn, "the state of parameter %lld must be a table, got %s", (long long)id,
                        luaL_typename(L, -1));
@@ -144,7 +152,7 @@ static int64_t read_group(lua_State *L, const char *fn, const rl_optim_config *c
         rl_optim_slot *s = &slots[m];
         memset(s, 0, sizeof *s);
         s->param = p;
-        s->grad = p->grad;
+        s->grad = *grad_box;
         s->index = id;
         int64_t step = read_step(L, fn, id);
         s->step = step + 1;
@@ -153,7 +161,9 @@ static int64_t read_group(lua_State *L, const char *fn, const rl_optim_config *c
             lua_getfield(L, st_idx, names[k]);
             rl_tensor *t = rlua_totensor(L, -1);
             if (t) {
-                s->state[k] = t; /* kept alive by the state table */
+                s->state[k] = t;
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, created, anchor - 2 - k);
             } else if (lua_isnil(L, -1) && (step == 0 || cfg->kind == RL_OPTIM_SGD)) {
                 rl_tensor **box = rlua_newbox(L);
                 rlua_check_status(L, rl_optim_new_state(box, cfg, k, p), fn);

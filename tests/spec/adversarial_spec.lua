@@ -67,6 +67,18 @@ describe('adversarial inputs', function()
     assert.are.equal(big, rnn.zeros({1}, 'int64'):fill_(big):item())
   end)
 
+  it('an optimizer step over a lazy parameter list keeps every parameter and gradient alive', function()
+    local params = setmetatable({}, {__len = function() return 3 end, __index = function()
+      collectgarbage()
+      local p = rnn.ones(3):requires_grad(true)
+      p.grad = rnn.ones(3)
+      return p
+    end})
+    local ok, n = pcall(rnn.core._optim_step, 'SGD', 'sgd',
+      {lr = 0.1, momentum = 0, dampening = 0, weight_decay = 0}, params, {{}, {}, {}})
+    assert.is_true(ok, tostring(n))
+  end)
+
   it('a ragged nested table with an empty row is an error', function()
     assert.has_error(function() rnn.tensor{{}, {1, 2}} end)
   end)
