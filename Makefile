@@ -51,15 +51,10 @@ $(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-# The recurrent kernels' sigmoid and tanh loops (core/vmath.h) vectorise only
+# The sigmoid and tanh loops of core/vmath.h (recurrent kernels, unary ops) vectorise only
 # at -O3 and when comparisons may be if-converted (no FP traps are observed
 # here; values are unchanged).
-$(B)/core/rnn.o: CFLAGS += -O3 -fno-trapping-math
-
-# The recurrent kernels' sigmoid and tanh loops (core/vmath.h) vectorise only
-# at -O3 and when comparisons may be if-converted (no FP traps are observed
-# here; values are unchanged).
-$(B)/core/rnn.o: CFLAGS += -O3 -fno-trapping-math
+$(B)/core/rnn.o $(B)/core/ops.o: CFLAGS += -O3 -fno-trapping-math
 
 rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
