@@ -50,6 +50,7 @@ static inline float rl_tanhf_fast(float x)
     float small = x + x * z * p;
     float large = 1.0f - 2.0f / (rl_expf_fast(2.0f * ax) + 1.0f);
     large = x < 0 ? -large : large;
+    small = ax < 1e-30f ? x : small; /* keeps the sign of -0 */
     return ax < 0.625f ? small : large;
 }
 
@@ -63,7 +64,8 @@ static inline float rl_tanhf_fast(float x)
 
 RL_VMATH_CLONES static void rl_vsigmoid_f32(float *y, const float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + rl_expf_fast(-x[i]));
+    /* below -88 the result is under 6e-39 (float32's denormals): 0 */
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < -88.0f ? 0.0f : 1.0f / (1.0f + rl_expf_fast(-x[i]));
 }
 
 RL_VMATH_CLONES static void rl_vtanh_f32(float *y, const float *x, int64_t n)
