@@ -82,20 +82,8 @@ local core = require 'rnn.core'
 
 local M = {}
 
--- Raises at the first stack frame outside this file (and outside C glue
--- such as pcall), so errors point at the user's line.
-local function raise(fmt, ...)
-  local msg = string.format(fmt, ...)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, 'S')
-    if not info then return error(msg, 0) end
-    if info.what ~= 'C' and not (info.source or ''):find('[/@]rnn/initializers%.lua$') then
-      return error(msg, level)
-    end
-    level = level + 1
-  end
-end
+-- raise(fmt, ...): errors point at the user's line, outside this file
+local _, raise = require('rnn.raise').outside{'[/@]rnn/initializers%.lua$'}
 
 local function shape_str(t) return '(' .. table.concat(t:shape(), ',') .. ')' end
 

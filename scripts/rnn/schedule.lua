@@ -56,23 +56,7 @@ local S = {}
 
 -- ---------------------------------------------------------------- errors
 
-local function in_library(info)
-  if info.what == 'C' then return true end
-  local src = info.source or ''
-  return src:find('[/@]rnn/optim%.lua$') ~= nil or src:find('[/@]rnn/schedule%.lua$') ~= nil
-end
-
-local function raise(msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, 'S')
-    if not info then return error(msg, 0) end
-    if not in_library(info) then return error(msg, level) end
-    level = level + 1
-  end
-end
-
-local function raisef(fmt, ...) return raise(string.format(fmt, ...)) end
+local raise, raisef = require('rnn.raise').outside{'[/@]rnn/optim%.lua$', '[/@]rnn/schedule%.lua$'}
 
 local function describe(v)
   if core.is_tensor(v) then return 'a tensor' end

@@ -7,24 +7,8 @@ local options = require 'rnn.options'
 
 local U = {}
 
-local function in_library(info)
-  if info.what == 'C' then return true end -- pcall, metamethod glue
-  local src = info.source or ''
-  return src:find('[/@]rnn/nn/[%w_]+%.lua$') ~= nil
-end
-
---- Raises msg at the first frame outside rnn.nn.
-function U.raise(msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, 'S')
-    if not info then return error(msg, 0) end
-    if not in_library(info) then return error(msg, level) end
-    level = level + 1
-  end
-end
-
-function U.raisef(fmt, ...) return U.raise(string.format(fmt, ...)) end
+--- Raises msg (or a formatted message) at the first frame outside rnn.nn.
+U.raise, U.raisef = require('rnn.raise').outside{'[/@]rnn/nn/[%w_]+%.lua$'}
 
 -- an error message without its "file:line: " prefix
 function U.strip(msg)
