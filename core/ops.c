@@ -135,6 +135,41 @@ rl_status rl_binary_into(rl_tensor *out, rl_binop op, const rl_tensor *a, const 
     return st;
 }
 
+/* Operand x seen as one flat run over the elements of `like` (contiguous):
+ * x has like's shape and is contiguous, or x is one element (stride 0) with
+ * no more dims than like. */
+static bool flat_operand(const rl_tensor *x, const rl_tensor *like, int64_t *stride)
+{
+    if (x->ndim == like->ndim && !memcmp(x->shape, like->shape, sizeof(int64_t) * (size_t)x->ndim) &&
+        rl_tensor_is_contiguous(x)) {
+        *stride = (int64_t)rl_dtype_size(x->dtype);
+        return true;
+    }
+    if (x->ndim <= like->ndim && rl_tensor_numel(x) == 1) {
+        *stride = 0;
+        return true;
+    }
+    return false;
+}
+
+/* The common case without the general iterator: both operands contiguous
+ * with one shape, or one of them a single element. A fresh output cannot
+ * overlap an input. Returns false when the case does not apply. */
+static bool binary_flat(rl_tensor **out, rl_binop op, const rl_tensor *a, const rl_tensor *b, rl_status *st)
+{
+    int64_t na = rl_tensor_numel(a), nb = rl_tensor_numel(b);
+    const rl_tensor *big = nb > na || (nb == na && b->ndim > a->ndim) ? b : a;
+    int64_t sa, sb;
+    if (!rl_tensor_is_contiguous(big) || !flat_operand(a, big, &sa) || !flat_operand(b, big, &sb)) return false;
+    if ((*st = rl_tensor_empty(out, a->dtype, big->ndim, big->shape))) return true;
+    char *p[3] = {rl_tensor_data(*out), rl_tensor_data(a), rl_tensor_data(b)};
+    int64_t s[3] = {(int64_t)rl_dtype_size(a->dtype), sa, sb};
+    binary_ctx c = {op, a->dtype};
+    int64_t n = rl_tensor_numel(*out);
+    if (n > 0) binary_run(&c, n, p, s);
+    return true;
+}
+
 rl_status rl_binary(rl_tensor **out, rl_binop op, const rl_tensor *a, const rl_tensor *b)
 {
     const char *name = binop_names[op];
@@ -142,6 +177,9 @@ rl_status rl_binary(rl_tensor **out, rl_binop op, const rl_tensor *a, const rl_t
     int64_t shape[RL_MAX_DIMS];
     rl_status st = check_dtypes(name, a, b);
     if (st) return st;
+    if (a->dtype == RL_INT64 && (op == RL_DIV || op == RL_POW))
+        return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
+    if (binary_flat(out, op, a, b, &st)) return st;
     if ((st = rl_broadcast_shape(name, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape))) return st;
     if ((st = rl_tensor_empty(out, a->dtype, ndim, shape))) return st;
     st = rl_binary_into(*out, op, a, b);

@@ -8,11 +8,6 @@
 #include <string.h>
 
 
-size_t rl_dtype_size(rl_dtype dt)
-{
-    return dt == RL_FLOAT32 ? 4 : 8;
-}
-
 const char *rl_dtype_name(rl_dtype dt)
 {
     switch (dt) {
@@ -252,22 +247,6 @@ rl_status rl_tensor_eye(rl_tensor **out, rl_dtype dt, int64_t rows, int64_t cols
 }
 
 /* ---- queries ---- */
-
-int64_t rl_tensor_numel(const rl_tensor *t)
-{
-    return rl_shape_numel(t->ndim, t->shape);
-}
-
-bool rl_tensor_is_contiguous(const rl_tensor *t)
-{
-    int64_t s = 1;
-    for (int i = t->ndim - 1; i >= 0; i--) {
-        if (t->shape[i] == 0) return true;
-        if (t->shape[i] != 1 && t->stride[i] != s) return false;
-        s *= t->shape[i];
-    }
-    return true;
-}
 
 void *rl_tensor_ptr(const rl_tensor *t, const int64_t *index)
 {

@@ -45,7 +45,7 @@ typedef struct rl_tensor {
 } rl_tensor;
 
 /* dtypes */
-size_t rl_dtype_size(rl_dtype dt);
+static inline size_t rl_dtype_size(rl_dtype dt) { return dt == RL_FLOAT32 ? 4 : 8; }
 const char *rl_dtype_name(rl_dtype dt);
 rl_status rl_dtype_parse(const char *name, rl_dtype *out);
 static inline bool rl_dtype_is_float(rl_dtype dt) { return dt != RL_INT64; }
@@ -82,8 +82,24 @@ rl_status rl_tensor_linspace(rl_tensor **out, rl_dtype dt, double start, double 
 rl_status rl_tensor_eye(rl_tensor **out, rl_dtype dt, int64_t rows, int64_t cols);
 
 /* queries */
-int64_t rl_tensor_numel(const rl_tensor *t);
-bool rl_tensor_is_contiguous(const rl_tensor *t);
+/* Inline: every op asks. A tensor's shape was checked when it was made, so
+ * the product cannot overflow. */
+static inline int64_t rl_tensor_numel(const rl_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+static inline bool rl_tensor_is_contiguous(const rl_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] == 0) return true;
+        if (t->shape[i] != 1 && t->stride[i] != s) return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
 /* Address of the element at a 0-based multi-index (not range-checked). */
 void *rl_tensor_ptr(const rl_tensor *t, const int64_t *index);
 static inline void *rl_tensor_data(const rl_tensor *t)
