@@ -6,17 +6,31 @@
 
 #include <string.h>
 
+/* True when the running C function was called by the collector as a
+ * finalizer. Lua names such a call the metamethod "__gc" with pointers to
+ * fixed strings, so after one strcmp a pointer comparison settles it. */
+static bool called_by_collector(lua_State *L)
+{
+    static const char *seen_name, *seen_namewhat;
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || !ar.namewhat || !ar.name) return false;
+    if (ar.name == seen_name && ar.namewhat == seen_namewhat) return true;
+    if (strcmp(ar.namewhat, "metamethod") != 0 || strcmp(ar.name, "__gc") != 0) return false;
+    seen_name = ar.name;
+    seen_namewhat = ar.namewhat;
+    return true;
+}
+
 static int t_gc(lua_State *L)
 {
-    rl_tensor **box = luaL_checkudata(L, 1, RLUA_TENSOR_MT);
     /* getmetatable(t).__gc(t) from Lua code (an __index/__len handler, a
      * finalizer) could free a tensor that a binding further up the C stack
-     * is still using: only the collector's own call releases it, which Lua
-     * reports as the metamethod "__gc". */
-    lua_Debug ar;
-    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || !ar.namewhat || !ar.name ||
-        strcmp(ar.namewhat, "metamethod") != 0 || strcmp(ar.name, "__gc") != 0)
+     * is still using: only the collector's own call releases it. The
+     * collector calls it on objects carrying the tensor metatable; a table
+     * given that metatable by setmetatable is not a box. */
+    if (!called_by_collector(L) || lua_type(L, 1) != LUA_TUSERDATA || lua_rawlen(L, 1) != sizeof(rl_tensor *))
         return 0;
+    rl_tensor **box = lua_touserdata(L, 1);
     rl_tensor_release(*box);
     *box = NULL;
     return 0;
