@@ -2,6 +2,7 @@
 
 #include "../core/tape.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -239,14 +240,21 @@ rl_tensor *rlua_scalar_tensor(lua_State *L, int idx, rl_dtype dt, const char *fn
 
 void rlua_gc_account(lua_State *L)
 {
-    /* Tensor memory is malloc'd in C, invisible to Lua's collector: every
-     * 16 MiB allocated, run a collector step sized to that much. */
+    /* Tensor memory is malloc'd in C, invisible to Lua's collector, and a
+     * dead tensor's memory comes back only when the collector finalizes its
+     * box. So C bytes allocated are reported as collector debt once they
+     * pass a third of the tensor memory in use, and at least 512 KiB: a
+     * loop of small ops then reuses memory still in cache (reported every
+     * 16 MiB, such a loop ran twice as slow), while a model with big
+     * tensors is not collected after every op. */
     static uint64_t seen;
-    uint64_t now = rl_storage_bytes_allocated();
-    if (now - seen > (UINT64_C(16) << 20)) {
-        int kb = (int)((now - seen) >> 10);
+    uint64_t now = rl_storage_bytes_allocated(), since = now - seen;
+    uint64_t threshold = rl_storage_bytes_live() / 3;
+    if (threshold < (UINT64_C(512) << 10)) threshold = UINT64_C(512) << 10;
+    if (since > threshold) {
         seen = now;
-        lua_gc(L, LUA_GCSTEP, kb);
+        uint64_t kb = since >> 10;
+        lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
     }
 }
 
