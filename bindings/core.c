@@ -17,6 +17,7 @@ static int l_clock(lua_State *L)
 
 int luaopen_rnn_core(lua_State *L)
 {
+    rlua_install_allocator(L);
     lua_newtable(L);
     rlua_open_tensor(L);
     rlua_open_create(L);
@@ -28,6 +29,7 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_io(L);
     rlua_open_optim(L);
     rlua_open_linalg(L);
+    rlua_open_lalloc(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
     return 1;

@@ -67,6 +67,9 @@ rl_tensor *rlua_scalar_tensor(lua_State *L, int idx, rl_dtype dt, const char *fn
 /* Tells the garbage collector about C memory allocated since the last call. */
 void rlua_gc_account(lua_State *L);
 
+/* Serves the state's small objects from pools (lalloc.c); once per state. */
+void rlua_install_allocator(lua_State *L);
+
 /* Registration of each binding file into the module table at the top. */
 void rlua_open_tensor(lua_State *L);
 void rlua_open_create(lua_State *L);
@@ -78,6 +81,7 @@ void rlua_open_io(lua_State *L);
 void rlua_open_rnn(lua_State *L);
 void rlua_open_optim(lua_State *L);
 void rlua_open_linalg(lua_State *L);
+void rlua_open_lalloc(lua_State *L);
 
 /* The methods table of rnn.Tensor (for registering more methods). */
 void rlua_push_methods(lua_State *L);
