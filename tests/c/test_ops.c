@@ -190,6 +190,14 @@ static int make_layouts(layout *L, rl_binop op, rl_dtype dt)
     rl_tensor_release(t);
     L[n].b = operand(op, 1, dt, DIMS(3, 4, 5), seed + 13);
     n++;
+
+    /* one element on either side: the flat path with a repeated operand */
+    L[n] = (layout){"one-element b", operand(op, 0, dt, DIMS(3, 4, 5), seed + 14), operand(op, 1, dt, DIMS(1, 1, 1), seed + 15)};
+    n++;
+    L[n] = (layout){"0-d a", operand(op, 0, dt, 0, NULL, seed + 16), operand(op, 1, dt, DIMS(3, 4, 5), seed + 17)};
+    n++;
+    L[n] = (layout){"1-d one-element b", operand(op, 0, dt, DIMS(3, 4, 5), seed + 18), operand(op, 1, dt, DIMS(1), seed + 19)};
+    n++;
     return n;
 }
 
@@ -197,7 +205,7 @@ static void test_binary_ops_all_layouts_float(void)
 {
     for (int k = 0; k < 2; k++)
         for (int op = 0; op < RL_BINOP_COUNT; op++) {
-            layout L[8];
+            layout L[12];
             int n = make_layouts(L, (rl_binop)op, FLOATS[k]);
             for (int i = 0; i < n; i++) {
                 REQUIRE(L[i].a && L[i].b);
@@ -277,6 +285,43 @@ static void test_binary_zero_d_and_empty(void)
         rl_tensor_release(e);
         rl_tensor_release(b);
         rl_tensor_release(a);
+    }
+}
+
+/* The broadcast shape when one operand is a single element with more dims
+ * than the other, or both are single elements. */
+static void test_binary_one_element_shapes(void)
+{
+    for (int k = 0; k < 2; k++) {
+        rl_tensor *one11, *row3, *one1, *zero_d, *out;
+        REQUIRE_OK(rl_tensor_full(&one11, FLOATS[k], DIMS(1, 1), 2));
+        REQUIRE_OK(rl_tensor_full(&row3, FLOATS[k], DIMS(3), 5));
+        REQUIRE_OK(rl_tensor_full(&one1, FLOATS[k], DIMS(1), 7));
+        REQUIRE_OK(rl_tensor_full(&zero_d, FLOATS[k], 0, NULL, 11));
+        REQUIRE_OK(rl_binary(&out, RL_SUB, one11, row3));
+        CHECK_SHAPE(out, DIMS(1, 3));
+        CHECK_CLOSE(tu_get(out, IDX(0, 2)), -3, 0);
+        rl_tensor_release(out);
+        REQUIRE_OK(rl_binary(&out, RL_SUB, row3, one11));
+        CHECK_SHAPE(out, DIMS(1, 3));
+        CHECK_CLOSE(tu_get(out, IDX(0, 1)), 3, 0);
+        rl_tensor_release(out);
+        REQUIRE_OK(rl_binary(&out, RL_SUB, one1, one11));
+        CHECK_SHAPE(out, DIMS(1, 1));
+        CHECK_CLOSE(tu_get(out, IDX(0, 0)), 5, 0);
+        rl_tensor_release(out);
+        REQUIRE_OK(rl_binary(&out, RL_SUB, zero_d, one1));
+        CHECK_SHAPE(out, DIMS(1));
+        CHECK_CLOSE(tu_get(out, IDX(0)), 4, 0);
+        rl_tensor_release(out);
+        REQUIRE_OK(rl_binary(&out, RL_DIV, one1, zero_d));
+        CHECK_SHAPE(out, DIMS(1));
+        CHECK_CLOSE(tu_get(out, IDX(0)), 7.0 / 11.0, 1e-6);
+        rl_tensor_release(out);
+        rl_tensor_release(zero_d);
+        rl_tensor_release(one1);
+        rl_tensor_release(row3);
+        rl_tensor_release(one11);
     }
 }
 
@@ -633,6 +678,7 @@ void suite_ops(void)
     TH_RUN(test_binary_ops_all_layouts_float);
     TH_RUN(test_binary_scalar_both_sides);
     TH_RUN(test_binary_zero_d_and_empty);
+    TH_RUN(test_binary_one_element_shapes);
     TH_RUN(test_binary_nan_propagation);
     TH_RUN(test_unary_ops_float);
     TH_RUN(test_unary_special_values);
