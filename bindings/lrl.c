@@ -246,16 +246,30 @@ void rlua_gc_account(lua_State *L)
      * pass a third of the tensor memory in use, and at least 512 KiB: a
      * loop of small ops then reuses memory still in cache (reported every
      * 16 MiB, such a loop ran twice as slow), while a model with big
-     * tensors is not collected after every op. */
-    static uint64_t seen;
+     * tensors is not collected after every op.
+     *
+     * In generational mode (rnnlua's default, as lua's) that debt buys
+     * minor collections only, which never free a box that survived two of
+     * them: the tensors of a long forward pass. Lua starts a major
+     * collection when its own heap doubles, which tiny boxes hardly move;
+     * so one is started here when the tensor memory in use has doubled
+     * since the last (at least 16 MiB), as Lua would if it could see it. */
+    static uint64_t seen, live_after_full;
     uint64_t now = rl_storage_bytes_allocated(), since = now - seen;
-    uint64_t threshold = rl_storage_bytes_live() / 3;
+    uint64_t live = rl_storage_bytes_held();
+    uint64_t threshold = live / 3;
     if (threshold < (UINT64_C(512) << 10)) threshold = UINT64_C(512) << 10;
-    if (since > threshold) {
-        seen = now;
-        uint64_t kb = since >> 10;
-        lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
+    if (since <= threshold) return;
+    seen = now;
+    uint64_t full_at = 2 * live_after_full;
+    if (full_at < (UINT64_C(16) << 20)) full_at = UINT64_C(16) << 20;
+    if (live > full_at && lua_gc(L, LUA_GCISRUNNING)) {
+        lua_gc(L, LUA_GCCOLLECT);
+        live_after_full = rl_storage_bytes_held();
+        return;
     }
+    uint64_t kb = since >> 10;
+    lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
 }
 
 void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn)

@@ -20,15 +20,21 @@
 #define SMALL_KEEP 16384
 #endif
 
-static uint64_t bytes_allocated, bytes_live;
+static uint64_t bytes_allocated, bytes_live, overhead_live;
 static size_t bytes_cached;
 static rl_storage *cache[NCLASSES];
 static rl_storage *small_cache[SMALL_CLASSES + 1];
 static int small_count[SMALL_CLASSES + 1];
 
 uint64_t rl_storage_bytes_allocated(void) { return bytes_allocated; }
-void rl_storage_note_overhead(size_t bytes) { bytes_allocated += bytes; }
+void rl_storage_note_overhead(size_t bytes)
+{
+    bytes_allocated += bytes;
+    overhead_live += bytes;
+}
+void rl_storage_note_overhead_freed(size_t bytes) { overhead_live -= bytes; }
 uint64_t rl_storage_bytes_live(void) { return bytes_live; }
+uint64_t rl_storage_bytes_held(void) { return bytes_live + overhead_live; }
 size_t rl_storage_bytes_cached(void) { return bytes_cached; }
 
 /* Size class of n >= CACHE_MIN: n rounded up to a multiple of 1/8 of its

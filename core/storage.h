@@ -44,9 +44,13 @@ void rl_storage_cache_clear(void);
  * cannot see C memory; tests check the second returns to its start. */
 uint64_t rl_storage_bytes_allocated(void);
 /* Counts other core memory (tensor headers, tape nodes) into the allocated
- * total, so that the collector is paced by all of it. */
+ * total, so that the collector is paced by all of it, and while it is in
+ * use into rl_storage_bytes_held; the freed call takes it out again. */
 void rl_storage_note_overhead(size_t bytes);
+void rl_storage_note_overhead_freed(size_t bytes);
 uint64_t rl_storage_bytes_live(void);
+/* Storage in use plus the other core memory in use. */
+uint64_t rl_storage_bytes_held(void);
 size_t rl_storage_bytes_cached(void);
 
 #endif

@@ -35,8 +35,14 @@ bool rl_should_record(int n, rl_tensor *const *inputs)
 static rl_node *node_pool;
 static int node_pool_count;
 
+static size_t node_size(int nin, int nout)
+{
+    return sizeof(rl_node) + (size_t)nin * sizeof(rl_edge) + (size_t)nout * sizeof(rl_node_output);
+}
+
 static void node_free(rl_node *n)
 {
+    rl_storage_note_overhead_freed(node_size(n->nin, n->nout));
     if (n->pooled && node_pool_count < POOL_KEEP) {
         n->next_free = node_pool;
         node_pool = n;
@@ -50,9 +56,8 @@ rl_status rl_node_new(rl_node **out, const char *name, rl_backward_fn backward,
                       int nin, rl_tensor *const *inputs, int nout)
 {
     /* one allocation: the node, then its edges, then its outputs */
-    size_t size = sizeof(rl_node) + (size_t)nin * sizeof(rl_edge) + (size_t)nout * sizeof(rl_node_output);
+    size_t size = node_size(nin, nout);
     bool pooled = size <= POOL_SIZE;
-    rl_storage_note_overhead(size);
     rl_node *n;
     if (pooled && node_pool) {
         n = node_pool;
@@ -63,6 +68,7 @@ rl_status rl_node_new(rl_node **out, const char *name, rl_backward_fn backward,
         n = calloc(1, pooled ? POOL_SIZE : size);
     }
     if (!n) return rl_fail(RL_ERR_NOMEM, "%s: out of memory recording the operation", name);
+    rl_storage_note_overhead(size);
     n->pooled = pooled;
     n->refcount = 1;
     n->seq = next_seq++;
@@ -236,6 +242,13 @@ static rl_status sum_to_shape(rl_tensor **out, const rl_tensor *g, int ndim, con
     return st;
 }
 
+/* Nothing but this reference sees t's elements: no other header, no other
+ * view of its storage, no repeated elements. */
+static bool exclusive(const rl_tensor *t)
+{
+    return t->refcount == 1 && t->storage->refcount == 1 && rl_tensor_is_contiguous(t);
+}
+
 static rl_status accumulate(rl_tensor **acc, const rl_tensor *g, rl_dtype dtype, int ndim, const int64_t *shape,
                             bool in_place)
 {
@@ -263,6 +276,8 @@ static rl_status accumulate(rl_tensor **acc, const rl_tensor *g, rl_dtype dtype,
     if (in_place && rl_tensor_is_contiguous(*acc)) {
         (*acc)->storage->version++; /* a graph that saved t.grad must notice */
         st = rl_binary_into(*acc, RL_ADD, *acc, gs);
+    } else if (!in_place && exclusive(*acc)) { /* a sum the tape made, or a gradient handed over */
+        st = rl_binary_into(*acc, RL_ADD, *acc, gs);
     } else { /* an accumulator set from outside may be a view with repeated elements */
         rl_tensor *sum;
         st = rl_binary(&sum, RL_ADD, *acc, gs);
@@ -289,6 +304,24 @@ static rl_status accumulate_into_tensor(rl_tensor *t, const rl_tensor *g)
 }
 
 /* ---- backward ---- */
+
+rl_tensor *rl_backward_sink(rl_node *n, int i)
+{
+    const rl_edge *e = &n->in[i];
+    if (e->node) {
+        rl_tensor *acc = e->node->acc ? e->node->acc[e->output_nr] : NULL;
+        return acc && exclusive(acc) ? acc : NULL;
+    }
+    rl_tensor *leaf = e->leaf, *acc = leaf ? leaf->grad : NULL;
+    /* A leaf's gradient accumulates in place anyway (accumulate_into_tensor);
+     * Lua may hold t.grad (the same header), but no other view of it may
+     * exist: it could be an operand of the very product (y:backward(w.grad)). */
+    if (!acc || acc->storage->refcount != 1 || !rl_tensor_is_contiguous(acc) || acc->dtype != leaf->dtype ||
+        !rl_tensor_same_shape(acc, leaf))
+        return NULL;
+    acc->storage->version++;
+    return acc;
+}
 
 static int by_seq_desc(const void *a, const void *b)
 {

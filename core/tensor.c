@@ -70,18 +70,20 @@ static int free_header_count;
 
 static rl_tensor *header_alloc(void)
 {
-    rl_storage_note_overhead(sizeof(rl_tensor));
     rl_tensor *t = free_headers;
     if (t) {
         free_headers = t->grad; /* the free list is threaded through grad */
         free_header_count--;
-        return t;
+    } else if (!(t = malloc(sizeof *t))) {
+        return NULL;
     }
-    return malloc(sizeof *t);
+    rl_storage_note_overhead(sizeof(rl_tensor));
+    return t;
 }
 
 static void header_free(rl_tensor *t)
 {
+    rl_storage_note_overhead_freed(sizeof(rl_tensor));
     if (free_header_count < HEADER_KEEP) {
         t->grad = free_headers;
         free_headers = t;
