@@ -60,6 +60,47 @@ static rl_status operand(blas_operand *op, const rl_tensor *t, rl_tensor **copy)
     return RL_OK;
 }
 
+/* Stride in elements of dim d of op(t), where op transposes a 2-d t when tr. */
+static int64_t op_stride(const rl_tensor *t, bool tr, int d) { return t->stride[tr ? 1 - d : d]; }
+
+/* c (n,m) = alpha op(a) op(b) + beta c when n == 1 or m == 1, as one matrix
+ * times a vector: GEMM would first pack (copy) the whole matrix, which for
+ * one row costs as much as the product (a cell looped over time with batch
+ * 1 does this at every step, forward and backward). Returns false, having
+ * done nothing, when the case does not apply or BLAS cannot read the
+ * operands as they lie. The dims were checked by rl_gemm. */
+static bool gemv_fits(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
+                      int64_t n, int64_t m, int64_t k, double alpha, double beta)
+{
+    if (n != 1 && m != 1) return false;
+    /* y = alpha E^T x + beta y (n == 1: x the row of op(a), E = op(b) (k,m))
+     * or y = alpha E x + beta y (m == 1: x the column of op(b), E = op(a) (n,k)) */
+    const rl_tensor *mat = n == 1 ? b : a, *vec = n == 1 ? a : b;
+    bool tmat = n == 1 ? tb : ta, tvec = n == 1 ? ta : tb;
+    int64_t rows = n == 1 ? k : n, cols = n == 1 ? m : k;
+    int64_t incx = n == 1 ? op_stride(vec, tvec, 1) : op_stride(vec, tvec, 0);
+    int64_t incy = n == 1 ? c->stride[1] : c->stride[0];
+    if (k == 1) incx = 1;
+    if ((n == 1 ? m : n) == 1) incy = 1;
+    bool stored_t;
+    int64_t ld;
+    if (incx <= 0 || incx > INT_MAX || incy <= 0 || incy > INT_MAX ||
+        !blas_layout(rows, cols, op_stride(mat, tmat, 0), op_stride(mat, tmat, 1), &stored_t, &ld) || ld > INT_MAX)
+        return false;
+    /* E as stored: row-major (rows, cols), or its transpose row-major */
+    bool use_t = (n == 1) != stored_t;
+    int sr = (int)(stored_t ? cols : rows), sc = (int)(stored_t ? rows : cols);
+    if (beta == 0) rl_tensor_fill_(c, 0); /* y may hold anything, NaN included */
+    if (c->dtype == RL_FLOAT32)
+        cblas_sgemv(CblasRowMajor, use_t ? CblasTrans : CblasNoTrans, sr, sc, (float)alpha, rl_tensor_data(mat),
+                    (int)ld, rl_tensor_data(vec), (int)incx, beta == 0 ? 0.0f : (float)beta, rl_tensor_data(c),
+                    (int)incy);
+    else
+        cblas_dgemv(CblasRowMajor, use_t ? CblasTrans : CblasNoTrans, sr, sc, alpha, rl_tensor_data(mat), (int)ld,
+                    rl_tensor_data(vec), (int)incx, beta, rl_tensor_data(c), (int)incy);
+    return true;
+}
+
 rl_status rl_gemm(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
                   double alpha, double beta)
 {
@@ -103,6 +144,8 @@ rl_status rl_gemm(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b,
         }
         return RL_OK;
     }
+
+    if (gemv_fits(c, a, ta, b, tb, n, m, k, alpha, beta)) return RL_OK;
 
     blas_operand A, B;
     rl_tensor *ca = NULL, *cb = NULL;

@@ -473,12 +473,15 @@ static void check_gemm(int line, const rl_tensor *cout, const rl_tensor *cin, co
 static void test_gemm_alpha_beta_transposes(void)
 {
     const double ab[3][2] = {{1, 0}, {0.5, -2}, {-1.25, 1}};
+    /* (n, k, m): one row or one column of output goes through GEMV */
+    const int64_t sizes[6][3] = {{5, 7, 4}, {1, 7, 4}, {5, 7, 1}, {1, 7, 1}, {1, 1, 4}, {5, 1, 1}};
+    for (int z = 0; z < 6; z++)
     for (int k = 0; k < 2; k++)
         for (int ta = 0; ta <= 1; ta++)
             for (int tb = 0; tb <= 1; tb++)
                 for (int q = 0; q < 3; q++) {
                     rl_dtype dt = FLOATS[k];
-                    const int64_t n = 5, kk = 7, m = 4;
+                    const int64_t n = sizes[z][0], kk = sizes[z][1], m = sizes[z][2];
                     rl_tensor *a = ta ? tu_rand(dt, DIMS(kk, n), 50, -1, 1, 0) : tu_rand(dt, DIMS(n, kk), 50, -1, 1, 0);
                     rl_tensor *b = tb ? tu_rand(dt, DIMS(m, kk), 51, -1, 1, 0) : tu_rand(dt, DIMS(kk, m), 51, -1, 1, 0);
                     /* c: rows 1..5 of an (8,6) buffer, columns 2..5 (ldc 6) */
