@@ -32,7 +32,13 @@ static rl_status matmul_backward(rl_node *n, rl_tensor *const *grad_out, rl_tens
         rl_tensor_release(g2);
         g2 = u;
     }
-    if (rl_node_needs(n, 0)) {
+    /* 2-d by 2-d: a gradient already held is added to by GEMM (beta = 1),
+     * as for a weight multiplied at every step of a loop */
+    bool plain = a->ndim == 2 && b->ndim == 2;
+    rl_tensor *sink;
+    if (plain && rl_node_needs(n, 0) && (sink = rl_backward_sink(n, 0))) {
+        TRY(rl_gemm(sink, g2, false, b2, true, 1.0, 1.0)); /* (n,k) += (n,m) (m,k) */
+    } else if (rl_node_needs(n, 0)) {
         TRY(rl_tensor_transpose(&bt, b2, b2->ndim - 2, b2->ndim - 1));
         TRY(rl_matmul(&r, g2, bt));
         if (a_vec) TRY(rl_tensor_squeeze(&grad_in[0], r, r->ndim - 2));
@@ -43,7 +49,9 @@ static rl_status matmul_backward(rl_node *n, rl_tensor *const *grad_out, rl_tens
         rl_tensor_release(r);
         r = NULL;
     }
-    if (rl_node_needs(n, 1)) {
+    if (plain && rl_node_needs(n, 1) && (sink = rl_backward_sink(n, 1))) {
+        TRY(rl_gemm(sink, a2, true, g2, false, 1.0, 1.0)); /* (k,m) += (k,n) (n,m) */
+    } else if (rl_node_needs(n, 1)) {
         TRY(rl_tensor_transpose(&at, a2, a2->ndim - 2, a2->ndim - 1));
         TRY(rl_matmul(&r, at, g2));
         if (b_vec) TRY(rl_tensor_squeeze(&grad_in[1], r, r->ndim - 1));

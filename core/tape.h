@@ -106,6 +106,13 @@ static inline bool rl_node_needs(const rl_node *n, int i)
     return n->in[i].node || n->in[i].leaf;
 }
 void rl_node_release(rl_node *n);
+/* In a backward function: the buffer that already holds input i's
+ * gradient, when the backward may add its contribution into it in place
+ * (a GEMM with beta = 1 instead of a new product and a sum); NULL when
+ * there is none yet or it is not the tape's alone. It has the input's shape
+ * and dtype and is contiguous. A backward that adds into it leaves
+ * grad_in[i] NULL. */
+rl_tensor *rl_backward_sink(rl_node *n, int i);
 /* dtype and shape of input i (which must need a gradient), from its edge */
 void rl_node_input_meta(const rl_node *n, int i, rl_node_output *meta);
 /* A tensor pointing at n as its grad_fn is going away. */

@@ -200,6 +200,52 @@ describe('accumulation', function()
     assert.are.same({2, 4, 6}, x.grad:totable())
   end)
 
+  -- matmul's backward adds a weight's gradient into the one already held
+  -- (GEMM with beta = 1) from the second use on: through a transposed view
+  -- (a node's buffer) and on a leaf used directly (the leaf's grad)
+  it('a weight multiplied at every step of a loop gets the sum of the steps\' gradients', function()
+    rnn.manual_seed(7)
+    local w = rnn.randn({4, 3}, D):requires_grad(true)
+    local w2 = rnn.randn({5, 2}, D):requires_grad(true)
+    local xs, gs, vs, g2s = {}, {}, {}, {}
+    for t = 1, 6 do
+      xs[t], gs[t] = rnn.randn({2, 3}, D), rnn.randn({2, 4}, D)
+      vs[t], g2s[t] = rnn.randn({2, 1}, D), rnn.randn({5, 1}, D)
+    end
+    local function loss()
+      local wt = w:t()
+      local total = rnn.zeros({}, D)
+      for t = 1, 6 do
+        total = total + (rnn.matmul(xs[t], wt) * gs[t]):sum() + (rnn.matmul(w2, vs[t]) * g2s[t]):sum()
+      end
+      return total
+    end
+    local dw, dw2 = rnn.zeros({4, 3}, D), rnn.zeros({5, 2}, D)
+    for t = 1, 6 do
+      dw = dw + rnn.matmul(gs[t]:t(), xs[t])
+      dw2 = dw2 + rnn.matmul(g2s[t], vs[t]:t())
+    end
+    loss():backward()
+    assert_near(dw:totable(), w.grad:totable(), 1e-12)
+    assert_near(dw2:totable(), w2.grad:totable(), 1e-12)
+    local held = w2.grad -- a handle on the grad sees the next backward's sum
+    loss():backward()
+    assert_near((dw * 2):totable(), w.grad:totable(), 1e-12)
+    assert_near((dw2 * 2):totable(), held:totable(), 1e-12)
+  end)
+
+  it('a gradient that is also the seed of backward is not overwritten while it is read', function()
+    -- one row: the product runs as GEMV, which reads its vector as it writes
+    rnn.manual_seed(3)
+    local w = rnn.randn({1, 200}, D):requires_grad(true)
+    local x = rnn.randn({200, 200}, D)
+    rnn.matmul(w, x):sum():backward() -- w.grad = 1 x^T
+    local g0 = w.grad:clone()
+    rnn.matmul(w, x):backward(w.grad) -- w.grad += seed x^T with seed = old w.grad
+    local expect = g0 + rnn.matmul(g0, x:t())
+    assert_near(expect:totable(), w.grad:totable(), 1e-10)
+  end)
+
   it('t.grad can be set to a tensor of the right shape and dtype only', function()
     local x = T{1, 2}:requires_grad(true)
     x.grad = T{10, 20}
