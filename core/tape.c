@@ -329,15 +329,16 @@ static int by_seq_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-static void free_accs(rl_node **list, size_t count)
+/* The accumulator slots of all nodes of one backward share one block. */
+static void free_accs(rl_node **list, size_t count, rl_tensor **block)
 {
     for (size_t i = 0; i < count; i++) {
         rl_node *n = list[i];
         if (!n->acc) continue;
         for (int k = 0; k < n->nout; k++) rl_tensor_release(n->acc[k]);
-        free(n->acc);
         n->acc = NULL;
     }
+    free(block);
 }
 
 /* Collects the nodes reachable from root, marked with this walk's epoch. */
@@ -456,9 +457,13 @@ rl_status rl_backward(rl_tensor *root, const rl_tensor *grad, bool retain_graph)
         return st;
     }
     qsort(list, count, sizeof *list, by_seq_desc);
-    for (size_t i = 0; i < count && st == RL_OK; i++) {
-        list[i]->acc = calloc((size_t)list[i]->nout, sizeof(rl_tensor *));
-        if (!list[i]->acc) st = rl_fail(RL_ERR_NOMEM, "backward: out of memory");
+    size_t slots = 0;
+    for (size_t i = 0; i < count; i++) slots += (size_t)list[i]->nout;
+    rl_tensor **block = calloc(slots ? slots : 1, sizeof *block);
+    if (!block) st = rl_fail(RL_ERR_NOMEM, "backward: out of memory");
+    for (size_t i = 0, used = 0; i < count && st == RL_OK; i++) {
+        list[i]->acc = block + used;
+        used += (size_t)list[i]->nout;
     }
     if (st == RL_OK) {
         root->grad_fn->acc[root->output_nr] = seed;
@@ -474,7 +479,7 @@ rl_status rl_backward(rl_tensor *root, const rl_tensor *grad, bool retain_graph)
             }
         }
     }
-    free_accs(list, count);
+    free_accs(list, count, block);
     free(list);
     rl_tensor_release(seed);
     return st;
