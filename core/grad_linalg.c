@@ -4,6 +4,7 @@
  * broadcast (the tape sums the gradient back over them). */
 #include "autograd.h"
 #include "blas.h"
+#include "lowrank.h"
 
 #define TRY(expr)                                                                      \
     do {                                                                               \
@@ -37,7 +38,13 @@ static rl_status matmul_backward(rl_node *n, rl_tensor *const *grad_out, rl_tens
     bool plain = a->ndim == 2 && b->ndim == 2;
     rl_tensor *sink;
     if (plain && rl_node_needs(n, 0) && (sink = rl_backward_sink(n, 0))) {
-        TRY(rl_gemm(sink, g2, false, b2, true, 1.0, 1.0)); /* (n,k) += (n,m) (m,k) */
+        /* (n,k) += (n,m) (m,k) = (g^T)^T b^T: of rank m */
+        TRY(rl_tensor_transpose(&at, g2, 0, 1));
+        TRY(rl_tensor_transpose(&bt, b2, 0, 1));
+        TRY(rl_lowrank_add(sink, at, bt));
+        rl_tensor_release(at);
+        rl_tensor_release(bt);
+        at = bt = NULL;
     } else if (rl_node_needs(n, 0)) {
         TRY(rl_tensor_transpose(&bt, b2, b2->ndim - 2, b2->ndim - 1));
         TRY(rl_matmul(&r, g2, bt));
@@ -50,7 +57,7 @@ static rl_status matmul_backward(rl_node *n, rl_tensor *const *grad_out, rl_tens
         r = NULL;
     }
     if (plain && rl_node_needs(n, 1) && (sink = rl_backward_sink(n, 1))) {
-        TRY(rl_gemm(sink, a2, true, g2, false, 1.0, 1.0)); /* (k,m) += (k,n) (n,m) */
+        TRY(rl_lowrank_add(sink, a2, g2)); /* (k,m) += (n,k)^T (n,m): of rank n, the batch */
     } else if (rl_node_needs(n, 1)) {
         TRY(rl_tensor_transpose(&at, a2, a2->ndim - 2, a2->ndim - 1));
         TRY(rl_matmul(&r, at, g2));

@@ -1,4 +1,5 @@
 #include "tape.h"
+#include "lowrank.h"
 #include "ops.h"
 #include "reduce.h"
 
@@ -257,6 +258,7 @@ static rl_status accumulate(rl_tensor **acc, const rl_tensor *g, rl_dtype dtype,
                        rl_dtype_name(dtype));
     rl_tensor *gs = NULL;
     rl_status st;
+    if (*acc && (st = rl_lowrank_flush(*acc))) return st; /* *acc is read or replaced below */
     bool same = g->ndim == ndim && !memcmp(g->shape, shape, sizeof(int64_t) * (size_t)ndim);
     if (same) {
         gs = (rl_tensor *)g;
@@ -378,6 +380,9 @@ static rl_status run_node(rl_node *n, bool retain_graph)
 {
     rl_status st = RL_OK;
     bool any = false;
+    for (int k = 0; k < n->nout && st == RL_OK; k++)
+        if (n->acc[k]) st = rl_lowrank_flush(n->acc[k]); /* the gradients are complete now */
+    if (st) return st;
     for (int k = 0; k < n->nout; k++) any = any || n->acc[k];
     if (!any) goto done; /* no gradient reaches this node */
     if (n->released)
@@ -479,6 +484,8 @@ rl_status rl_backward(rl_tensor *root, const rl_tensor *grad, bool retain_graph)
             }
         }
     }
+    rl_status flushed = rl_lowrank_flush_all(); /* into leaves' grads, before anyone reads them */
+    if (st == RL_OK) st = flushed;
     free_accs(list, count, block);
     free(list);
     rl_tensor_release(seed);

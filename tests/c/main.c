@@ -22,5 +22,6 @@ int main(int argc, char **argv)
     suite_io();
     suite_optim();
     suite_linalg();
+    suite_lowrank();
     return th_summary();
 }

@@ -15,5 +15,6 @@ void suite_storage(void);
 void suite_io(void);
 void suite_optim(void);
 void suite_linalg(void);
+void suite_lowrank(void);
 
 #endif

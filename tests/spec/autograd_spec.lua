@@ -201,27 +201,29 @@ describe('accumulation', function()
   end)
 
   -- matmul's backward adds a weight's gradient into the one already held
-  -- (GEMM with beta = 1) from the second use on: through a transposed view
-  -- (a node's buffer) and on a leaf used directly (the leaf's grad)
+  -- from the second use on, through a transposed view (a node's buffer) and
+  -- on a leaf used directly (the leaf's grad); with batches of 2 and 1 the
+  -- updates are collected into panels of 16 rows (core/lowrank.c), which 20
+  -- steps fill and overflow
   it('a weight multiplied at every step of a loop gets the sum of the steps\' gradients', function()
     rnn.manual_seed(7)
     local w = rnn.randn({4, 3}, D):requires_grad(true)
     local w2 = rnn.randn({5, 2}, D):requires_grad(true)
     local xs, gs, vs, g2s = {}, {}, {}, {}
-    for t = 1, 6 do
+    for t = 1, 20 do
       xs[t], gs[t] = rnn.randn({2, 3}, D), rnn.randn({2, 4}, D)
       vs[t], g2s[t] = rnn.randn({2, 1}, D), rnn.randn({5, 1}, D)
     end
     local function loss()
       local wt = w:t()
       local total = rnn.zeros({}, D)
-      for t = 1, 6 do
+      for t = 1, 20 do
         total = total + (rnn.matmul(xs[t], wt) * gs[t]):sum() + (rnn.matmul(w2, vs[t]) * g2s[t]):sum()
       end
       return total
     end
     local dw, dw2 = rnn.zeros({4, 3}, D), rnn.zeros({5, 2}, D)
-    for t = 1, 6 do
+    for t = 1, 20 do
       dw = dw + rnn.matmul(gs[t]:t(), xs[t])
       dw2 = dw2 + rnn.matmul(g2s[t], vs[t]:t())
     end
@@ -232,6 +234,22 @@ describe('accumulation', function()
     loss():backward()
     assert_near((dw * 2):totable(), w.grad:totable(), 1e-12)
     assert_near((dw2 * 2):totable(), held:totable(), 1e-12)
+  end)
+
+  it('a retained intermediate weight used at every step holds the summed gradient', function()
+    rnn.manual_seed(8)
+    local w = rnn.randn({3, 4}, D):requires_grad(true)
+    local wt = w:t()
+    wt:retain_grad()
+    local total, expect = rnn.zeros({}, D), rnn.zeros({4, 3}, D)
+    for _ = 1, 20 do
+      local x, g = rnn.randn({1, 4}, D), rnn.randn({1, 3}, D)
+      total = total + (rnn.matmul(x, wt) * g):sum()
+      expect = expect + rnn.matmul(x:t(), g)
+    end
+    total:backward()
+    assert_near(expect:totable(), wt.grad:totable(), 1e-12)
+    assert_near(expect:t():totable(), w.grad:totable(), 1e-12)
   end)
 
   it('a gradient that is also the seed of backward is not overwritten while it is read', function()
