@@ -4,7 +4,9 @@
 #include <stdlib.h>
 
 #define RL_ALIGN 64
-#define CACHE_MIN ((size_t)64 << 10)
+/* every buffer above the small ones: 4 to 64 KiB is what a recurrent loop
+ * with a batch of 32 makes at each step */
+#define CACHE_MIN ((size_t)SMALL_MAX + 1)
 #define SUBCLASSES 8                 /* per power of two */
 #define NCLASSES (64 * SUBCLASSES)
 /* Small buffers (up to SMALL_MAX bytes, in steps of 64) are kept too, a

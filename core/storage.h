@@ -4,10 +4,10 @@
  * Lua frees tensors only when its collector runs, so a loop that makes a
  * fresh 4 MB result per step would otherwise get fresh pages from the kernel
  * each time (page faults and zeroing: a third of a 1024² sgemm's time).
- * Freed buffers of 64 KiB and more are kept by size class (at most 12.5%
+ * Freed buffers of more than 4 KiB are kept by size class (at most 12.5%
  * larger than asked) and handed out again; the cache holds at most
  * RL_STORAGE_CACHE_MAX bytes. Small buffers (up to 4 KiB) are kept too, up
- * to 1024 of each size. Not thread-safe: one Lua state drives the core. */
+ * to 16384 of each size (in steps of 64 bytes). Not thread-safe: one Lua state drives the core. */
 #ifndef RL_STORAGE_H
 #define RL_STORAGE_H
 
