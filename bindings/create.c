@@ -314,6 +314,7 @@ static void fill_from_table(lua_State *L, rl_tensor *t, int depth, int64_t *pos,
 
 static int l_tensor(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "tensor");
     rl_dtype dt = rlua_optdtype(L, 2, RL_FLOAT32, "tensor");
     rl_tensor *src = rlua_totensor(L, 1);
     if (src) {

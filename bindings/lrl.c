@@ -104,6 +104,14 @@ rl_tensor *rlua_check(lua_State *L, int idx, const char *fn, const char *name)
     return t;
 }
 
+void rlua_check_nargs(lua_State *L, int max, const char *fn)
+{
+    int n = lua_gettop(L);
+    if (n > max)
+        rlua_error(L, fn, "expected at most %d argument%s, got %d (argument %d is %s)", max, max == 1 ? "" : "s", n,
+                   max + 1, luaL_typename(L, max + 1));
+}
+
 lua_Integer rlua_checkint(lua_State *L, int idx, const char *fn, const char *name)
 {
     int isnum;

@@ -35,6 +35,9 @@ int rlua_error(lua_State *L, const char *fn, const char *fmt, ...);
 void rlua_check_status(lua_State *L, rl_status st, const char *fn);
 
 /* Argument helpers; all raise with the function and argument named. */
+/* Refuses more than max arguments: an extra one is a mistake (t:transpose(1,
+ * 2, 3), t:sum(1, 2) for two dims) that Lua would silently drop. */
+void rlua_check_nargs(lua_State *L, int max, const char *fn);
 lua_Integer rlua_checkint(lua_State *L, int idx, const char *fn, const char *name);
 lua_Number rlua_checknum(lua_State *L, int idx, const char *fn, const char *name);
 /* A 1-based, possibly negative dim for a tensor of ndim dims -> 0-based.

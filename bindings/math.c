@@ -102,6 +102,7 @@ static void clamp_bounds(lua_State *L, const char *fn, double *lo, double *hi)
 
 static int l_clamp(lua_State *L)
 {
+    rlua_check_nargs(L, 3, "clamp");
     rl_tensor *a = rlua_check(L, 1, "clamp", "a");
     double lo, hi;
     clamp_bounds(L, "clamp", &lo, &hi);
@@ -112,6 +113,7 @@ static int l_clamp(lua_State *L)
 
 static int l_clamp_(lua_State *L)
 {
+    rlua_check_nargs(L, 3, "clamp_");
     rl_tensor *a = rlua_check(L, 1, "clamp_", "self");
     rlua_check_inplace(L, a, "clamp_");
     double lo, hi;
@@ -135,6 +137,7 @@ static bool opt_keepdim(lua_State *L, int idx, const char *fn)
 static int reduce(lua_State *L, rl_reduce_op op)
 {
     const char *fn = rl_reduce_name(op);
+    rlua_check_nargs(L, 3, fn);
     rl_tensor *a = rlua_check(L, 1, fn, "self");
     if (lua_isnoneornil(L, 2)) {
         rl_tensor **box = rlua_newbox(L);
@@ -156,6 +159,7 @@ static int l_prod(lua_State *L) { return reduce(L, RL_RPROD); }
 static int extremum(lua_State *L, rl_reduce_op op)
 {
     const char *fn = rl_reduce_name(op);
+    rlua_check_nargs(L, 3, fn);
     rl_tensor *a = rlua_check(L, 1, fn, "self");
     if (lua_isnoneornil(L, 2)) {
         rl_tensor **box = rlua_newbox(L);
@@ -176,6 +180,7 @@ static int l_min(lua_State *L) { return extremum(L, RL_RMIN); }
 /* t:argmax() -> flat 1-based position (0-d int64); t:argmax(dim [, keepdim]) */
 static int argext(lua_State *L, rl_reduce_op op, const char *fn)
 {
+    rlua_check_nargs(L, 3, fn);
     rl_tensor *a = rlua_check(L, 1, fn, "self");
     if (lua_isnoneornil(L, 2)) {
         rl_tensor **box = rlua_newbox(L);
@@ -194,6 +199,7 @@ static int l_argmin(lua_State *L) { return argext(L, RL_RMIN, "argmin"); }
 
 static int l_matmul(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "matmul");
     rl_tensor *a = rlua_check(L, 1, "matmul", "a");
     rl_tensor *b = rlua_check(L, 2, "matmul", "b");
     rl_tensor **box = rlua_newbox(L);

@@ -38,6 +38,7 @@ static int l_flatten(lua_State *L)
 
 static int l_transpose(lua_State *L)
 {
+    rlua_check_nargs(L, 3, "transpose");
     rl_tensor *t = rlua_check(L, 1, "transpose", "self");
     int d0 = rlua_checkdim(L, 2, t->ndim, "transpose", 0);
     int d1 = rlua_checkdim(L, 3, t->ndim, "transpose", 0);
@@ -49,6 +50,7 @@ static int l_transpose(lua_State *L)
 /* t:t(): the transpose of a 2-d tensor */
 static int l_t(lua_State *L)
 {
+    rlua_check_nargs(L, 1, "t");
     rl_tensor *t = rlua_check(L, 1, "t", "self");
     if (t->ndim != 2) {
         char sb[RL_SHAPE_BUF];
@@ -67,6 +69,7 @@ static int l_permute(lua_State *L)
     int perm[RL_MAX_DIMS];
     int n = 0;
     bool table = lua_istable(L, 2);
+    if (table) rlua_check_nargs(L, 2, "permute");
     int count = table ? (int)luaL_len(L, 2) : lua_gettop(L) - 1;
     if (count != t->ndim)
         rlua_error(L, "permute", "expected %d dimensions for a %d-d tensor, got %d", t->ndim, t->ndim, count);
@@ -96,6 +99,7 @@ static int l_permute(lua_State *L)
 /* t:narrow(dim, start, length), start 1-based */
 static int l_narrow(lua_State *L)
 {
+    rlua_check_nargs(L, 4, "narrow");
     rl_tensor *t = rlua_check(L, 1, "narrow", "self");
     int dim = rlua_checkdim(L, 2, t->ndim, "narrow", 0);
     lua_Integer start = rlua_checkint(L, 3, "narrow", "start");
@@ -112,6 +116,7 @@ static int l_narrow(lua_State *L)
 /* t:select(dim, index), index 1-based */
 static int l_select(lua_State *L)
 {
+    rlua_check_nargs(L, 3, "select");
     rl_tensor *t = rlua_check(L, 1, "select", "self");
     int dim = rlua_checkdim(L, 2, t->ndim, "select", 0);
     lua_Integer i = rlua_checkint(L, 3, "select", "index");
@@ -126,6 +131,7 @@ static int l_select(lua_State *L)
 
 static int l_squeeze(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "squeeze");
     rl_tensor *t = rlua_check(L, 1, "squeeze", "self");
     int dim = lua_isnoneornil(L, 2) ? -1 : rlua_checkdim(L, 2, t->ndim, "squeeze", 0);
     rl_tensor **box = rlua_newbox(L);
@@ -135,6 +141,7 @@ static int l_squeeze(lua_State *L)
 
 static int l_unsqueeze(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "unsqueeze");
     rl_tensor *t = rlua_check(L, 1, "unsqueeze", "self");
     int dim = rlua_checkdim(L, 2, t->ndim, "unsqueeze", 1);
     rl_tensor **box = rlua_newbox(L);
@@ -170,6 +177,7 @@ static int l_expand(lua_State *L)
 
 static int l_contiguous(lua_State *L)
 {
+    rlua_check_nargs(L, 1, "contiguous");
     rl_tensor *t = rlua_check(L, 1, "contiguous", "self");
     if (rl_tensor_is_contiguous(t)) {
         lua_settop(L, 1);
@@ -182,6 +190,7 @@ static int l_contiguous(lua_State *L)
 
 static int l_clone(lua_State *L)
 {
+    rlua_check_nargs(L, 1, "clone");
     rl_tensor *t = rlua_check(L, 1, "clone", "self");
     rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_ag_clone(box, t), "clone");
@@ -191,6 +200,7 @@ static int l_clone(lua_State *L)
 /* dst:copy_(src): src broadcast to dst's shape, converted to its dtype */
 static int l_copy_(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "copy_");
     rl_tensor *dst = rlua_check(L, 1, "copy_", "self");
     rlua_check_inplace(L, dst, "copy_");
     rl_tensor *src = rlua_check(L, 2, "copy_", "src");
@@ -201,10 +211,13 @@ static int l_copy_(lua_State *L)
 
 static int l_fill_(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "fill_");
     rl_tensor *t = rlua_check(L, 1, "fill_", "self");
     rlua_check_inplace(L, t, "fill_");
     double v = rlua_checknum(L, 2, "fill_", "value");
-    if (t->dtype == RL_INT64 && lua_isinteger(L, 2)) /* exact: through a double, 2^53 + 1 would round */
+    /* int64: an integer (2.5 is refused, as element stores do), exact (through
+     * a double, 2^53 + 1 would round) */
+    if (t->dtype == RL_INT64)
         rlua_check_status(L, rl_tensor_copy_(t, rlua_scalar_tensor(L, 2, RL_INT64, "fill_", "value")), "fill_");
     else
         rl_tensor_fill_(t, v);
@@ -214,6 +227,7 @@ static int l_fill_(lua_State *L)
 
 static int l_zero_(lua_State *L)
 {
+    rlua_check_nargs(L, 1, "zero_");
     rl_tensor *t = rlua_check(L, 1, "zero_", "self");
     rlua_check_inplace(L, t, "zero_");
     rl_tensor_fill_(t, 0);
@@ -223,6 +237,7 @@ static int l_zero_(lua_State *L)
 
 static int l_to(lua_State *L)
 {
+    rlua_check_nargs(L, 2, "to");
     rl_tensor *t = rlua_check(L, 1, "to", "self");
     if (lua_isnoneornil(L, 2)) rlua_error(L, "to", "argument 2 (dtype) is missing");
     rl_dtype dt = rlua_optdtype(L, 2, t->dtype, "to");
@@ -237,6 +252,7 @@ static int l_to(lua_State *L)
 
 static int convert(lua_State *L, rl_dtype dt, const char *fn)
 {
+    rlua_check_nargs(L, 1, fn);
     rl_tensor *t = rlua_check(L, 1, fn, "self");
     if (t->dtype == dt) {
         lua_settop(L, 1);
@@ -277,6 +293,7 @@ static rl_tensor *index_arg(lua_State *L, int idx, const char *fn)
 
 static int l_index_select(lua_State *L)
 {
+    rlua_check_nargs(L, 3, "index_select");
     rl_tensor *t = rlua_check(L, 1, "index_select", "self");
     int dim = rlua_checkdim(L, 2, t->ndim, "index_select", 0);
     rl_tensor *index = index_arg(L, 3, "index_select");
@@ -287,6 +304,7 @@ static int l_index_select(lua_State *L)
 
 static int l_gather(lua_State *L)
 {
+    rlua_check_nargs(L, 3, "gather");
     rl_tensor *t = rlua_check(L, 1, "gather", "self");
     int dim = rlua_checkdim(L, 2, t->ndim, "gather", 0);
     rl_tensor *index = rlua_check(L, 3, "gather", "index");

@@ -178,6 +178,9 @@ static int t_newindex(lua_State *L)
             rlua_error(L, fn, "cannot assign a %s tensor into a %s tensor", rl_dtype_name(src->dtype),
                        rl_dtype_name(view->dtype));
         rlua_check_status(L, rl_tensor_copy_(view, src), fn);
+    } else if (lua_type(L, 3) == LUA_TNUMBER && view->dtype == RL_INT64) {
+        /* an integer, exactly, as for one element */
+        rlua_check_status(L, rl_tensor_copy_(view, rlua_scalar_tensor(L, 3, RL_INT64, fn, "value")), fn);
     } else if (lua_type(L, 3) == LUA_TNUMBER) {
         rl_tensor_fill_(view, lua_tonumber(L, 3));
     } else {
