@@ -1,7 +1,6 @@
 #include "rnn.h"
 #include "blas.h"
 #include "ops.h"
-#include "reduce.h"
 #include "tape.h"
 #include "vmath.h"
 
@@ -77,6 +76,14 @@ static void loop_threads_end(int saved)
 {
     if (saved) rl_set_num_threads(saved);
 }
+
+/* The time loops, compiled for AVX2 and for any x86-64 like the vmath.h
+ * loops: their per-row gate loops vectorise, in wider lanes with AVX2. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define RL_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RL_KERNEL_CLONES
+#endif
 
 #define REAL float
 #define SUF f32
@@ -204,8 +211,10 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
     rl_tensor *dout = NULL, *dh = NULL, *dc = NULL, *dgx = NULL, *dgh = NULL;
     rl_tensor *dgx2 = NULL, *dgh2 = NULL, *x2 = NULL, *hp2 = NULL, *tmp = NULL;
+    double *dbx = NULL, *dbh = NULL;
     rl_status st = RL_OK;
-    int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H};
+    int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
+    bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
 
     TRY(rl_tensor_contiguous(&dout, grad_out[0]));
     TRY(rl_tensor_clone(&dh, grad_out[1]));
@@ -217,12 +226,22 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         rl_tensor_retain(dgx);
         dgh = dgx;
     }
+    if (need_bias) {
+        /* the bias gradients: column sums of dgx and dgh, in double, taken
+         * by the time loop while each row is fresh */
+        dbx = calloc((size_t)(GH ? 2 * GH : 1), sizeof *dbx);
+        if (!dbx) {
+            st = rl_fail(RL_ERR_NOMEM, "%s backward: out of memory", rl_rnn_mode_name(c->mode));
+            goto done;
+        }
+        if (gru) dbh = dbx + GH;
+    }
     if (dt == RL_FLOAT32)
         rnn_backward_loop_f32(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
-                              rl_tensor_data(dgh));
+                              rl_tensor_data(dgh), dbx, dbh);
     else
         rnn_backward_loop_f64(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
-                              rl_tensor_data(dgh));
+                              rl_tensor_data(dgh), dbx, dbh);
     if (rl_node_needs(n, 1)) {
         grad_in[1] = dh;
         dh = NULL;
@@ -255,9 +274,19 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         TRY(rl_tensor_empty(&grad_in[4], dt, 2, shape));
         TRY(rl_gemm(grad_in[4], dgh2, true, hp2, false, 1, 0));  /* (GH,TB)(TB,H) */
     }
-    if (rl_node_needs(n, 5)) TRY(rl_reduce_dim(&grad_in[5], RL_RSUM, dgx2, 0, false));
-    if (rl_node_needs(n, 6)) TRY(rl_reduce_dim(&grad_in[6], RL_RSUM, dgh2, 0, false));
+    for (int i = 5; i <= 6; i++) {
+        if (!rl_node_needs(n, i)) continue;
+        const double *sum = i == 6 && gru ? dbh : dbx;
+        TRY(rl_tensor_empty(&grad_in[i], dt, 1, shape_g));
+        if (dt == RL_FLOAT32) {
+            float *g = rl_tensor_data(grad_in[i]);
+            for (int64_t j = 0; j < GH; j++) g[j] = (float)sum[j];
+        } else {
+            memcpy(rl_tensor_data(grad_in[i]), sum, sizeof(double) * (size_t)GH);
+        }
+    }
 done:
+    free(dbx);
     rl_tensor_release(dout);
     rl_tensor_release(dh);
     rl_tensor_release(dc);

@@ -38,7 +38,7 @@ static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 /* h, cs: (B,H) running state, start as h0, c0 and end as h_n, c_n.
  * xw: GRU only, (T,B,3H) scratch for the input projection; hw: GRU only,
  * (B,3H) scratch for the recurrent projection. */
-static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
+RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
                                  REAL *xw, REAL *hw)
 {
     const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H, W = c->width;
@@ -149,11 +149,82 @@ static void FN(clip_rows)(const rnn_ctx *c, int64_t t, REAL *dh)
     }
 }
 
+/* The gate gradients of one sequence at one step, forward/backward pairs of
+ * the loops above. All rows are (H) slices of one sequence b at one step t;
+ * gr: its gates row (W), gx, gh: its rows of dgx, dgh (G·H). dh enters as
+ * the gradient reaching h_t from step t+1 and leaves as the part of the
+ * gradient of h_{t-1} that does not pass through W_hh (the GEMM adds that). */
+
+/* LSTM: dc enters as dL/dc_t from step t+1 and leaves as dL/dc_{t-1} */
+static inline void FN(lstm_backward_row)(int64_t H, const REAL *restrict gr, const REAL *restrict tct,
+                                         const REAL *restrict cp, const REAL *restrict db, REAL *restrict dh,
+                                         REAL *restrict dc, REAL *restrict gx)
+{
+    for (int64_t j = 0; j < H; j++) {
+        REAL i = gr[j], f = gr[H + j], gg = gr[2 * H + j], og = gr[3 * H + j];
+        REAL dht = dh[j] + db[j], tc = tct[j];
+        REAL dct = dc[j] + dht * og * (1 - tc * tc);
+        gx[j] = dct * gg * i * (1 - i);
+        gx[H + j] = dct * cp[j] * f * (1 - f);
+        gx[2 * H + j] = dct * i * (1 - gg * gg);
+        gx[3 * H + j] = dht * tc * og * (1 - og);
+        dc[j] = dct * f;
+        dh[j] = 0; /* refilled by the GEMM */
+    }
+}
+
+/* GRU: gr holds r, z, n and W_hn h + b_hn; hp: h_{t-1} */
+static inline void FN(gru_backward_row)(int64_t H, const REAL *restrict gr, const REAL *restrict hp,
+                                        const REAL *restrict db, REAL *restrict dh, REAL *restrict gx,
+                                        REAL *restrict gh)
+{
+    for (int64_t j = 0; j < H; j++) {
+        REAL r = gr[j], z = gr[H + j], n = gr[2 * H + j], hn = gr[3 * H + j];
+        REAL dht = dh[j] + db[j];
+        REAL dnp = dht * (1 - z) * (1 - n * n);
+        REAL drp = dnp * hn * r * (1 - r);
+        REAL dzp = dht * (hp[j] - n) * z * (1 - z);
+        gx[j] = gh[j] = drp;
+        gx[H + j] = gh[H + j] = dzp;
+        gx[2 * H + j] = dnp;
+        gh[2 * H + j] = dnp * r;
+        dh[j] = dht * z; /* the direct path; the GEMM adds the rest */
+    }
+}
+
+static inline void FN(tanh_backward_row)(int64_t H, const REAL *restrict gr, const REAL *restrict db,
+                                         REAL *restrict dh, REAL *restrict gx)
+{
+    for (int64_t j = 0; j < H; j++) {
+        gx[j] = (dh[j] + db[j]) * (1 - gr[j] * gr[j]);
+        dh[j] = 0;
+    }
+}
+
+static inline void FN(relu_backward_row)(int64_t H, const REAL *restrict gr, const REAL *restrict db,
+                                         REAL *restrict dh, REAL *restrict gx)
+{
+    for (int64_t j = 0; j < H; j++) {
+        gx[j] = gr[j] > 0 ? dh[j] + db[j] : 0;
+        dh[j] = 0;
+    }
+}
+
+/* acc (n) += row (n), in double: the bias gradients, summed over the rows
+ * of dgx / dgh as they are made */
+static inline void FN(acc_row)(int64_t n, double *restrict acc, const REAL *restrict row)
+{
+    for (int64_t j = 0; j < n; j++) acc[j] += (double)row[j];
+}
+
 /* dh, dc: (B,H), start as the gradients of h_n, c_n and end as those of h0,
  * c0. dout: (T,B,H). dgx (T,B,G·H): gradients of the input-side
  * pre-activations; dgh: of the recurrent side (the same buffer but for GRU,
- * whose n gate sees r (W_hn h + b_hn)). */
-static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *dc, REAL *dgx, REAL *dgh)
+ * whose n gate sees r (W_hn h + b_hn)). dbx, dbh: NULL, or (G·H) double
+ * accumulators that receive the sums over all rows of dgx and of dgh (the
+ * bias gradients). */
+RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *dc, REAL *dgx,
+                                                    REAL *dgh, double *dbx, double *dbh)
 {
     const int64_t T = c->T, B = c->B, H = c->H, GH = c->G * H, W = c->width;
     const REAL *whh = rl_tensor_data(c->w_hh), *gates = rl_tensor_data(c->gates);
@@ -184,53 +255,24 @@ static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *
                 if (gh != gx) memset(ghr, 0, sizeof(REAL) * (size_t)GH);
                 continue;
             }
-            const REAL *gr = gates + (t * B + b) * W, *db = dout + (t * B + b) * H;
+            const int64_t row = t * B + b;
+            const REAL *gr = gates + row * W, *db = dout + row * H;
             switch (c->mode) {
-            case RL_LSTM: {
-                const REAL *tct = cell + (t * B + b) * H, *cp = cprev + (t * B + b) * H;
-                REAL *dcb = dc + b * H;
-                for (int64_t j = 0; j < H; j++) {
-                    REAL i = gr[j], f = gr[H + j], gg = gr[2 * H + j], og = gr[3 * H + j];
-                    REAL dht = dhb[j] + db[j], tc = tct[j];
-                    REAL dct = dcb[j] + dht * og * (1 - tc * tc);
-                    gxr[j] = dct * gg * i * (1 - i);
-                    gxr[H + j] = dct * cp[j] * f * (1 - f);
-                    gxr[2 * H + j] = dct * i * (1 - gg * gg);
-                    gxr[3 * H + j] = dht * tc * og * (1 - og);
-                    dcb[j] = dct * f;
-                    dhb[j] = 0; /* refilled by the GEMM below */
-                }
+            case RL_LSTM:
+                FN(lstm_backward_row)(H, gr, cell + row * H, cprev + row * H, db, dhb, dc + b * H, gxr);
                 break;
-            }
-            case RL_GRU: {
-                const REAL *hp = hprev + (t * B + b) * H;
-                for (int64_t j = 0; j < H; j++) {
-                    REAL r = gr[j], z = gr[H + j], n = gr[2 * H + j], hn = gr[3 * H + j];
-                    REAL dht = dhb[j] + db[j];
-                    REAL dnp = dht * (1 - z) * (1 - n * n);
-                    REAL drp = dnp * hn * r * (1 - r);
-                    REAL dzp = dht * (hp[j] - n) * z * (1 - z);
-                    gxr[j] = ghr[j] = drp;
-                    gxr[H + j] = ghr[H + j] = dzp;
-                    gxr[2 * H + j] = dnp;
-                    ghr[2 * H + j] = dnp * r;
-                    dhb[j] = dht * z; /* the direct path; the GEMM adds the rest */
-                }
+            case RL_GRU:
+                FN(gru_backward_row)(H, gr, hprev + row * H, db, dhb, gxr, ghr);
                 break;
-            }
             case RL_RNN_TANH:
-                for (int64_t j = 0; j < H; j++) {
-                    gxr[j] = (dhb[j] + db[j]) * (1 - gr[j] * gr[j]);
-                    dhb[j] = 0;
-                }
+                FN(tanh_backward_row)(H, gr, db, dhb, gxr);
                 break;
             case RL_RNN_RELU:
-                for (int64_t j = 0; j < H; j++) {
-                    gxr[j] = gr[j] > 0 ? dhb[j] + db[j] : 0;
-                    dhb[j] = 0;
-                }
+                FN(relu_backward_row)(H, gr, db, dhb, gxr);
                 break;
             }
+            if (dbx) FN(acc_row)(GH, dbx, gxr);
+            if (dbh && gh != gx) FN(acc_row)(GH, dbh, ghr);
         }
         /* dh += dG_t W_hh: zero rows of dG leave inactive sequences' dh as carried */
         if (H > 0 && B > 0) FN(step_backward)(B, GH, H, gh, whh, dh);
