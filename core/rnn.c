@@ -58,14 +58,15 @@ static void ctx_free(void *p)
 /* The per-step products are small (B×H by H×G·H): split over BLAS threads
  * they lose more to synchronisation than they gain, and on a busy machine
  * far more. The time loops run BLAS on one thread unless each thread would
- * get at least this many FLOPs of every step's product. */
+ * get at least this many FLOPs of every step's product (and always on one
+ * with the AVX-512 step product, which runs on the calling thread). */
 #define STEP_FLOPS_PER_THREAD 16e6
 
-static int loop_threads_begin(const rnn_ctx *c)
+static int loop_threads_begin(const rnn_ctx *c, bool fast)
 {
     double flops = 2.0 * (double)c->B * (double)(c->G * c->H) * (double)c->H;
     int n = rl_get_num_threads();
-    if (n > 1 && flops < STEP_FLOPS_PER_THREAD * n) {
+    if (n > 1 && (fast || flops < STEP_FLOPS_PER_THREAD * n)) {
         rl_set_num_threads(1);
         return n;
     }
@@ -76,6 +77,24 @@ static void loop_threads_end(int saved)
 {
     if (saved) rl_set_num_threads(saved);
 }
+
+/* The per-step products with AVX-512 when the machine has it, for batches
+ * of more than one sequence (one goes through a matrix-vector product). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RL_STEP_AVX512
+#define RL_AVX512_FN __attribute__((target("avx512f")))
+static bool step_fast(const rnn_ctx *c)
+{
+    return c->B > 1 && c->H > 0 && __builtin_cpu_supports("avx512f");
+}
+#else
+static bool step_fast(const rnn_ctx *c)
+{
+    (void)c;
+    return false;
+}
+#endif
 
 /* The time loops, compiled for AVX2 and for any x86-64 like the vmath.h
  * loops: their per-row gate loops vectorise, in wider lanes with AVX2. */
@@ -91,6 +110,13 @@ static void loop_threads_end(int saved)
 #define GEMV cblas_sgemv
 #define VSIGMOID rl_vsigmoid_f32
 #define VTANH rl_vtanh_f32
+#define VREAL __m512
+#define VMASK __mmask16
+#define VLANES 16
+#define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define VSET1 _mm512_set1_ps
+#define VFMA _mm512_fmadd_ps
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
@@ -98,6 +124,13 @@ static void loop_threads_end(int saved)
 #undef GEMV
 #undef VSIGMOID
 #undef VTANH
+#undef VREAL
+#undef VMASK
+#undef VLANES
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VFMA
 
 #define REAL double
 #define SUF f64
@@ -105,6 +138,13 @@ static void loop_threads_end(int saved)
 #define GEMV cblas_dgemv
 #define VSIGMOID rl_vsigmoid_f64
 #define VTANH rl_vtanh_f64
+#define VREAL __m512d
+#define VMASK __mmask8
+#define VLANES 8
+#define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
+#define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define VSET1 _mm512_set1_pd
+#define VFMA _mm512_fmadd_pd
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
@@ -112,6 +152,13 @@ static void loop_threads_end(int saved)
 #undef GEMV
 #undef VSIGMOID
 #undef VTANH
+#undef VREAL
+#undef VMASK
+#undef VLANES
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VFMA
 
 /* ---- checks ---- */
 
