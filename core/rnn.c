@@ -114,6 +114,7 @@ static bool step_fast(const rnn_ctx *c)
 #define VMASK __mmask16
 #define VLANES 16
 #define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define VLOADU _mm512_loadu_ps
 #define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define VSET1 _mm512_set1_ps
 #define VFMA _mm512_fmadd_ps
@@ -128,6 +129,7 @@ static bool step_fast(const rnn_ctx *c)
 #undef VMASK
 #undef VLANES
 #undef VLOAD
+#undef VLOADU
 #undef VSTORE
 #undef VSET1
 #undef VFMA
@@ -142,6 +144,7 @@ static bool step_fast(const rnn_ctx *c)
 #define VMASK __mmask8
 #define VLANES 8
 #define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
+#define VLOADU _mm512_loadu_pd
 #define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #define VSET1 _mm512_set1_pd
 #define VFMA _mm512_fmadd_pd
@@ -156,6 +159,7 @@ static bool step_fast(const rnn_ctx *c)
 #undef VMASK
 #undef VLANES
 #undef VLOAD
+#undef VLOADU
 #undef VSTORE
 #undef VSET1
 #undef VFMA

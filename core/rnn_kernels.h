@@ -14,24 +14,45 @@
 #define FN(name) CAT(name, SUF)
 
 #ifdef RL_STEP_AVX512
-/* C (M,N) += A (M,K) Bm (K,N), all row-major with leading dims lda, ldb,
- * ldc: the per-step recurrent products with AVX-512, where OpenBLAS would
- * pack W_hh again at every step (and, on some AVX-512 machines, runs its
- * AVX2 kernels). Tiles of 4 rows of C by 4 vectors, the 16 sums in
- * registers over blocks of KC steps of k; the columns past N masked off.
- * Each sum adds its products in order of k, one fused multiply-add each. */
-#define STEP_KC 256
+/* The per-step recurrent products with AVX-512: C (M,N) += A (M,K) Bm (K,N),
+ * A and C row-major (leading dims lda, ldc), Bm the constant W_hh side
+ * packed once per sequence, where OpenBLAS would pack W_hh again at every
+ * step (and, on some AVX-512 machines, runs its AVX2 kernels). Tiles of 4
+ * rows of C by 4 vectors (STEP_NR columns), the 16 sums in registers over
+ * blocks of STEP_KC steps of k (a block of a panel: 32 KiB, in L1 while
+ * every row group goes over it); C's columns past N masked off. Each sum
+ * adds its products in order of k, one fused multiply-add each. */
+#define STEP_NR (4 * VLANES)
+#define STEP_KC 128
+
+/* The packed Bm: panels of STEP_NR columns, each (K, STEP_NR) row-major,
+ * zeros past N; element (k, n) of Bm is src[k·sk + n·sn]. NULL when out of
+ * memory. */
+static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, int64_t sn)
+{
+    int64_t panels = (N + STEP_NR - 1) / STEP_NR;
+    REAL *p = malloc(sizeof(REAL) * (size_t)(panels * K * STEP_NR + 1));
+    if (!p) return NULL;
+    for (int64_t jp = 0; jp < panels; jp++)
+        for (int64_t k = 0; k < K; k++) {
+            REAL *row = p + (jp * K + k) * STEP_NR;
+            for (int64_t c = 0; c < STEP_NR; c++) {
+                int64_t n = jp * STEP_NR + c;
+                row[c] = n < N ? src[k * sk + n * sn] : 0;
+            }
+        }
+    return p;
+}
 
 RL_AVX512_FN static inline void FN(tile_avx512)(const int rows, int64_t kc, const REAL *a, int64_t lda,
-                                                 const REAL *b, int64_t ldb, REAL *c, int64_t ldc,
-                                                 const VMASK m[4])
+                                                 const REAL *b, REAL *c, int64_t ldc, const VMASK m[4])
 {
     VREAL acc[4][4];
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = VLOAD(m[v], c + r * ldc + v * VLANES);
     for (int64_t k = 0; k < kc; k++) {
         VREAL bv[4];
-        for (int v = 0; v < 4; v++) bv[v] = VLOAD(m[v], b + k * ldb + v * VLANES);
+        for (int v = 0; v < 4; v++) bv[v] = VLOADU(b + k * STEP_NR + v * VLANES);
         for (int r = 0; r < rows; r++) {
             VREAL av = VSET1(a[r * lda + k]);
             for (int v = 0; v < 4; v++) acc[r][v] = VFMA(av, bv[v], acc[r][v]);
@@ -41,25 +62,26 @@ RL_AVX512_FN static inline void FN(tile_avx512)(const int rows, int64_t kc, cons
         for (int v = 0; v < 4; v++) VSTORE(c + r * ldc + v * VLANES, m[v], acc[r][v]);
 }
 
+/* C (M,N) += A (M,K) Bm (K,N), Bm packed by pack_panels */
 RL_AVX512_FN static void FN(gemm_avx512)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t lda,
-                                         const REAL *Bm, int64_t ldb, REAL *C, int64_t ldc)
+                                         const REAL *packed, REAL *C, int64_t ldc)
 {
     for (int64_t k0 = 0; k0 < K; k0 += STEP_KC) {
         int64_t kc = K - k0 < STEP_KC ? K - k0 : STEP_KC;
-        for (int64_t j0 = 0; j0 < N; j0 += 4 * VLANES) {
+        for (int64_t j0 = 0; j0 < N; j0 += STEP_NR) {
             VMASK m[4];
             for (int v = 0; v < 4; v++) {
                 int64_t rem = N - j0 - v * VLANES;
                 m[v] = rem >= VLANES ? (VMASK)~0u : rem > 0 ? (VMASK)((1u << rem) - 1) : 0;
             }
-            const REAL *a = A + k0, *b = Bm + k0 * ldb + j0;
+            const REAL *a = A + k0, *b = packed + (j0 * K + k0 * STEP_NR);
             REAL *c = C + j0;
             int64_t i = 0;
-            for (; i + 4 <= M; i += 4) FN(tile_avx512)(4, kc, a + i * lda, lda, b, ldb, c + i * ldc, ldc, m);
+            for (; i + 4 <= M; i += 4) FN(tile_avx512)(4, kc, a + i * lda, lda, b, c + i * ldc, ldc, m);
             switch (M - i) {
-            case 3: FN(tile_avx512)(3, kc, a + i * lda, lda, b, ldb, c + i * ldc, ldc, m); break;
-            case 2: FN(tile_avx512)(2, kc, a + i * lda, lda, b, ldb, c + i * ldc, ldc, m); break;
-            case 1: FN(tile_avx512)(1, kc, a + i * lda, lda, b, ldb, c + i * ldc, ldc, m); break;
+            case 3: FN(tile_avx512)(3, kc, a + i * lda, lda, b, c + i * ldc, ldc, m); break;
+            case 2: FN(tile_avx512)(2, kc, a + i * lda, lda, b, c + i * ldc, ldc, m); break;
+            case 1: FN(tile_avx512)(1, kc, a + i * lda, lda, b, c + i * ldc, ldc, m); break;
             }
         }
     }
@@ -67,31 +89,32 @@ RL_AVX512_FN static void FN(gemm_avx512)(int64_t M, int64_t N, int64_t K, const 
 #endif
 
 /* out (B,G·H) += h (B,H) W_hh^T; a matrix-vector product for one sequence,
- * where GEMM would repack W_hh at every step for a single row. whh_t: NULL,
- * or W_hh^T (H,G·H) for the AVX-512 product. */
+ * where GEMM would repack W_hh at every step for a single row. packed: NULL,
+ * or W_hh^T packed for the AVX-512 product. */
 static inline void FN(step_forward)(int64_t B, int64_t GH, int64_t H, const REAL *h, const REAL *whh,
-                                    const REAL *whh_t, REAL *out)
+                                    const REAL *packed, REAL *out)
 {
     if (B == 1) GEMV(CblasRowMajor, CblasNoTrans, (int)GH, (int)H, 1, whh, (int)H, h, 1, 1, out, 1);
 #ifdef RL_STEP_AVX512
-    else if (whh_t) FN(gemm_avx512)(B, GH, H, h, H, whh_t, GH, out, GH);
+    else if (packed) FN(gemm_avx512)(B, GH, H, h, H, packed, out, GH);
 #endif
     else GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh, (int)H, 1, out,
               (int)GH);
-    (void)whh_t;
+    (void)packed;
 }
 
-/* dh (B,H) += dG (B,G·H) W_hh; fast: the AVX-512 product */
-static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REAL *dg, const REAL *whh, bool fast,
-                                     REAL *dh)
+/* dh (B,H) += dG (B,G·H) W_hh; packed: NULL, or W_hh packed for the AVX-512
+ * product */
+static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REAL *dg, const REAL *whh,
+                                     const REAL *packed, REAL *dh)
 {
     if (B == 1) GEMV(CblasRowMajor, CblasTrans, (int)GH, (int)H, 1, whh, (int)H, dg, 1, 1, dh, 1);
 #ifdef RL_STEP_AVX512
-    else if (fast) FN(gemm_avx512)(B, H, GH, dg, GH, whh, H, dh, H);
+    else if (packed) FN(gemm_avx512)(B, H, GH, dg, GH, packed, dh, H);
 #endif
     else GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, dg, (int)GH, whh, (int)H, 1, dh,
               (int)H);
-    (void)fast;
+    (void)packed;
 }
 
 static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
@@ -120,13 +143,13 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
              pre, (int)GH);
     else if (T * B > 0)
         memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
-    /* W_hh^T (H,G·H) for the AVX-512 step product; without it (no AVX-512,
-     * one sequence, or no memory) BLAS does the steps */
-    REAL *whh_t = NULL;
-    if (step_fast(c) && (whh_t = malloc(sizeof(REAL) * (size_t)(GH * H))))
-        for (int64_t i = 0; i < GH; i++)
-            for (int64_t j = 0; j < H; j++) whh_t[j * GH + i] = whh[i * H + j];
-    int threads = loop_threads_begin(c, whh_t != NULL);
+    /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
+     * AVX-512, one sequence, or no memory) BLAS does the steps */
+    REAL *packed = NULL;
+#ifdef RL_STEP_AVX512
+    if (step_fast(c)) packed = FN(pack_panels)(H, GH, whh, 1, H);
+#endif
+    int threads = loop_threads_begin(c, packed != NULL);
 
     for (int64_t k = 0; k < T; k++) {
         int64_t t = c->reverse ? T - 1 - k : k;
@@ -136,9 +159,9 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
         if (gru) {
             for (int64_t b = 0; b < B; b++)
                 for (int64_t j = 0; j < GH; j++) hw[b * GH + j] = bhh ? bhh[j] : 0;
-            if (H > 0) FN(step_forward)(B, GH, H, h, whh, whh_t, hw);
+            if (H > 0) FN(step_forward)(B, GH, H, h, whh, packed, hw);
         } else if (H > 0) {
-            FN(step_forward)(B, GH, H, h, whh, whh_t, g);
+            FN(step_forward)(B, GH, H, h, whh, packed, g);
         }
         for (int64_t b = 0; b < B; b++) {
             REAL *gr = g + b * W, *hb = h + b * H, *ob = o + b * H;
@@ -192,7 +215,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
         }
     }
     loop_threads_end(threads);
-    free(whh_t);
+    free(packed);
 }
 
 /* The per-step clipping of the gradient carried back through the state
@@ -303,8 +326,12 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
     const REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
 
     double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
-    bool fast = step_fast(c);
-    int threads = loop_threads_begin(c, fast);
+    /* W_hh (G·H,H) packed for the AVX-512 step product, or NULL: BLAS */
+    REAL *packed = NULL;
+#ifdef RL_STEP_AVX512
+    if (step_fast(c)) packed = FN(pack_panels)(GH, H, whh, H, 1);
+#endif
+    int threads = loop_threads_begin(c, packed != NULL);
     for (int64_t k = T - 1; k >= 0; k--) {
         int64_t t = c->reverse ? T - 1 - k : k;
         REAL *gx = dgx + t * B * GH, *gh = dgh + t * B * GH;
@@ -347,12 +374,15 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
             if (dbh && gh != gx) FN(acc_row)(GH, dbh, ghr);
         }
         /* dh += dG_t W_hh: zero rows of dG leave inactive sequences' dh as carried */
-        if (H > 0 && B > 0) FN(step_backward)(B, GH, H, gh, whh, fast, dh);
+        if (H > 0 && B > 0) FN(step_backward)(B, GH, H, gh, whh, packed, dh);
         if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
     loop_threads_end(threads);
+    free(packed);
 }
 
+#undef STEP_NR
+#undef STEP_KC
 #undef FN
 #undef CAT
 #undef CAT_
