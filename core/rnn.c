@@ -78,6 +78,27 @@ static void loop_threads_end(int saved)
     if (saved) rl_set_num_threads(saved);
 }
 
+/* The whole-sequence products (input projection, weight and input
+ * gradients) go over BLAS threads only when each thread gets at least this
+ * many FLOPs: a split product waits for its slowest part, and a thread that
+ * shares its core with another process can hold it up by a scheduler time
+ * slice (milliseconds), more than a smaller product gains. At 5e8 FLOPs a
+ * thread (5 to 10 ms of work) configuration B of bench/recurrent.lua
+ * splits its big products and A never does. */
+#define SEQ_FLOPS_PER_THREAD 5e8
+
+/* Before a whole-sequence product of `flops`: the thread count to restore
+ * (loop_threads_end), or 0 */
+static int seq_threads_begin(double flops)
+{
+    int n = rl_get_num_threads();
+    if (n > 1 && flops < SEQ_FLOPS_PER_THREAD * n) {
+        rl_set_num_threads(1);
+        return n;
+    }
+    return 0;
+}
+
 /* The per-step products with AVX-512 when the machine has it, for batches
  * of more than one sequence (one goes through a matrix-vector product). */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -303,13 +324,17 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     }
 
     /* the weight and input gradients, each one GEMM over all T·B rows */
+    const double flops_in = 2.0 * (double)(T * B) * (double)GH * (double)In;
     TRY(view2(&dgx2, dgx, T * B, GH));
     TRY(view2(&dgh2, dgh, T * B, GH));
     if (rl_node_needs(n, 0)) {
         int64_t shape[3] = {T, B, In};
         TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
         TRY(view2(&tmp, grad_in[0], T * B, In));
-        TRY(rl_gemm(tmp, dgx2, false, c->w_ih, false, 1, 0));   /* (TB,GH)(GH,I) */
+        int saved = seq_threads_begin(flops_in);
+        st = rl_gemm(tmp, dgx2, false, c->w_ih, false, 1, 0);   /* (TB,GH)(GH,I) */
+        loop_threads_end(saved);
+        if (st) goto done;
         rl_tensor_release(tmp);
         tmp = NULL;
     }
@@ -317,13 +342,19 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         int64_t shape[2] = {GH, In};
         TRY(view2(&x2, c->x, T * B, In));
         TRY(rl_tensor_empty(&grad_in[3], dt, 2, shape));
-        TRY(rl_gemm(grad_in[3], dgx2, true, x2, false, 1, 0));   /* (GH,TB)(TB,I) */
+        int saved = seq_threads_begin(flops_in);
+        st = rl_gemm(grad_in[3], dgx2, true, x2, false, 1, 0);   /* (GH,TB)(TB,I) */
+        loop_threads_end(saved);
+        if (st) goto done;
     }
     if (rl_node_needs(n, 4)) {
         int64_t shape[2] = {GH, H};
         TRY(view2(&hp2, c->hprev, T * B, H));
         TRY(rl_tensor_empty(&grad_in[4], dt, 2, shape));
-        TRY(rl_gemm(grad_in[4], dgh2, true, hp2, false, 1, 0));  /* (GH,TB)(TB,H) */
+        int saved = seq_threads_begin(flops_in / (double)In * (double)H);
+        st = rl_gemm(grad_in[4], dgh2, true, hp2, false, 1, 0);  /* (GH,TB)(TB,H) */
+        loop_threads_end(saved);
+        if (st) goto done;
     }
     for (int i = 5; i <= 6; i++) {
         if (!rl_node_needs(n, i)) continue;

@@ -138,9 +138,12 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
      * in the time loop (bsum = b_ih + b_hh, or b_ih alone for the GRU, which
      * keeps b_hh on the recurrent side where r multiplies it). */
     REAL *pre = gru ? xw : gates;
-    if (T * B > 0 && In > 0)
+    if (T * B > 0 && In > 0) {
+        int saved = seq_threads_begin(2.0 * (double)(T * B) * (double)GH * (double)In);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 0,
              pre, (int)GH);
+        loop_threads_end(saved);
+    }
     else if (T * B > 0)
         memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
     /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
