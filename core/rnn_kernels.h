@@ -88,30 +88,32 @@ RL_AVX512_FN static void FN(gemm_avx512)(int64_t M, int64_t N, int64_t K, const 
 }
 #endif
 
-/* out (B,G·H) += h (B,H) W_hh^T; a matrix-vector product for one sequence,
- * where GEMM would repack W_hh at every step for a single row. packed: NULL,
- * or W_hh^T packed for the AVX-512 product. */
+/* out (B,G·H) += h (B,H) W_hh^T. packed: W_hh^T packed for the AVX-512
+ * product, or NULL: BLAS, a matrix-vector product for one sequence, where
+ * GEMM would repack W_hh at every step for a single row. */
 static inline void FN(step_forward)(int64_t B, int64_t GH, int64_t H, const REAL *h, const REAL *whh,
                                     const REAL *packed, REAL *out)
 {
-    if (B == 1) GEMV(CblasRowMajor, CblasNoTrans, (int)GH, (int)H, 1, whh, (int)H, h, 1, 1, out, 1);
 #ifdef RL_STEP_AVX512
-    else if (packed) FN(gemm_avx512)(B, GH, H, h, H, packed, out, GH);
+    if (packed) FN(gemm_avx512)(B, GH, H, h, H, packed, out, GH);
+    else
 #endif
+    if (B == 1) GEMV(CblasRowMajor, CblasNoTrans, (int)GH, (int)H, 1, whh, (int)H, h, 1, 1, out, 1);
     else GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)GH, (int)H, 1, h, (int)H, whh, (int)H, 1, out,
               (int)GH);
     (void)packed;
 }
 
-/* dh (B,H) += dG (B,G·H) W_hh; packed: NULL, or W_hh packed for the AVX-512
- * product */
+/* dh (B,H) += dG (B,G·H) W_hh. packed: W_hh packed for the AVX-512 product,
+ * or NULL: BLAS (a matrix-vector product for one sequence) */
 static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REAL *dg, const REAL *whh,
                                      const REAL *packed, REAL *dh)
 {
-    if (B == 1) GEMV(CblasRowMajor, CblasTrans, (int)GH, (int)H, 1, whh, (int)H, dg, 1, 1, dh, 1);
 #ifdef RL_STEP_AVX512
-    else if (packed) FN(gemm_avx512)(B, H, GH, dg, GH, packed, dh, H);
+    if (packed) FN(gemm_avx512)(B, H, GH, dg, GH, packed, dh, H);
+    else
 #endif
+    if (B == 1) GEMV(CblasRowMajor, CblasTrans, (int)GH, (int)H, 1, whh, (int)H, dg, 1, 1, dh, 1);
     else GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, dg, (int)GH, whh, (int)H, 1, dh,
               (int)H);
     (void)packed;
@@ -147,7 +149,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     else if (T * B > 0)
         memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
     /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
-     * AVX-512, one sequence, or no memory) BLAS does the steps */
+     * AVX-512, or no memory) BLAS does the steps */
     REAL *packed = NULL;
 #ifdef RL_STEP_AVX512
     if (step_fast(c)) packed = FN(pack_panels)(H, GH, whh, 1, H);
