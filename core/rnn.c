@@ -105,9 +105,13 @@ static int seq_threads_begin(double flops)
 #include <immintrin.h>
 #define RL_STEP_AVX512
 #define RL_AVX512_FN __attribute__((target("avx512f")))
+static bool have_avx512(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
 static bool step_fast(const rnn_ctx *c)
 {
-    return c->B > 0 && c->H > 0 && __builtin_cpu_supports("avx512f");
+    return c->B > 0 && c->H > 0 && have_avx512();
 }
 #else
 static bool step_fast(const rnn_ctx *c)
@@ -136,6 +140,7 @@ static bool step_fast(const rnn_ctx *c)
 #define VLANES 16
 #define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
 #define VLOADU _mm512_loadu_ps
+#define VZERO _mm512_setzero_ps
 #define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define VSET1 _mm512_set1_ps
 #define VFMA _mm512_fmadd_ps
@@ -151,6 +156,7 @@ static bool step_fast(const rnn_ctx *c)
 #undef VLANES
 #undef VLOAD
 #undef VLOADU
+#undef VZERO
 #undef VSTORE
 #undef VSET1
 #undef VFMA
@@ -166,6 +172,7 @@ static bool step_fast(const rnn_ctx *c)
 #define VLANES 8
 #define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
 #define VLOADU _mm512_loadu_pd
+#define VZERO _mm512_setzero_pd
 #define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #define VSET1 _mm512_set1_pd
 #define VFMA _mm512_fmadd_pd
@@ -181,6 +188,7 @@ static bool step_fast(const rnn_ctx *c)
 #undef VLANES
 #undef VLOAD
 #undef VLOADU
+#undef VZERO
 #undef VSTORE
 #undef VSET1
 #undef VFMA
@@ -274,6 +282,27 @@ static rl_status view2(rl_tensor **out, rl_tensor *t, int64_t rows, int64_t cols
     return rl_tensor_view(out, t, 2, shape);
 }
 
+/* c = op(a) op(b), all contiguous 2-D: a whole-sequence product, with the
+ * AVX-512 kernel when it can, else with BLAS (threaded by the policy above) */
+static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb)
+{
+    int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
+    int64_t ar = ta ? 1 : a->shape[1], ak = ta ? a->shape[1] : 1;
+    int64_t bk = tb ? 1 : b->shape[1], bn = tb ? b->shape[1] : 1;
+    if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(b) && rl_tensor_is_contiguous(c)) {
+        bool done = c->dtype == RL_FLOAT32
+                        ? seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                                       rl_tensor_data(c), N)
+                        : seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                                       rl_tensor_data(c), N);
+        if (done) return RL_OK;
+    }
+    int saved = seq_threads_begin(2.0 * (double)M * (double)N * (double)K);
+    rl_status st = rl_gemm(c, a, ta, b, tb, 1, 0);
+    loop_threads_end(saved);
+    return st;
+}
+
 /* inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh; outputs: out, h_n[, c_n] */
 static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
 {
@@ -324,37 +353,25 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     }
 
     /* the weight and input gradients, each one GEMM over all T·B rows */
-    const double flops_in = 2.0 * (double)(T * B) * (double)GH * (double)In;
     TRY(view2(&dgx2, dgx, T * B, GH));
     TRY(view2(&dgh2, dgh, T * B, GH));
     if (rl_node_needs(n, 0)) {
         int64_t shape[3] = {T, B, In};
         TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
         TRY(view2(&tmp, grad_in[0], T * B, In));
-        int saved = seq_threads_begin(flops_in);
-        st = rl_gemm(tmp, dgx2, false, c->w_ih, false, 1, 0);   /* (TB,GH)(GH,I) */
-        loop_threads_end(saved);
-        if (st) goto done;
-        rl_tensor_release(tmp);
-        tmp = NULL;
+        TRY(seq_product(tmp, dgx2, false, c->w_ih, false));   /* (TB,GH)(GH,I) */
     }
     if (rl_node_needs(n, 3)) {
         int64_t shape[2] = {GH, In};
         TRY(view2(&x2, c->x, T * B, In));
         TRY(rl_tensor_empty(&grad_in[3], dt, 2, shape));
-        int saved = seq_threads_begin(flops_in);
-        st = rl_gemm(grad_in[3], dgx2, true, x2, false, 1, 0);   /* (GH,TB)(TB,I) */
-        loop_threads_end(saved);
-        if (st) goto done;
+        TRY(seq_product(grad_in[3], dgx2, true, x2, false));   /* (GH,TB)(TB,I) */
     }
     if (rl_node_needs(n, 4)) {
         int64_t shape[2] = {GH, H};
         TRY(view2(&hp2, c->hprev, T * B, H));
         TRY(rl_tensor_empty(&grad_in[4], dt, 2, shape));
-        int saved = seq_threads_begin(flops_in / (double)In * (double)H);
-        st = rl_gemm(grad_in[4], dgh2, true, hp2, false, 1, 0);  /* (GH,TB)(TB,H) */
-        loop_threads_end(saved);
-        if (st) goto done;
+        TRY(seq_product(grad_in[4], dgh2, true, hp2, false));  /* (GH,TB)(TB,H) */
     }
     for (int i = 5; i <= 6; i++) {
         if (!rl_node_needs(n, i)) continue;

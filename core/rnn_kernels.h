@@ -44,17 +44,19 @@ static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, 
     return p;
 }
 
-RL_AVX512_FN static inline void FN(tile_avx512)(const int rows, int64_t kc, const REAL *a, int64_t lda,
-                                                 const REAL *b, REAL *c, int64_t ldc, const VMASK m[4])
+/* One tile: c (rows,STEP_NR) += a (rows,kc) b (kc,STEP_NR), or = when zero;
+ * a(r,k) = a[r·ar + k·ak] */
+RL_AVX512_FN static inline void FN(tile_avx512)(const int rows, int64_t kc, const REAL *a, int64_t ar, int64_t ak,
+                                                 const REAL *b, REAL *c, int64_t ldc, const VMASK m[4], bool zero)
 {
     VREAL acc[4][4];
     for (int r = 0; r < rows; r++)
-        for (int v = 0; v < 4; v++) acc[r][v] = VLOAD(m[v], c + r * ldc + v * VLANES);
+        for (int v = 0; v < 4; v++) acc[r][v] = zero ? VZERO() : VLOAD(m[v], c + r * ldc + v * VLANES);
     for (int64_t k = 0; k < kc; k++) {
         VREAL bv[4];
         for (int v = 0; v < 4; v++) bv[v] = VLOADU(b + k * STEP_NR + v * VLANES);
         for (int r = 0; r < rows; r++) {
-            VREAL av = VSET1(a[r * lda + k]);
+            VREAL av = VSET1(a[r * ar + k * ak]);
             for (int v = 0; v < 4; v++) acc[r][v] = VFMA(av, bv[v], acc[r][v]);
         }
     }
@@ -62,30 +64,39 @@ RL_AVX512_FN static inline void FN(tile_avx512)(const int rows, int64_t kc, cons
         for (int v = 0; v < 4; v++) VSTORE(c + r * ldc + v * VLANES, m[v], acc[r][v]);
 }
 
-/* C (M,N) += A (M,K) Bm (K,N), Bm packed by pack_panels */
-RL_AVX512_FN static void FN(gemm_avx512)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t lda,
-                                         const REAL *packed, REAL *C, int64_t ldc)
+/* C (M,N) += A (M,K) Bm (K,N), or C = A Bm when beta0 (C is not read);
+ * A(i,k) = A[i·ar + k·ak] (row-major: ar = lda, ak = 1; transposed: ar = 1,
+ * ak = lda), Bm packed by pack_panels, C row-major. Blocks of STEP_MC rows
+ * keep the part of A that a block of k reads in L2 while the panels go by. */
+#define STEP_MC 256
+RL_AVX512_FN static void FN(gemm_avx512)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak,
+                                         const REAL *packed, REAL *C, int64_t ldc, bool beta0)
 {
-    for (int64_t k0 = 0; k0 < K; k0 += STEP_KC) {
-        int64_t kc = K - k0 < STEP_KC ? K - k0 : STEP_KC;
-        for (int64_t j0 = 0; j0 < N; j0 += STEP_NR) {
-            VMASK m[4];
-            for (int v = 0; v < 4; v++) {
-                int64_t rem = N - j0 - v * VLANES;
-                m[v] = rem >= VLANES ? (VMASK)~0u : rem > 0 ? (VMASK)((1u << rem) - 1) : 0;
-            }
-            const REAL *a = A + k0, *b = packed + (j0 * K + k0 * STEP_NR);
-            REAL *c = C + j0;
-            int64_t i = 0;
-            for (; i + 4 <= M; i += 4) FN(tile_avx512)(4, kc, a + i * lda, lda, b, c + i * ldc, ldc, m);
-            switch (M - i) {
-            case 3: FN(tile_avx512)(3, kc, a + i * lda, lda, b, c + i * ldc, ldc, m); break;
-            case 2: FN(tile_avx512)(2, kc, a + i * lda, lda, b, c + i * ldc, ldc, m); break;
-            case 1: FN(tile_avx512)(1, kc, a + i * lda, lda, b, c + i * ldc, ldc, m); break;
+    for (int64_t i0 = 0; i0 < M; i0 += STEP_MC) {
+        int64_t i1 = M - i0 < STEP_MC ? M : i0 + STEP_MC;
+        for (int64_t k0 = 0; k0 < K; k0 += STEP_KC) {
+            int64_t kc = K - k0 < STEP_KC ? K - k0 : STEP_KC;
+            bool zero = beta0 && k0 == 0;
+            for (int64_t j0 = 0; j0 < N; j0 += STEP_NR) {
+                VMASK m[4];
+                for (int v = 0; v < 4; v++) {
+                    int64_t rem = N - j0 - v * VLANES;
+                    m[v] = rem >= VLANES ? (VMASK)~0u : rem > 0 ? (VMASK)((1u << rem) - 1) : 0;
+                }
+                const REAL *a = A + k0 * ak, *b = packed + (j0 * K + k0 * STEP_NR);
+                REAL *c = C + j0;
+                int64_t i = i0;
+                for (; i + 4 <= i1; i += 4) FN(tile_avx512)(4, kc, a + i * ar, ar, ak, b, c + i * ldc, ldc, m, zero);
+                switch (i1 - i) {
+                case 3: FN(tile_avx512)(3, kc, a + i * ar, ar, ak, b, c + i * ldc, ldc, m, zero); break;
+                case 2: FN(tile_avx512)(2, kc, a + i * ar, ar, ak, b, c + i * ldc, ldc, m, zero); break;
+                case 1: FN(tile_avx512)(1, kc, a + i * ar, ar, ak, b, c + i * ldc, ldc, m, zero); break;
+                }
             }
         }
     }
 }
+#undef STEP_MC
 #endif
 
 /* out (B,G·H) += h (B,H) W_hh^T. packed: W_hh^T packed for the AVX-512
@@ -95,7 +106,7 @@ static inline void FN(step_forward)(int64_t B, int64_t GH, int64_t H, const REAL
                                     const REAL *packed, REAL *out)
 {
 #ifdef RL_STEP_AVX512
-    if (packed) FN(gemm_avx512)(B, GH, H, h, H, packed, out, GH);
+    if (packed) FN(gemm_avx512)(B, GH, H, h, H, 1, packed, out, GH, false);
     else
 #endif
     if (B == 1) GEMV(CblasRowMajor, CblasNoTrans, (int)GH, (int)H, 1, whh, (int)H, h, 1, 1, out, 1);
@@ -110,13 +121,33 @@ static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REA
                                      const REAL *packed, REAL *dh)
 {
 #ifdef RL_STEP_AVX512
-    if (packed) FN(gemm_avx512)(B, H, GH, dg, GH, packed, dh, H);
+    if (packed) FN(gemm_avx512)(B, H, GH, dg, GH, 1, packed, dh, H, false);
     else
 #endif
     if (B == 1) GEMV(CblasRowMajor, CblasTrans, (int)GH, (int)H, 1, whh, (int)H, dg, 1, 1, dh, 1);
     else GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)GH, 1, dg, (int)GH, whh, (int)H, 1, dh,
               (int)H);
     (void)packed;
+}
+
+/* C (M,N) = A (M,K) Bsrc (K,N) for the whole-sequence products, with the
+ * AVX-512 kernel on one thread: a(i,k) = A[i·ar + k·ak], b(k,n) =
+ * Bsrc[k·bk + n·bn], C row-major. False when it did nothing (no AVX-512,
+ * an empty product, no memory for the packed Bsrc): BLAS's turn. */
+static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak, const REAL *Bsrc,
+                         int64_t bk, int64_t bn, REAL *C, int64_t ldc)
+{
+#ifdef RL_STEP_AVX512
+    if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
+    REAL *packed = FN(pack_panels)(K, N, Bsrc, bk, bn);
+    if (!packed) return false;
+    FN(gemm_avx512)(M, N, K, A, ar, ak, packed, C, ldc, true);
+    free(packed);
+    return true;
+#else
+    (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)Bsrc, (void)bk, (void)bn, (void)C, (void)ldc;
+    return false;
+#endif
 }
 
 static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
@@ -140,14 +171,14 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
      * in the time loop (bsum = b_ih + b_hh, or b_ih alone for the GRU, which
      * keeps b_hh on the recurrent side where r multiplies it). */
     REAL *pre = gru ? xw : gates;
-    if (T * B > 0 && In > 0) {
+    if (T * B > 0 && In == 0) {
+        memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
+    } else if (T * B > 0 && !FN(seq_gemm)(T * B, GH, In, x, In, 1, wih, 1, In, pre, GH)) {
         int saved = seq_threads_begin(2.0 * (double)(T * B) * (double)GH * (double)In);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 0,
              pre, (int)GH);
         loop_threads_end(saved);
     }
-    else if (T * B > 0)
-        memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
     /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
      * AVX-512, or no memory) BLAS does the steps */
     REAL *packed = NULL;
