@@ -121,10 +121,11 @@ static bool step_fast(const rnn_ctx *c)
 }
 #endif
 
-/* The time loops, compiled for AVX2 and for any x86-64 like the vmath.h
- * loops: their per-row gate loops vectorise, in wider lanes with AVX2. */
+/* The time loops, compiled for AVX-512, AVX2 and any x86-64 like the
+ * vmath.h loops: their per-row gate loops vectorise, in wider lanes with
+ * AVX2 and AVX-512 (the same bits). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define RL_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
+#define RL_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define RL_KERNEL_CLONES
 #endif

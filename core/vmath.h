@@ -61,10 +61,10 @@ static inline float rl_tanhf_fast(float x)
     return ax < 0.625f ? small : large;
 }
 
-/* Compiled for AVX2 and for any x86-64, chosen when the program loads; the
- * same operations in wider lanes give the same bits. */
+/* Compiled for AVX-512, AVX2 and any x86-64, chosen when the program loads;
+ * the same operations in wider lanes give the same bits. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define RL_VMATH_CLONES __attribute__((target_clones("avx2", "default"), noinline, unused))
+#define RL_VMATH_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline, unused))
 #else
 #define RL_VMATH_CLONES __attribute__((unused))
 #endif
