@@ -26,21 +26,27 @@
 #define STEP_KC 128
 
 /* The packed Bm: panels of STEP_NR columns, each (K, STEP_NR) row-major,
- * zeros past N; element (k, n) of Bm is src[k·sk + n·sn]. NULL when out of
- * memory. */
-static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, int64_t sn)
+ * zeros past N; element (k, n) of Bm is src[k·sk + n·sn]. Its storage goes
+ * in *hold (a tensor from the storage pool, warm from the last step: no
+ * page faults); NULL when out of memory. */
+static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, int64_t sn, rl_tensor **hold)
 {
-    int64_t panels = (N + STEP_NR - 1) / STEP_NR;
-    REAL *p = malloc(sizeof(REAL) * (size_t)(panels * K * STEP_NR + 1));
-    if (!p) return NULL;
-    for (int64_t jp = 0; jp < panels; jp++)
+    int64_t panels = (N + STEP_NR - 1) / STEP_NR, size = panels * K * STEP_NR + 1;
+    *hold = NULL;
+    if (rl_tensor_empty(hold, sizeof(REAL) == sizeof(float) ? RL_FLOAT32 : RL_FLOAT64, 1, &size))
+        return NULL; /* the caller falls back on BLAS: the message stays unused */
+    REAL *p = rl_tensor_data(*hold);
+    for (int64_t jp = 0; jp < panels; jp++) {
+        int64_t n0 = jp * STEP_NR, w = N - n0 < STEP_NR ? N - n0 : STEP_NR;
         for (int64_t k = 0; k < K; k++) {
             REAL *row = p + (jp * K + k) * STEP_NR;
-            for (int64_t c = 0; c < STEP_NR; c++) {
-                int64_t n = jp * STEP_NR + c;
-                row[c] = n < N ? src[k * sk + n * sn] : 0;
-            }
+            const REAL *s = src + k * sk + n0 * sn;
+            if (sn == 1) memcpy(row, s, sizeof(REAL) * (size_t)w);
+            else
+                for (int64_t c = 0; c < w; c++) row[c] = s[c * sn];
+            for (int64_t c = w; c < STEP_NR; c++) row[c] = 0;
         }
+    }
     return p;
 }
 
@@ -139,10 +145,11 @@ static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t
 {
 #ifdef RL_STEP_AVX512
     if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
-    REAL *packed = FN(pack_panels)(K, N, Bsrc, bk, bn);
+    rl_tensor *hold;
+    REAL *packed = FN(pack_panels)(K, N, Bsrc, bk, bn, &hold);
     if (!packed) return false;
     FN(gemm_avx512)(M, N, K, A, ar, ak, packed, C, ldc, true);
-    free(packed);
+    rl_tensor_release(hold);
     return true;
 #else
     (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)Bsrc, (void)bk, (void)bn, (void)C, (void)ldc;
@@ -182,8 +189,9 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
      * AVX-512, or no memory) BLAS does the steps */
     REAL *packed = NULL;
+    rl_tensor *hold = NULL;
 #ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_panels)(H, GH, whh, 1, H);
+    if (step_fast(c)) packed = FN(pack_panels)(H, GH, whh, 1, H, &hold);
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
 
@@ -251,7 +259,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
         }
     }
     loop_threads_end(threads);
-    free(packed);
+    rl_tensor_release(hold);
 }
 
 /* The per-step clipping of the gradient carried back through the state
@@ -364,8 +372,9 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
     double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
     /* W_hh (G·H,H) packed for the AVX-512 step product, or NULL: BLAS */
     REAL *packed = NULL;
+    rl_tensor *hold = NULL;
 #ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_panels)(GH, H, whh, H, 1);
+    if (step_fast(c)) packed = FN(pack_panels)(GH, H, whh, H, 1, &hold);
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
     for (int64_t k = T - 1; k >= 0; k--) {
@@ -414,7 +423,7 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
         if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
     loop_threads_end(threads);
-    free(packed);
+    rl_tensor_release(hold);
 }
 
 #undef STEP_NR
