@@ -26,6 +26,67 @@ const char *rl_rnn_mode_name(rl_rnn_mode mode)
     return "?";
 }
 
+/* ---- workspace ----
+ * The big internal buffers of the kernels (gates and states kept for the
+ * backward, gate gradients, packed operands) are kept for the next call
+ * of the same shapes: the storage pool keeps blocks of every size a process
+ * has used up to its cap and nothing else once full, so after a few other
+ * shapes a training step missed it and paid page faults for every buffer
+ * (over twice the step time on configuration B of bench/recurrent.lua).
+ * At most SPARE_MAX tensors and SPARE_BYTES bytes, the oldest dropped
+ * first; none under AddressSanitizer, where the pool recycles nothing too
+ * (a use after free stays visible). Not thread-safe, like the pool. */
+#define SPARE_MAX 16
+#define SPARE_BYTES ((size_t)512 << 20)
+
+static rl_tensor *spare[SPARE_MAX];
+static int spare_count;
+static size_t spare_bytes;
+
+static size_t tensor_bytes(const rl_tensor *t)
+{
+    return (size_t)rl_tensor_numel(t) * rl_dtype_size(t->dtype);
+}
+
+static void spare_drop_oldest(void)
+{
+    spare_bytes -= tensor_bytes(spare[0]);
+    rl_tensor_release(spare[0]);
+    memmove(spare, spare + 1, sizeof *spare * (size_t)(spare_count - 1));
+    spare[--spare_count] = NULL;
+}
+
+/* rl_tensor_empty, from the spares when one has this dtype and shape */
+static rl_status ws_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape)
+{
+    for (int i = spare_count - 1; i >= 0; i--) {
+        rl_tensor *t = spare[i];
+        if (t->dtype != dt || t->ndim != ndim || memcmp(t->shape, shape, sizeof *shape * (size_t)ndim)) continue;
+        spare_bytes -= tensor_bytes(t);
+        memmove(spare + i, spare + i + 1, sizeof *spare * (size_t)(spare_count - 1 - i));
+        spare[--spare_count] = NULL;
+        *out = t;
+        return RL_OK;
+    }
+    return rl_tensor_empty(out, dt, ndim, shape);
+}
+
+/* rl_tensor_release of a tensor from ws_empty: kept as a spare when nothing
+ * else holds it or its storage */
+static void ws_release(rl_tensor *t)
+{
+    if (!t) return;
+    size_t bytes = tensor_bytes(t);
+    if (RL_STORAGE_CACHE_MAX == 0 || t->refcount != 1 || t->storage->refcount != 1 || t->grad_fn ||
+        t->requires_grad || bytes < ((size_t)64 << 10) || bytes > SPARE_BYTES) {
+        rl_tensor_release(t);
+        return;
+    }
+    while (spare_count == SPARE_MAX || spare_bytes + bytes > SPARE_BYTES) spare_drop_oldest();
+    spare[spare_count++] = t;
+    spare_bytes += bytes;
+}
+
 /* What the backward of one layer-direction needs; owned by its tape node. */
 typedef struct {
     rl_rnn_mode mode;
@@ -47,10 +108,10 @@ static void ctx_free(void *p)
     rl_tensor_release(c->x);
     rl_tensor_release(c->w_ih);
     rl_tensor_release(c->w_hh);
-    rl_tensor_release(c->gates);
-    rl_tensor_release(c->hprev);
-    rl_tensor_release(c->cprev);
-    rl_tensor_release(c->cell);
+    ws_release(c->gates);
+    ws_release(c->hprev);
+    ws_release(c->cprev);
+    ws_release(c->cell);
     rl_tensor_release(c->grad_norms);
     free(c);
 }
@@ -322,8 +383,8 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     TRY(rl_tensor_clone(&dh, grad_out[1]));
     if (lstm) TRY(rl_tensor_clone(&dc, grad_out[2]));
     else TRY(rl_tensor_zeros(&dc, dt, 2, shape_bh));
-    TRY(rl_tensor_empty(&dgx, dt, 3, shape_tbg));
-    if (gru) TRY(rl_tensor_empty(&dgh, dt, 3, shape_tbg));
+    TRY(ws_empty(&dgx, dt, 3, shape_tbg));
+    if (gru) TRY(ws_empty(&dgh, dt, 3, shape_tbg));
     else {
         rl_tensor_retain(dgx);
         dgh = dgx;
@@ -390,13 +451,13 @@ done:
     rl_tensor_release(dout);
     rl_tensor_release(dh);
     rl_tensor_release(dc);
-    rl_tensor_release(dgx);
-    rl_tensor_release(dgh);
     rl_tensor_release(dgx2);
     rl_tensor_release(dgh2);
     rl_tensor_release(x2);
     rl_tensor_release(hp2);
     rl_tensor_release(tmp);
+    ws_release(dgx);
+    ws_release(dgh);
     return st;
 }
 
@@ -454,16 +515,16 @@ rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
         else TRY(rl_binary(&bih, RL_ADD, b_ih, b_hh));
         TRY(rl_tensor_contiguous(&bhh, b_hh));
     }
-    TRY(rl_tensor_empty(&c->gates, dt, 3, tbw));
-    TRY(rl_tensor_empty(&c->hprev, dt, 3, tbh));
+    TRY(ws_empty(&c->gates, dt, 3, tbw));
+    TRY(ws_empty(&c->hprev, dt, 3, tbh));
     if (lstm) {
-        TRY(rl_tensor_empty(&c->cprev, dt, 3, tbh));
-        TRY(rl_tensor_empty(&c->cell, dt, 3, tbh));
+        TRY(ws_empty(&c->cprev, dt, 3, tbh));
+        TRY(ws_empty(&c->cell, dt, 3, tbh));
     }
     if (gru) {
         int64_t tbg[3] = {T, B, 3 * H}, bg[2] = {B, 3 * H};
-        TRY(rl_tensor_empty(&xw, dt, 3, tbg));
-        TRY(rl_tensor_empty(&hw, dt, 2, bg));
+        TRY(ws_empty(&xw, dt, 3, tbg));
+        TRY(ws_empty(&hw, dt, 2, bg));
     }
     TRY(rl_tensor_empty(out, dt, 3, tbh));
     TRY(rl_tensor_clone(h_n, h0));  /* the running state starts as h0 and ends as h_n */
@@ -497,8 +558,8 @@ done:
     ctx_free(c);
     rl_tensor_release(bih);
     rl_tensor_release(bhh);
-    rl_tensor_release(xw);
-    rl_tensor_release(hw);
+    ws_release(xw);
+    ws_release(hw);
     if (st) {
         rl_tensor_release(*out);
         rl_tensor_release(*h_n);

@@ -27,13 +27,13 @@
 
 /* The packed Bm: panels of STEP_NR columns, each (K, STEP_NR) row-major,
  * zeros past N; element (k, n) of Bm is src[k·sk + n·sn]. Its storage goes
- * in *hold (a tensor from the storage pool, warm from the last step: no
- * page faults); NULL when out of memory. */
+ * in *hold (a workspace tensor, warm from the last step: no page faults;
+ * ws_release it); NULL when out of memory. */
 static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, int64_t sn, rl_tensor **hold)
 {
     int64_t panels = (N + STEP_NR - 1) / STEP_NR, size = panels * K * STEP_NR + 1;
     *hold = NULL;
-    if (rl_tensor_empty(hold, sizeof(REAL) == sizeof(float) ? RL_FLOAT32 : RL_FLOAT64, 1, &size))
+    if (ws_empty(hold, sizeof(REAL) == sizeof(float) ? RL_FLOAT32 : RL_FLOAT64, 1, &size))
         return NULL; /* the caller falls back on BLAS: the message stays unused */
     REAL *p = rl_tensor_data(*hold);
     for (int64_t jp = 0; jp < panels; jp++) {
@@ -138,24 +138,41 @@ static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REA
 
 /* C (M,N) = A (M,K) Bsrc (K,N) for the whole-sequence products, with the
  * AVX-512 kernel on one thread: a(i,k) = A[i·ar + k·ak], b(k,n) =
- * Bsrc[k·bk + n·bn], C row-major. False when it did nothing (no AVX-512,
- * an empty product, no memory for the packed Bsrc): BLAS's turn. */
+ * Bsrc[k·bk + n·bn], C row-major. Bsrc is packed SEQ_PACK_BYTES at a time
+ * (K = T·B for the weight gradients: a whole packed copy would add to the
+ * step's peak memory). False when it did nothing (no AVX-512, an empty
+ * product, no memory for the packed Bsrc): BLAS's turn. */
+#define SEQ_PACK_BYTES ((int64_t)2 << 20)
 static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak, const REAL *Bsrc,
                          int64_t bk, int64_t bn, REAL *C, int64_t ldc)
 {
 #ifdef RL_STEP_AVX512
     if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
-    rl_tensor *hold;
-    REAL *packed = FN(pack_panels)(K, N, Bsrc, bk, bn, &hold);
-    if (!packed) return false;
-    FN(gemm_avx512)(M, N, K, A, ar, ak, packed, C, ldc, true);
-    rl_tensor_release(hold);
+    int64_t row_bytes = (N + STEP_NR - 1) / STEP_NR * STEP_NR * (int64_t)sizeof(REAL);
+    int64_t kb = SEQ_PACK_BYTES / row_bytes / STEP_KC * STEP_KC;
+    if (kb < STEP_KC) kb = STEP_KC;
+    for (int64_t k0 = 0; k0 < K; k0 += kb) {
+        int64_t kn = K - k0 < kb ? K - k0 : kb;
+        rl_tensor *hold;
+        REAL *packed = FN(pack_panels)(kn, N, Bsrc + k0 * bk, bk, bn, &hold);
+        if (!packed) {
+            if (k0 == 0) return false;
+            /* the rest by BLAS, added to what is done: C += A[:,k0:] B[k0:,:] */
+            GEMM(CblasRowMajor, ar == 1 ? CblasTrans : CblasNoTrans, bn == 1 ? CblasNoTrans : CblasTrans, (int)M,
+                 (int)N, (int)(K - k0), 1, A + k0 * ak, (int)(ar == 1 ? ak : ar), Bsrc + k0 * bk,
+                 (int)(bn == 1 ? bk : bn), 1, C, (int)ldc);
+            return true;
+        }
+        FN(gemm_avx512)(M, N, kn, A + k0 * ak, ar, ak, packed, C, ldc, k0 == 0);
+        ws_release(hold);
+    }
     return true;
 #else
     (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)Bsrc, (void)bk, (void)bn, (void)C, (void)ldc;
     return false;
 #endif
 }
+#undef SEQ_PACK_BYTES
 
 static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 {
@@ -259,7 +276,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
         }
     }
     loop_threads_end(threads);
-    rl_tensor_release(hold);
+    ws_release(hold);
 }
 
 /* The per-step clipping of the gradient carried back through the state
@@ -423,7 +440,7 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
         if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
     loop_threads_end(threads);
-    rl_tensor_release(hold);
+    ws_release(hold);
 }
 
 #undef STEP_NR
