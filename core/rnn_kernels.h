@@ -212,21 +212,34 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
 
+    /* The state entering step t lives in hprev[t] (cprev[t]); a step writes
+     * the next one straight into the slot of the step after it, or into h,
+     * cs (h_n, c_n) at the last step. */
+    if (T > 0) {
+        int64_t t0 = c->reverse ? T - 1 : 0;
+        memcpy(hprev + t0 * B * H, h, sizeof(REAL) * (size_t)(B * H));
+        if (lstm) memcpy(cprev + t0 * B * H, cs, sizeof(REAL) * (size_t)(B * H));
+    }
     for (int64_t k = 0; k < T; k++) {
-        int64_t t = c->reverse ? T - 1 - k : k;
+        int64_t t = c->reverse ? T - 1 - k : k, tn = c->reverse ? t - 1 : t + 1;
         REAL *g = gates + t * B * W, *o = out + t * B * H;
-        memcpy(hprev + t * B * H, h, sizeof(REAL) * (size_t)(B * H));
-        if (lstm) memcpy(cprev + t * B * H, cs, sizeof(REAL) * (size_t)(B * H));
+        const REAL *hin = hprev + t * B * H, *cin = lstm ? cprev + t * B * H : NULL;
+        REAL *hnext = k == T - 1 ? h : hprev + tn * B * H;
+        REAL *cnext = !lstm ? NULL : k == T - 1 ? cs : cprev + tn * B * H;
         if (gru) {
             for (int64_t b = 0; b < B; b++)
                 for (int64_t j = 0; j < GH; j++) hw[b * GH + j] = bhh ? bhh[j] : 0;
-            if (H > 0) FN(step_forward)(B, GH, H, h, whh, packed, hw);
+            if (H > 0) FN(step_forward)(B, GH, H, hin, whh, packed, hw);
         } else if (H > 0) {
-            FN(step_forward)(B, GH, H, h, whh, packed, g);
+            FN(step_forward)(B, GH, H, hin, whh, packed, g);
         }
         for (int64_t b = 0; b < B; b++) {
-            REAL *gr = g + b * W, *hb = h + b * H, *ob = o + b * H;
+            REAL *gr = g + b * W, *hb = hnext + b * H, *ob = o + b * H;
+            const REAL *hi = hin + b * H;
             if (!FN(active)(c, t, b)) {
+                /* the state passes through unchanged */
+                memcpy(hb, hi, sizeof(REAL) * (size_t)H);
+                if (lstm) memcpy(cnext + b * H, cin + b * H, sizeof(REAL) * (size_t)H);
                 memset(ob, 0, sizeof(REAL) * (size_t)H);
                 memset(gr, 0, sizeof(REAL) * (size_t)W);
                 continue;
@@ -234,13 +247,14 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
             switch (c->mode) {
             case RL_LSTM: {
                 /* cell keeps tanh(c_t): all the backward needs of c_t */
-                REAL *cb = cs + b * H, *tc = cell + (t * B + b) * H;
+                const REAL *ci = cin + b * H;
+                REAL *cb = cnext + b * H, *tc = cell + (t * B + b) * H;
                 if (bsum)
                     for (int64_t j = 0; j < GH; j++) gr[j] += bsum[j];
                 VSIGMOID(gr, gr, 2 * H);
                 VTANH(gr + 2 * H, gr + 2 * H, H);
                 VSIGMOID(gr + 3 * H, gr + 3 * H, H);
-                for (int64_t j = 0; j < H; j++) cb[j] = gr[H + j] * cb[j] + gr[j] * gr[2 * H + j];
+                for (int64_t j = 0; j < H; j++) cb[j] = gr[H + j] * ci[j] + gr[j] * gr[2 * H + j];
                 VTANH(tc, cb, H);
                 for (int64_t j = 0; j < H; j++) hb[j] = ob[j] = gr[3 * H + j] * tc[j];
                 break;
@@ -256,7 +270,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
                 VTANH(gr + 2 * H, gr + 2 * H, H);
                 for (int64_t j = 0; j < H; j++) {
                     REAL z = gr[H + j];
-                    hb[j] = ob[j] = (1 - z) * gr[2 * H + j] + z * hb[j];
+                    hb[j] = ob[j] = (1 - z) * gr[2 * H + j] + z * hi[j];
                 }
                 break;
             }
