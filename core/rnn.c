@@ -1,7 +1,6 @@
 #include "rnn.h"
 #include "blas.h"
 #include "ops.h"
-#include "reduce.h"
 #include "tape.h"
 #include "vmath.h"
 
@@ -27,6 +26,67 @@ const char *rl_rnn_mode_name(rl_rnn_mode mode)
     return "?";
 }
 
+/* ---- workspace ----
+ * The big internal buffers of the kernels (gates and states kept for the
+ * backward, gate gradients, packed operands) are kept for the next call
+ * of the same shapes: the storage pool keeps blocks of every size a process
+ * has used up to its cap and nothing else once full, so after a few other
+ * shapes a training step missed it and paid page faults for every buffer
+ * (over twice the step time on configuration B of bench/recurrent.lua).
+ * At most SPARE_MAX tensors and SPARE_BYTES bytes, the oldest dropped
+ * first; none under AddressSanitizer, where the pool recycles nothing too
+ * (a use after free stays visible). Not thread-safe, like the pool. */
+#define SPARE_MAX 16
+#define SPARE_BYTES ((size_t)512 << 20)
+
+static rl_tensor *spare[SPARE_MAX];
+static int spare_count;
+static size_t spare_bytes;
+
+static size_t tensor_bytes(const rl_tensor *t)
+{
+    return (size_t)rl_tensor_numel(t) * rl_dtype_size(t->dtype);
+}
+
+static void spare_drop_oldest(void)
+{
+    spare_bytes -= tensor_bytes(spare[0]);
+    rl_tensor_release(spare[0]);
+    memmove(spare, spare + 1, sizeof *spare * (size_t)(spare_count - 1));
+    spare[--spare_count] = NULL;
+}
+
+/* rl_tensor_empty, from the spares when one has this dtype and shape */
+static rl_status ws_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape)
+{
+    for (int i = spare_count - 1; i >= 0; i--) {
+        rl_tensor *t = spare[i];
+        if (t->dtype != dt || t->ndim != ndim || memcmp(t->shape, shape, sizeof *shape * (size_t)ndim)) continue;
+        spare_bytes -= tensor_bytes(t);
+        memmove(spare + i, spare + i + 1, sizeof *spare * (size_t)(spare_count - 1 - i));
+        spare[--spare_count] = NULL;
+        *out = t;
+        return RL_OK;
+    }
+    return rl_tensor_empty(out, dt, ndim, shape);
+}
+
+/* rl_tensor_release of a tensor from ws_empty: kept as a spare when nothing
+ * else holds it or its storage */
+static void ws_release(rl_tensor *t)
+{
+    if (!t) return;
+    size_t bytes = tensor_bytes(t);
+    if (RL_STORAGE_CACHE_MAX == 0 || t->refcount != 1 || t->storage->refcount != 1 || t->grad_fn ||
+        t->requires_grad || bytes < ((size_t)64 << 10) || bytes > SPARE_BYTES) {
+        rl_tensor_release(t);
+        return;
+    }
+    while (spare_count == SPARE_MAX || spare_bytes + bytes > SPARE_BYTES) spare_drop_oldest();
+    spare[spare_count++] = t;
+    spare_bytes += bytes;
+}
+
 /* What the backward of one layer-direction needs; owned by its tape node. */
 typedef struct {
     rl_rnn_mode mode;
@@ -48,10 +108,10 @@ static void ctx_free(void *p)
     rl_tensor_release(c->x);
     rl_tensor_release(c->w_ih);
     rl_tensor_release(c->w_hh);
-    rl_tensor_release(c->gates);
-    rl_tensor_release(c->hprev);
-    rl_tensor_release(c->cprev);
-    rl_tensor_release(c->cell);
+    ws_release(c->gates);
+    ws_release(c->hprev);
+    ws_release(c->cprev);
+    ws_release(c->cell);
     rl_tensor_release(c->grad_norms);
     free(c);
 }
@@ -59,14 +119,15 @@ static void ctx_free(void *p)
 /* The per-step products are small (B×H by H×G·H): split over BLAS threads
  * they lose more to synchronisation than they gain, and on a busy machine
  * far more. The time loops run BLAS on one thread unless each thread would
- * get at least this many FLOPs of every step's product. */
+ * get at least this many FLOPs of every step's product (and always on one
+ * with the AVX-512 step product, which runs on the calling thread). */
 #define STEP_FLOPS_PER_THREAD 16e6
 
-static int loop_threads_begin(const rnn_ctx *c)
+static int loop_threads_begin(const rnn_ctx *c, bool fast)
 {
     double flops = 2.0 * (double)c->B * (double)(c->G * c->H) * (double)c->H;
     int n = rl_get_num_threads();
-    if (n > 1 && flops < STEP_FLOPS_PER_THREAD * n) {
+    if (n > 1 && (fast || flops < STEP_FLOPS_PER_THREAD * n)) {
         rl_set_num_threads(1);
         return n;
     }
@@ -78,12 +139,73 @@ static void loop_threads_end(int saved)
     if (saved) rl_set_num_threads(saved);
 }
 
+/* The whole-sequence products (input projection, weight and input
+ * gradients) go over BLAS threads only when each thread gets at least this
+ * many FLOPs: a split product waits for its slowest part, and a thread that
+ * shares its core with another process can hold it up by a scheduler time
+ * slice (milliseconds), more than a smaller product gains. At 5e8 FLOPs a
+ * thread (5 to 10 ms of work) configuration B of bench/recurrent.lua
+ * splits its big products and A never does. */
+#define SEQ_FLOPS_PER_THREAD 5e8
+
+/* Before a whole-sequence product of `flops`: the thread count to restore
+ * (loop_threads_end), or 0 */
+static int seq_threads_begin(double flops)
+{
+    int n = rl_get_num_threads();
+    if (n > 1 && flops < SEQ_FLOPS_PER_THREAD * n) {
+        rl_set_num_threads(1);
+        return n;
+    }
+    return 0;
+}
+
+/* The per-step products with AVX-512 when the machine has it (also for a
+ * single sequence: faster than BLAS's matrix-vector product there). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RL_STEP_AVX512
+#define RL_AVX512_FN __attribute__((target("avx512f")))
+static bool have_avx512(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
+static bool step_fast(const rnn_ctx *c)
+{
+    return c->B > 0 && c->H > 0 && have_avx512();
+}
+#else
+static bool step_fast(const rnn_ctx *c)
+{
+    (void)c;
+    return false;
+}
+#endif
+
+/* The time loops, compiled for AVX-512, AVX2 and any x86-64 like the
+ * vmath.h loops: their per-row gate loops vectorise, in wider lanes with
+ * AVX2 and AVX-512 (the same bits). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define RL_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RL_KERNEL_CLONES
+#endif
+
 #define REAL float
 #define SUF f32
 #define GEMM cblas_sgemm
 #define GEMV cblas_sgemv
 #define VSIGMOID rl_vsigmoid_f32
 #define VTANH rl_vtanh_f32
+#define VREAL __m512
+#define VMASK __mmask16
+#define VLANES 16
+#define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define VLOADU _mm512_loadu_ps
+#define VZERO _mm512_setzero_ps
+#define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define VSET1 _mm512_set1_ps
+#define VFMA _mm512_fmadd_ps
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
@@ -91,6 +213,15 @@ static void loop_threads_end(int saved)
 #undef GEMV
 #undef VSIGMOID
 #undef VTANH
+#undef VREAL
+#undef VMASK
+#undef VLANES
+#undef VLOAD
+#undef VLOADU
+#undef VZERO
+#undef VSTORE
+#undef VSET1
+#undef VFMA
 
 #define REAL double
 #define SUF f64
@@ -98,6 +229,15 @@ static void loop_threads_end(int saved)
 #define GEMV cblas_dgemv
 #define VSIGMOID rl_vsigmoid_f64
 #define VTANH rl_vtanh_f64
+#define VREAL __m512d
+#define VMASK __mmask8
+#define VLANES 8
+#define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
+#define VLOADU _mm512_loadu_pd
+#define VZERO _mm512_setzero_pd
+#define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define VSET1 _mm512_set1_pd
+#define VFMA _mm512_fmadd_pd
 #include "rnn_kernels.h"
 #undef REAL
 #undef SUF
@@ -105,6 +245,15 @@ static void loop_threads_end(int saved)
 #undef GEMV
 #undef VSIGMOID
 #undef VTANH
+#undef VREAL
+#undef VMASK
+#undef VLANES
+#undef VLOAD
+#undef VLOADU
+#undef VZERO
+#undef VSTORE
+#undef VSET1
+#undef VFMA
 
 /* ---- checks ---- */
 
@@ -195,6 +344,27 @@ static rl_status view2(rl_tensor **out, rl_tensor *t, int64_t rows, int64_t cols
     return rl_tensor_view(out, t, 2, shape);
 }
 
+/* c = op(a) op(b), all contiguous 2-D: a whole-sequence product, with the
+ * AVX-512 kernel when it can, else with BLAS (threaded by the policy above) */
+static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb)
+{
+    int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
+    int64_t ar = ta ? 1 : a->shape[1], ak = ta ? a->shape[1] : 1;
+    int64_t bk = tb ? 1 : b->shape[1], bn = tb ? b->shape[1] : 1;
+    if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(b) && rl_tensor_is_contiguous(c)) {
+        bool done = c->dtype == RL_FLOAT32
+                        ? seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                                       rl_tensor_data(c), N)
+                        : seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                                       rl_tensor_data(c), N);
+        if (done) return RL_OK;
+    }
+    int saved = seq_threads_begin(2.0 * (double)M * (double)N * (double)K);
+    rl_status st = rl_gemm(c, a, ta, b, tb, 1, 0);
+    loop_threads_end(saved);
+    return st;
+}
+
 /* inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh; outputs: out, h_n[, c_n] */
 static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
 {
@@ -204,25 +374,37 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
     rl_tensor *dout = NULL, *dh = NULL, *dc = NULL, *dgx = NULL, *dgh = NULL;
     rl_tensor *dgx2 = NULL, *dgh2 = NULL, *x2 = NULL, *hp2 = NULL, *tmp = NULL;
+    double *dbx = NULL, *dbh = NULL;
     rl_status st = RL_OK;
-    int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H};
+    int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
+    bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
 
     TRY(rl_tensor_contiguous(&dout, grad_out[0]));
     TRY(rl_tensor_clone(&dh, grad_out[1]));
     if (lstm) TRY(rl_tensor_clone(&dc, grad_out[2]));
     else TRY(rl_tensor_zeros(&dc, dt, 2, shape_bh));
-    TRY(rl_tensor_empty(&dgx, dt, 3, shape_tbg));
-    if (gru) TRY(rl_tensor_empty(&dgh, dt, 3, shape_tbg));
+    TRY(ws_empty(&dgx, dt, 3, shape_tbg));
+    if (gru) TRY(ws_empty(&dgh, dt, 3, shape_tbg));
     else {
         rl_tensor_retain(dgx);
         dgh = dgx;
     }
+    if (need_bias) {
+        /* the bias gradients: column sums of dgx and dgh, in double, taken
+         * by the time loop while each row is fresh */
+        dbx = calloc((size_t)(GH ? 2 * GH : 1), sizeof *dbx);
+        if (!dbx) {
+            st = rl_fail(RL_ERR_NOMEM, "%s backward: out of memory", rl_rnn_mode_name(c->mode));
+            goto done;
+        }
+        if (gru) dbh = dbx + GH;
+    }
     if (dt == RL_FLOAT32)
         rnn_backward_loop_f32(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
-                              rl_tensor_data(dgh));
+                              rl_tensor_data(dgh), dbx, dbh);
     else
         rnn_backward_loop_f64(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
-                              rl_tensor_data(dgh));
+                              rl_tensor_data(dgh), dbx, dbh);
     if (rl_node_needs(n, 1)) {
         grad_in[1] = dh;
         dh = NULL;
@@ -239,35 +421,43 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         int64_t shape[3] = {T, B, In};
         TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
         TRY(view2(&tmp, grad_in[0], T * B, In));
-        TRY(rl_gemm(tmp, dgx2, false, c->w_ih, false, 1, 0));   /* (TB,GH)(GH,I) */
-        rl_tensor_release(tmp);
-        tmp = NULL;
+        TRY(seq_product(tmp, dgx2, false, c->w_ih, false));   /* (TB,GH)(GH,I) */
     }
     if (rl_node_needs(n, 3)) {
         int64_t shape[2] = {GH, In};
         TRY(view2(&x2, c->x, T * B, In));
         TRY(rl_tensor_empty(&grad_in[3], dt, 2, shape));
-        TRY(rl_gemm(grad_in[3], dgx2, true, x2, false, 1, 0));   /* (GH,TB)(TB,I) */
+        TRY(seq_product(grad_in[3], dgx2, true, x2, false));   /* (GH,TB)(TB,I) */
     }
     if (rl_node_needs(n, 4)) {
         int64_t shape[2] = {GH, H};
         TRY(view2(&hp2, c->hprev, T * B, H));
         TRY(rl_tensor_empty(&grad_in[4], dt, 2, shape));
-        TRY(rl_gemm(grad_in[4], dgh2, true, hp2, false, 1, 0));  /* (GH,TB)(TB,H) */
+        TRY(seq_product(grad_in[4], dgh2, true, hp2, false));  /* (GH,TB)(TB,H) */
     }
-    if (rl_node_needs(n, 5)) TRY(rl_reduce_dim(&grad_in[5], RL_RSUM, dgx2, 0, false));
-    if (rl_node_needs(n, 6)) TRY(rl_reduce_dim(&grad_in[6], RL_RSUM, dgh2, 0, false));
+    for (int i = 5; i <= 6; i++) {
+        if (!rl_node_needs(n, i)) continue;
+        const double *sum = i == 6 && gru ? dbh : dbx;
+        TRY(rl_tensor_empty(&grad_in[i], dt, 1, shape_g));
+        if (dt == RL_FLOAT32) {
+            float *g = rl_tensor_data(grad_in[i]);
+            for (int64_t j = 0; j < GH; j++) g[j] = (float)sum[j];
+        } else {
+            memcpy(rl_tensor_data(grad_in[i]), sum, sizeof(double) * (size_t)GH);
+        }
+    }
 done:
+    free(dbx);
     rl_tensor_release(dout);
     rl_tensor_release(dh);
     rl_tensor_release(dc);
-    rl_tensor_release(dgx);
-    rl_tensor_release(dgh);
     rl_tensor_release(dgx2);
     rl_tensor_release(dgh2);
     rl_tensor_release(x2);
     rl_tensor_release(hp2);
     rl_tensor_release(tmp);
+    ws_release(dgx);
+    ws_release(dgh);
     return st;
 }
 
@@ -325,16 +515,16 @@ rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
         else TRY(rl_binary(&bih, RL_ADD, b_ih, b_hh));
         TRY(rl_tensor_contiguous(&bhh, b_hh));
     }
-    TRY(rl_tensor_empty(&c->gates, dt, 3, tbw));
-    TRY(rl_tensor_empty(&c->hprev, dt, 3, tbh));
+    TRY(ws_empty(&c->gates, dt, 3, tbw));
+    TRY(ws_empty(&c->hprev, dt, 3, tbh));
     if (lstm) {
-        TRY(rl_tensor_empty(&c->cprev, dt, 3, tbh));
-        TRY(rl_tensor_empty(&c->cell, dt, 3, tbh));
+        TRY(ws_empty(&c->cprev, dt, 3, tbh));
+        TRY(ws_empty(&c->cell, dt, 3, tbh));
     }
     if (gru) {
         int64_t tbg[3] = {T, B, 3 * H}, bg[2] = {B, 3 * H};
-        TRY(rl_tensor_empty(&xw, dt, 3, tbg));
-        TRY(rl_tensor_empty(&hw, dt, 2, bg));
+        TRY(ws_empty(&xw, dt, 3, tbg));
+        TRY(ws_empty(&hw, dt, 2, bg));
     }
     TRY(rl_tensor_empty(out, dt, 3, tbh));
     TRY(rl_tensor_clone(h_n, h0));  /* the running state starts as h0 and ends as h_n */
@@ -368,8 +558,8 @@ done:
     ctx_free(c);
     rl_tensor_release(bih);
     rl_tensor_release(bhh);
-    rl_tensor_release(xw);
-    rl_tensor_release(hw);
+    ws_release(xw);
+    ws_release(hw);
     if (st) {
         rl_tensor_release(*out);
         rl_tensor_release(*h_n);

@@ -11,7 +11,10 @@
  * Forward: the input projection of all steps is one GEMM, then one GEMM per
  * step. Backward: one GEMM per step for the state gradient, then the weight
  * gradients and the input gradient as single GEMMs over the whole sequence.
- * Nothing is allocated inside the time loops. */
+ * On machines with AVX-512 these products run on the calling thread in
+ * rnn.c's own kernel (W_hh packed once per sequence, not at every step);
+ * elsewhere through BLAS. Nothing is allocated inside the time loops, and
+ * the big internal buffers are kept for the next call of the same shapes. */
 #ifndef RL_RNN_H
 #define RL_RNN_H
 
