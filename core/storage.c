@@ -105,13 +105,26 @@ void rl_storage_release(rl_storage *s)
             small_count[c]++;
             return;
         }
-    } else if (s->capacity >= CACHE_MIN && bytes_cached + s->capacity <= RL_STORAGE_CACHE_MAX) {
+    } else if (s->capacity >= CACHE_MIN && s->capacity <= RL_STORAGE_CACHE_MAX) {
         size_t rounded;
         int c = size_class(s->capacity, &rounded);
-        s->next_free = cache[c];
-        cache[c] = s;
-        bytes_cached += s->capacity;
-        return;
+        /* Full: the sizes just freed are the ones in use, so buffers of other
+         * sizes go, largest first. Keeping them sent every buffer of a new
+         * shape to fresh pages once the cache had filled with old shapes. */
+        for (int o = NCLASSES - 1; o >= 0 && bytes_cached + s->capacity > RL_STORAGE_CACHE_MAX; o--) {
+            while (o != c && cache[o] && bytes_cached + s->capacity > RL_STORAGE_CACHE_MAX) {
+                rl_storage *old = cache[o];
+                cache[o] = old->next_free;
+                bytes_cached -= old->capacity;
+                free(old);
+            }
+        }
+        if (bytes_cached + s->capacity <= RL_STORAGE_CACHE_MAX) {
+            s->next_free = cache[c];
+            cache[c] = s;
+            bytes_cached += s->capacity;
+            return;
+        }
     }
     free(s);
 }
