@@ -197,6 +197,18 @@ static int argext(lua_State *L, rl_reduce_op op, const char *fn)
 static int l_argmax(lua_State *L) { return argext(L, RL_RMAX, "argmax"); }
 static int l_argmin(lua_State *L) { return argext(L, RL_RMIN, "argmin"); }
 
+/* rnn.linear(x, w [, b]): x (N,I) w^T + b, as one recorded op */
+static int l_linear(lua_State *L)
+{
+    rlua_check_nargs(L, 3, "linear");
+    rl_tensor *x = rlua_check(L, 1, "linear", "input");
+    rl_tensor *w = rlua_check(L, 2, "linear", "weight");
+    rl_tensor *b = lua_isnoneornil(L, 3) ? NULL : rlua_check(L, 3, "linear", "bias");
+    rl_tensor **box = rlua_newbox(L);
+    rlua_check_status(L, rl_ag_linear(box, x, w, b), "linear");
+    return 1;
+}
+
 static int l_matmul(lua_State *L)
 {
     rlua_check_nargs(L, 2, "matmul");
@@ -217,6 +229,7 @@ static const luaL_Reg funcs[] = {
     {"sum", l_sum}, {"mean", l_mean}, {"prod", l_prod}, {"max", l_max}, {"min", l_min},
     {"argmax", l_argmax}, {"argmin", l_argmin},
     {"matmul", l_matmul},
+    {"linear", l_linear},
     {NULL, NULL},
 };
 

@@ -24,6 +24,8 @@ rl_status rl_ag_reduce_arg_dim(rl_tensor **values, rl_tensor **indices, rl_reduc
 
 /* grad_linalg.c */
 rl_status rl_ag_matmul(rl_tensor **out, rl_tensor *a, rl_tensor *b);
+/* x (N,I) w^T + b for w (O,I) and b (O) or NULL: one recorded op */
+rl_status rl_ag_linear(rl_tensor **out, rl_tensor *x, rl_tensor *w, rl_tensor *b);
 
 /* grad_shape.c */
 rl_status rl_ag_view(rl_tensor **out, rl_tensor *t, int ndim, const int64_t *shape);

@@ -85,3 +85,59 @@ rl_status rl_ag_matmul(rl_tensor **out, rl_tensor *a, rl_tensor *b)
     const rl_tensor *saved[2] = {a, b};
     return rl_record(out, "matmul", matmul_backward, 2, inputs, 2, saved, NULL);
 }
+
+/* ---- linear: out (N,O) = x (N,I) w^T + b, w (O,I), b (O) or none ----
+ *   dx = g w,  dw = g^T x,  db = the sum of g's rows
+ * One node where matmul(x, w:t()) + b would record three: a weight used at
+ * every step of a loop then has its gradient added into the one already
+ * held (rl_backward_sink), in 16-row panels for small batches. */
+
+static rl_status linear_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
+{
+    const rl_tensor *x = n->saved[0], *w = n->saved[1], *g = grad_out[0];
+    rl_status st = RL_OK;
+    rl_tensor *sink;
+    if (rl_node_needs(n, 0)) {
+        int64_t shape[2] = {x->shape[0], x->shape[1]};
+        TRY(rl_tensor_empty(&grad_in[0], x->dtype, 2, shape));
+        TRY(rl_gemm(grad_in[0], g, false, w, false, 1.0, 0.0)); /* (N,I) = (N,O) (O,I) */
+    }
+    if (rl_node_needs(n, 1)) {
+        if ((sink = rl_backward_sink(n, 1))) {
+            TRY(rl_lowrank_add(sink, g, x)); /* (O,I) += (N,O)^T (N,I) */
+        } else {
+            int64_t shape[2] = {w->shape[0], w->shape[1]};
+            TRY(rl_tensor_empty(&grad_in[1], w->dtype, 2, shape));
+            TRY(rl_gemm(grad_in[1], g, true, x, false, 1.0, 0.0));
+        }
+    }
+    if (n->nin > 2 && rl_node_needs(n, 2)) TRY(rl_reduce_dim(&grad_in[2], RL_RSUM, g, 0, false));
+done:
+    return st;
+}
+
+rl_status rl_ag_linear(rl_tensor **out, rl_tensor *x, rl_tensor *w, rl_tensor *b)
+{
+    char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF], s3[RL_SHAPE_BUF];
+    if (x->dtype != w->dtype || (b && b->dtype != x->dtype) || x->dtype == RL_INT64)
+        return rl_fail(RL_ERR_DTYPE, "linear: dtypes %s, %s%s%s (need all float32 or all float64)",
+                       rl_dtype_name(x->dtype), rl_dtype_name(w->dtype), b ? " and " : "",
+                       b ? rl_dtype_name(b->dtype) : "");
+    if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[1] || (b && (b->ndim != 1 || b->shape[0] != w->shape[0])))
+        return rl_fail(RL_ERR_SHAPE, "linear: input %s, weight %s and bias %s do not fit (need (N,I), (O,I), (O))",
+                       rl_shape_str(s1, sizeof s1, x->ndim, x->shape), rl_shape_str(s2, sizeof s2, w->ndim, w->shape),
+                       b ? rl_shape_str(s3, sizeof s3, b->ndim, b->shape) : "none");
+    int64_t shape[2] = {x->shape[0], w->shape[0]};
+    rl_status st = rl_tensor_empty(out, x->dtype, 2, shape);
+    if (st) return st;
+    if (b) st = rl_tensor_copy_(*out, b); /* every row starts as b */
+    if (st == RL_OK) st = rl_gemm(*out, x, false, w, true, 1.0, b ? 1.0 : 0.0);
+    if (st) {
+        rl_tensor_release(*out);
+        *out = NULL;
+        return st;
+    }
+    rl_tensor *inputs[3] = {x, w, b};
+    const rl_tensor *saved[2] = {x, w};
+    return rl_record(out, "linear", linear_backward, b ? 3 : 2, inputs, 2, saved, NULL);
+}

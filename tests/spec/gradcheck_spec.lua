@@ -219,6 +219,29 @@ describe('gradcheck: matmul', function()
   end)
 end)
 
+describe('gradcheck: linear (x W^T + b)', function()
+  it('with and without bias', function()
+    check(rnn.linear, {N{3, 4}, N{5, 4}, N{5}})
+    check(rnn.linear, {N{3, 4}, N{5, 4}})
+  end)
+  it('one row, and transposed (non-contiguous) input and weight', function()
+    check(rnn.linear, {N{1, 4}, N{5, 4}, N{5}})
+    check(rnn.linear, {N{4, 3}:t(), N{4, 5}:t(), N{5}})
+  end)
+  it('a weight used at every step of a loop (gradients added in place, in panels)', function()
+    local xs = {}
+    for t = 1, 12 do xs[t] = N{t % 3 + 1, 4} end -- batches of 1, 2 and 3 rows
+    check(function(w, b)
+      local total = rnn.zeros({}, D)
+      for t = 1, 12 do total = total + (rnn.linear(xs[t], w, b):tanh() * t):sum() end
+      return total
+    end, {N{5, 4}, N{5}})
+  end)
+  it('the same tensor as input and weight', function()
+    check(function(a) return rnn.linear(a, a) end, {N{3, 3}})
+  end)
+end)
+
 describe('gradcheck: reductions', function()
   for _, name in ipairs{'sum', 'mean', 'prod'} do
     local gen = name == 'prod' and function(s) return away(s, 0.5, 1.5) end or N

@@ -45,9 +45,11 @@ function Linear:forward(x)
     U.raisef('%s: input %s must have in_features = %d on its last dimension', fn, U.shape_str(x),
       self.in_features)
   end
-  local y = x:matmul(self.weight:t())
-  if self.bias then y = y + self.bias end
-  return y
+  -- one recorded op on (N, in_features) rows; other shapes through a view
+  if x:dim() == 2 then return core.linear(x, self.weight, self.bias) end
+  local lead = x:size()
+  lead[#lead] = self.out_features
+  return core.linear(x:reshape(-1, self.in_features), self.weight, self.bias):reshape(lead)
 end
 
 function Linear:extra_repr()

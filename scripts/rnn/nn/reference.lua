@@ -24,7 +24,10 @@ local R = {}
 -- number of gate blocks per mode
 R.GATES = {rnn_tanh = 1, rnn_relu = 1, lstm = 4, gru = 3}
 
+-- x W^T + b: one recorded op (core.linear) for a batch of rows, so that a
+-- weight used at every step gets its gradient added in place
 local function affine(x, w, b)
+  if x:dim() == 2 then return core.linear(x, w, b) end
   local y = x:matmul(w:t())
   if b then y = y + b end
   return y
