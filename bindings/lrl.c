@@ -265,6 +265,10 @@ void rlua_gc_account(lua_State *L)
     static uint64_t seen, live_after_full;
     uint64_t now = rl_storage_bytes_allocated(), since = now - seen;
     uint64_t live = rl_storage_bytes_held();
+    /* what is held bounds what is live: after big tensors went (a
+     * collectgarbage() between experiments), the doubling counts from the
+     * smaller level, or garbage would pile up to twice the old one */
+    if (live < live_after_full) live_after_full = live;
     uint64_t threshold = live / 3;
     if (threshold < (UINT64_C(512) << 10)) threshold = UINT64_C(512) << 10;
     if (since <= threshold) return;
