@@ -8,6 +8,9 @@
 --     looped over T in Lua on the tape (and "rnnlua nncell ..." through
 --     rnn.nn.LSTMCell when it exists), CFG in CELLS (comma-separated,
 --     default A,B,C; 0: none).
+--   rnnlua bench/recurrent.lua pair REPEATS
+--     every step case at 1 and at 2 threads in this one process, batches
+--     alternating: "rnnlua pair MODE DTYPE CFG MS_1T MS_2T" (medians)
 --   rnnlua bench/recurrent.lua mem MODE DTYPE STEPS
 --     runs STEPS training steps on configuration B and prints
 --     "rnnlua mem MODE DTYPE B BASE_KB PEAK_KB": VmRSS before the first step
@@ -142,6 +145,35 @@ if arg[1] == 'mem' then
   local base = status_kb('VmRSS')
   for _ = 1, steps do step(s) end
   print(string.format('rnnlua mem %s %s B %d %d', mode, dtype, base, status_kb('VmHWM')))
+  return
+end
+
+if arg[1] == 'pair' then
+  -- 1 and 2 threads in one process, batches alternating, so that the ratio
+  -- is not a comparison of two processes minutes apart on a shared machine:
+  -- prints "rnnlua pair MODE DTYPE CFG MS_1T MS_2T"
+  local repeats = tonumber(arg[2]) or 5
+  rnn.manual_seed(0)
+  for _, mode in ipairs{'rnn_tanh', 'lstm', 'gru'} do
+    for _, dtype in ipairs{'float32', 'float64'} do
+      for _, name in ipairs{'A', 'B', 'C'} do
+        local s = setup(mode, dtype, CONFIGS[name])
+        local r1, r2 = {}, {}
+        for k = 1, repeats do
+          rnn.set_num_threads(1)
+          r1[k] = time_ms(step, s, 1, 0)
+          rnn.set_num_threads(2)
+          r2[k] = time_ms(step, s, 1, 0)
+        end
+        table.sort(r1)
+        table.sort(r2)
+        print(string.format('rnnlua pair %s %s %s %.4f %.4f', mode, dtype, name, r1[#r1 // 2 + 1], r2[#r2 // 2 + 1]))
+        io.stdout:flush()
+        s = nil
+        collectgarbage()
+      end
+    end
+  end
   return
 end
 

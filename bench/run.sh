@@ -96,6 +96,11 @@ for t in $rthreads; do
             "$python" bench/recurrent_torch.py "$t" "$repeats" "$tcells" >>"$out"
     fi
 done
+# 1 against 2 threads in one process, alternating (the per-thread-count
+# processes above run minutes apart on a shared machine)
+case " $rthreads " in *" 1 "*) case " $rthreads " in *" 2 "*)
+    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ./rnnlua bench/recurrent.lua pair "$repeats" >>"$out" ;;
+esac ;; esac
 for m in rnn_tanh lstm gru; do
     for d in float32 float64; do
         OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./rnnlua bench/recurrent.lua mem "$m" "$d" 2 >>"$out"
@@ -112,6 +117,7 @@ function cell(v, f) { return v == "" ? "-" : sprintf(f, v) }
 $1 == "gemm" { gemm[$2 " " $3] = $4; next }
 $2 == "step" { ms[$1 " " $3 " " $4 " " $5 " " $6] = $7; next }
 $2 == "cell" || $2 == "nncell" { ms[$1 "-" $2 " " $4 " " $5 " " $6] = $7; next }
+$2 == "pair" { pair1[$3 " " $4 " " $5] = $6; pair2[$3 " " $4 " " $5] = $7; next }
 $2 == "mem" { base[$1 " " $3 " " $4] = $6; peak[$1 " " $3 " " $4] = $7; next }
 END {
     I["A"] = 64; H["A"] = 128; Bs["A"] = 32; T["A"] = 100
@@ -124,20 +130,24 @@ END {
     for (d = 1; d <= 2; d++) for (t = 1; t <= nt; t++)
         if ((dts[d] " " ths[t]) in gemm) printf " %s %sT %.1f GF/s;", dts[d], ths[t], gemm[dts[d] " " ths[t]]
     printf "\n"
-    printf "%-8s %-7s %3s %3s %10s %10s %12s %7s %7s %9s\n", "mode", "dtype", "cfg", "thr", "rnnlua ms", "torch ms",
-        "torch/rnnlua", "GEMM%", "torch%", "1T/2T"
+    printf "%-8s %-7s %3s %3s %10s %10s %12s %7s %7s %9s %10s\n", "mode", "dtype", "cfg", "thr", "rnnlua ms", "torch ms",
+        "torch/rnnlua", "GEMM%", "torch%", "1T/2T", "same-proc"
     for (m = 1; m <= nm; m++) for (d = 1; d <= 2; d++) for (c = 1; c <= 3; c++) for (t = 1; t <= nt; t++) {
         k = modes[m] " " dts[d] " " cfgs[c] " " ths[t]
         if (!(("rnnlua " k) in ms)) continue
         r = ms["rnnlua " k]; p = ms["torch " k]; g = gemm[dts[d] " " ths[t]]
         cf = cfgs[c]; fl = 2 * T[cf] * Bs[cf] * gates[modes[m]] * H[cf] * (2 * I[cf] + 3 * H[cf])
         one = ms["rnnlua " modes[m] " " dts[d] " " cf " 1"]
-        printf "%-8s %-7s %3s %3s %10.2f %10s %12s %6.1f%% %7s %9s\n", modes[m], dts[d], cf, ths[t], r,
+        pk = modes[m] " " dts[d] " " cf
+        printf "%-8s %-7s %3s %3s %10.2f %10s %12s %6.1f%% %7s %9s %10s\n", modes[m], dts[d], cf, ths[t], r,
             cell(p, "%.2f"), (p == "" ? "-" : sprintf("%.2fx", p / r)),
             (g == "" ? 0 : 100 * fl / (r * 1e-3) / (g * 1e9)),
             (p == "" || g == "" ? "-" : sprintf("%.1f%%", 100 * fl / (p * 1e-3) / (g * 1e9))),
-            (ths[t] == 1 || one == "" ? "" : sprintf("%.2fx", one / r))
+            (ths[t] == 1 || one == "" ? "" : sprintf("%.2fx", one / r)),
+            (ths[t] == 1 || !(pk in pair2) ? "" : sprintf("%.2fx", pair1[pk] / pair2[pk]))
     }
+    printf "1T/2T: the 1-thread time over the 2-thread time, from the two processes above; same-proc: the same\n"
+    printf "ratio measured in one process, 1 and 2 threads alternating batch by batch (medians)\n"
     printf "\nLSTM cell loop over T, forward + backward, 1 thread: Lua tape ops (cell) or rnn.nn.LSTMCell (nn) against nn.LSTMCell from Python\n"
     printf "%-7s %3s %10s %10s %10s %12s %14s\n", "dtype", "cfg", "cell ms", "nn ms", "torch ms", "torch/cell", "cell/fused"
     for (d = 1; d <= 2; d++) for (c = 1; c <= 3; c++) {
