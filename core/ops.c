@@ -109,13 +109,21 @@ static rl_status check_dtypes(const char *op, const rl_tensor *a, const rl_tenso
     return RL_OK;
 }
 
+/* a and b of one dtype, and one op is defined for */
+static rl_status check_operands(rl_binop op, const rl_tensor *a, const rl_tensor *b)
+{
+    const char *name = binop_names[op];
+    rl_status st = check_dtypes(name, a, b);
+    if (st == RL_OK && a->dtype == RL_INT64 && (op == RL_DIV || op == RL_POW))
+        return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
+    return st;
+}
+
 rl_status rl_binary_into(rl_tensor *out, rl_binop op, const rl_tensor *a, const rl_tensor *b)
 {
     const char *name = binop_names[op];
     rl_status st = check_dtypes(name, a, b);
-    if (st || (st = check_dtypes(name, out, a))) return st;
-    if (a->dtype == RL_INT64 && (op == RL_DIV || op == RL_POW))
-        return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
+    if (st || (st = check_dtypes(name, out, a)) || (st = check_operands(op, a, b))) return st;
     /* an input that overlaps the output other than element for element
      * (a:add_(a:t()), shifted views) is read from a copy */
     rl_tensor *ca = NULL, *cb = NULL;
@@ -175,10 +183,8 @@ rl_status rl_binary(rl_tensor **out, rl_binop op, const rl_tensor *a, const rl_t
     const char *name = binop_names[op];
     int ndim;
     int64_t shape[RL_MAX_DIMS];
-    rl_status st = check_dtypes(name, a, b);
+    rl_status st = check_operands(op, a, b);
     if (st) return st;
-    if (a->dtype == RL_INT64 && (op == RL_DIV || op == RL_POW))
-        return rl_fail(RL_ERR_DTYPE, "%s: not defined for int64 tensors (convert with :to('float64'))", name);
     if (binary_flat(out, op, a, b, &st)) return st;
     if ((st = rl_broadcast_shape(name, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape))) return st;
     if ((st = rl_tensor_empty(out, a->dtype, ndim, shape))) return st;

@@ -206,22 +206,7 @@ static bool step_fast(const rnn_ctx *c)
 #define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define VSET1 _mm512_set1_ps
 #define VFMA _mm512_fmadd_ps
-#include "rnn_kernels.h"
-#undef REAL
-#undef SUF
-#undef GEMM
-#undef GEMV
-#undef VSIGMOID
-#undef VTANH
-#undef VREAL
-#undef VMASK
-#undef VLANES
-#undef VLOAD
-#undef VLOADU
-#undef VZERO
-#undef VSTORE
-#undef VSET1
-#undef VFMA
+#include "rnn_kernels.h" /* undefines the parameters above */
 
 #define REAL double
 #define SUF f64
@@ -238,22 +223,7 @@ static bool step_fast(const rnn_ctx *c)
 #define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #define VSET1 _mm512_set1_pd
 #define VFMA _mm512_fmadd_pd
-#include "rnn_kernels.h"
-#undef REAL
-#undef SUF
-#undef GEMM
-#undef GEMV
-#undef VSIGMOID
-#undef VTANH
-#undef VREAL
-#undef VMASK
-#undef VLANES
-#undef VLOAD
-#undef VLOADU
-#undef VZERO
-#undef VSTORE
-#undef VSET1
-#undef VFMA
+#include "rnn_kernels.h" /* undefines the parameters above */
 
 /* ---- checks ---- */
 

@@ -1,6 +1,7 @@
 /* rnn_kernels.h — the time loops of core/rnn.c for one element type.
  * Included twice by rnn.c, with REAL float / double, SUF f32 / f64 and GEMM
- * cblas_sgemm / cblas_dgemm; not a header of its own.
+ * cblas_sgemm / cblas_dgemm (and the vector macros); not a header of its
+ * own. It undefines all of those at its end.
  *
  * Buffers (all contiguous, rows of B sequences per step t):
  *   gates (T,B,W)  LSTM: i,f,g,o activated (W=4H); GRU: r,z,n and W_hn h+b_hn
@@ -462,3 +463,19 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
 #undef FN
 #undef CAT
 #undef CAT_
+/* the parameters rnn.c defined for this inclusion */
+#undef REAL
+#undef SUF
+#undef GEMM
+#undef GEMV
+#undef VSIGMOID
+#undef VTANH
+#undef VREAL
+#undef VMASK
+#undef VLANES
+#undef VLOAD
+#undef VLOADU
+#undef VZERO
+#undef VSTORE
+#undef VSET1
+#undef VFMA

@@ -93,6 +93,15 @@ rl_status rl_storage_new(rl_storage **out, size_t nbytes)
     return RL_OK;
 }
 
+/* Frees the first cached buffer of class c. */
+static void drop_cached(int c)
+{
+    rl_storage *s = cache[c];
+    cache[c] = s->next_free;
+    bytes_cached -= s->capacity;
+    free(s);
+}
+
 void rl_storage_release(rl_storage *s)
 {
     if (!s || --s->refcount > 0) return;
@@ -111,14 +120,8 @@ void rl_storage_release(rl_storage *s)
         /* Full: the sizes just freed are the ones in use, so buffers of other
          * sizes go, largest first. Keeping them sent every buffer of a new
          * shape to fresh pages once the cache had filled with old shapes. */
-        for (int o = NCLASSES - 1; o >= 0 && bytes_cached + s->capacity > RL_STORAGE_CACHE_MAX; o--) {
-            while (o != c && cache[o] && bytes_cached + s->capacity > RL_STORAGE_CACHE_MAX) {
-                rl_storage *old = cache[o];
-                cache[o] = old->next_free;
-                bytes_cached -= old->capacity;
-                free(old);
-            }
-        }
+        for (int o = NCLASSES - 1; o >= 0 && bytes_cached + s->capacity > RL_STORAGE_CACHE_MAX; o--)
+            while (o != c && cache[o] && bytes_cached + s->capacity > RL_STORAGE_CACHE_MAX) drop_cached(o);
         if (bytes_cached + s->capacity <= RL_STORAGE_CACHE_MAX) {
             s->next_free = cache[c];
             cache[c] = s;
@@ -131,14 +134,8 @@ void rl_storage_release(rl_storage *s)
 
 void rl_storage_cache_clear(void)
 {
-    for (int c = 0; c < NCLASSES; c++) {
-        while (cache[c]) {
-            rl_storage *s = cache[c];
-            cache[c] = s->next_free;
-            free(s);
-        }
-    }
-    bytes_cached = 0;
+    for (int c = 0; c < NCLASSES; c++)
+        while (cache[c]) drop_cached(c);
     for (int c = 0; c <= SMALL_CLASSES; c++) {
         while (small_cache[c]) {
             rl_storage *s = small_cache[c];

@@ -275,10 +275,10 @@ static rl_status accumulate(rl_tensor **acc, const rl_tensor *g, rl_dtype dtype,
         *acc = gs;
         return RL_OK;
     }
-    if (in_place && rl_tensor_is_contiguous(*acc)) {
-        (*acc)->storage->version++; /* a graph that saved t.grad must notice */
-        st = rl_binary_into(*acc, RL_ADD, *acc, gs);
-    } else if (!in_place && exclusive(*acc)) { /* a sum the tape made, or a gradient handed over */
+    /* in place: a leaf's grad (as PyTorch), or a buffer only the tape holds
+     * (a sum it made, or a gradient handed over) */
+    if (in_place ? rl_tensor_is_contiguous(*acc) : exclusive(*acc)) {
+        if (in_place) (*acc)->storage->version++; /* a graph that saved t.grad must notice */
         st = rl_binary_into(*acc, RL_ADD, *acc, gs);
     } else { /* an accumulator set from outside may be a view with repeated elements */
         rl_tensor *sum;
