@@ -148,14 +148,17 @@ END {
     }
     printf "1T/2T: the 1-thread time over the 2-thread time, from the two processes above; same-proc: the same\n"
     printf "ratio measured in one process, 1 and 2 threads alternating batch by batch (medians)\n"
-    printf "\nLSTM cell loop over T, forward + backward, 1 thread: Lua tape ops (cell) or rnn.nn.LSTMCell (nn) against nn.LSTMCell from Python\n"
-    printf "%-7s %3s %10s %10s %10s %12s %14s\n", "dtype", "cfg", "cell ms", "nn ms", "torch ms", "torch/cell", "cell/fused"
+    printf "\nLSTM cell loop over T, forward + backward, 1 thread: rnn.nn.LSTMCell looped in Lua (cell), the same step\n"
+    printf "written with tape ops in Lua (ops), nn.LSTMCell looped in Python (torch); fused: the lstm row above\n"
+    printf "%-7s %3s %10s %10s %10s %12s %12s %12s\n", "dtype", "cfg", "cell ms", "ops ms", "torch ms", "torch/cell",
+        "cell/fused", "ops/fused"
     for (d = 1; d <= 2; d++) for (c = 1; c <= 3; c++) {
         k = dts[d] " " cfgs[c] " 1"
-        if (!(("rnnlua-cell " k) in ms)) continue
-        r = ms["rnnlua-cell " k]; n = ms["rnnlua-nncell " k]; p = ms["torch-cell " k]; f = ms["rnnlua lstm " k]
-        printf "%-7s %3s %10.2f %10s %10s %12s %14s\n", dts[d], cfgs[c], r, cell(n, "%.2f"), cell(p, "%.2f"),
-            (p == "" ? "-" : sprintf("%.2fx", p / r)), (f == "" ? "-" : sprintf("%.2fx", r / f))
+        if (!(("rnnlua-nncell " k) in ms)) continue
+        r = ms["rnnlua-nncell " k]; o = ms["rnnlua-cell " k]; p = ms["torch-cell " k]; f = ms["rnnlua lstm " k]
+        printf "%-7s %3s %10.2f %10s %10s %12s %12s %12s\n", dts[d], cfgs[c], r, cell(o, "%.2f"), cell(p, "%.2f"),
+            (p == "" ? "-" : sprintf("%.2fx", p / r)), (f == "" ? "-" : sprintf("%.2fx", r / f)),
+            (f == "" || o == "" ? "-" : sprintf("%.2fx", o / f))
     }
     printf "\npeak memory of a training step on B, 1 thread, own process (MB; base = VmRSS before the step, peak = VmHWM)\n"
     printf "%-8s %-7s %10s %10s %10s %10s %10s %10s %14s\n", "mode", "dtype", "rnn base", "rnn peak", "rnn step",

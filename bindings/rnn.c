@@ -2,7 +2,9 @@
  * rnn.core._recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths [, opts])
  * -> out (T,B,H), h_n (B,H) [, c_n (B,H) for 'lstm']; see core/rnn.h.
  * opts: {bptt_clip = c, bptt_clip_mode = 'value' | 'norm' (default 'value'),
- *        grad_norms = a float64 (T) tensor the backward fills} */
+ *        grad_norms = a float64 (T) tensor the backward fills}
+ * rnn.core._cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh)
+ * -> h' (B,H) [, c' (B,H) for 'lstm']: one step, x (B,I); see rl_rnn_cell. */
 #include "lrl.h"
 
 #include "../core/rnn.h"
@@ -14,16 +16,21 @@ static rl_tensor *opt_tensor(lua_State *L, int idx, const char *fn, const char *
     return lua_isnoneornil(L, idx) ? NULL : rlua_check(L, idx, fn, name);
 }
 
+static rl_rnn_mode check_mode(lua_State *L, const char *fn)
+{
+    const char *m = luaL_optstring(L, 1, "");
+    if (!strcmp(m, "rnn_tanh")) return RL_RNN_TANH;
+    if (!strcmp(m, "rnn_relu")) return RL_RNN_RELU;
+    if (!strcmp(m, "lstm")) return RL_LSTM;
+    if (!strcmp(m, "gru")) return RL_GRU;
+    rlua_error(L, fn, "argument 1 (mode) must be 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru', got '%s'", m);
+    return RL_RNN_TANH;
+}
+
 static int l_recurrent(lua_State *L)
 {
     const char *fn = "_recurrent";
-    const char *m = luaL_optstring(L, 1, "");
-    rl_rnn_mode mode;
-    if (!strcmp(m, "rnn_tanh")) mode = RL_RNN_TANH;
-    else if (!strcmp(m, "rnn_relu")) mode = RL_RNN_RELU;
-    else if (!strcmp(m, "lstm")) mode = RL_LSTM;
-    else if (!strcmp(m, "gru")) mode = RL_GRU;
-    else return rlua_error(L, fn, "argument 1 (mode) must be 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru', got '%s'", m);
+    rl_rnn_mode mode = check_mode(L, fn);
     rl_tensor *x = rlua_check(L, 2, fn, "x");
     rl_tensor *h0 = rlua_check(L, 3, fn, "h0");
     rl_tensor *c0 = opt_tensor(L, 4, fn, "c0");
@@ -62,8 +69,28 @@ static int l_recurrent(lua_State *L)
     return mode == RL_LSTM ? 3 : 2;
 }
 
+static int l_cell(lua_State *L)
+{
+    const char *fn = "_cell";
+    rlua_check_nargs(L, 8, fn);
+    rl_rnn_mode mode = check_mode(L, fn);
+    rl_tensor *x = rlua_check(L, 2, fn, "x");
+    rl_tensor *h = rlua_check(L, 3, fn, "h");
+    rl_tensor *c = opt_tensor(L, 4, fn, "c");
+    rl_tensor *w_ih = rlua_check(L, 5, fn, "w_ih");
+    rl_tensor *w_hh = rlua_check(L, 6, fn, "w_hh");
+    rl_tensor *b_ih = opt_tensor(L, 7, fn, "b_ih");
+    rl_tensor *b_hh = opt_tensor(L, 8, fn, "b_hh");
+    rl_tensor **h2 = rlua_newbox(L);
+    rl_tensor **c2 = mode == RL_LSTM ? rlua_newbox(L) : NULL;
+    rlua_check_status(L, rl_rnn_cell(h2, c2, mode, x, h, c, w_ih, w_hh, b_ih, b_hh), fn);
+    return mode == RL_LSTM ? 2 : 1;
+}
+
 void rlua_open_rnn(lua_State *L)
 {
+    lua_pushcfunction(L, l_cell);
+    lua_setfield(L, -2, "_cell");
     lua_pushcfunction(L, l_recurrent);
     lua_setfield(L, -2, "_recurrent");
 }

@@ -131,25 +131,33 @@ rl_status rl_ag_permute(rl_tensor **out, rl_tensor *t, const int *perm)
     return st;
 }
 
-/* ---- narrow and select: the gradient lands in a slot of zeros ---- */
+/* ---- narrow and select: the gradient lands in a slot of zeros ----
+ * or, when the tape already holds a gradient buffer of the input that only
+ * it holds (rl_backward_sink), is added into the slot of that buffer: a
+ * loop over x[t] then adds T slices where it would add T tensors of x's
+ * whole size (O(T) instead of O(T²) work per sequence). */
 
-/* zeros of the input's shape, and the view of them the forward took */
-static rl_status zeros_and_slot(rl_node *n, rl_tensor **zeros, rl_tensor **slot)
+/* the view of base that the forward took */
+static rl_status slot_of(const rl_node *n, rl_tensor *base, rl_tensor **slot)
 {
-    rl_node_output in;
-    rl_node_input_meta(n, 0, &in);
-    rl_status st = rl_tensor_zeros(zeros, in.dtype, in.ndim, in.shape);
-    if (st) return st;
-    if (n->arg[2] < 0) st = rl_tensor_select(slot, *zeros, (int)n->arg[0], n->arg[1]);
-    else st = rl_tensor_narrow(slot, *zeros, (int)n->arg[0], n->arg[1], n->arg[2]);
-    return st;
+    if (n->arg[2] < 0) return rl_tensor_select(slot, base, (int)n->arg[0], n->arg[1]);
+    return rl_tensor_narrow(slot, base, (int)n->arg[0], n->arg[1], n->arg[2]);
 }
 
 static rl_status slot_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
 {
-    rl_tensor *slot = NULL;
-    rl_status st = zeros_and_slot(n, &grad_in[0], &slot);
-    if (st == RL_OK) st = rl_tensor_copy_(slot, grad_out[0]);
+    rl_tensor *slot = NULL, *sink = rl_backward_sink(n, 0);
+    rl_status st;
+    if (sink) {
+        st = slot_of(n, sink, &slot);
+        if (st == RL_OK) st = rl_binary_into(slot, RL_ADD, slot, grad_out[0]);
+    } else {
+        rl_node_output in;
+        rl_node_input_meta(n, 0, &in);
+        st = rl_tensor_zeros(&grad_in[0], in.dtype, in.ndim, in.shape);
+        if (st == RL_OK) st = slot_of(n, grad_in[0], &slot);
+        if (st == RL_OK) st = rl_tensor_copy_(slot, grad_out[0]);
+    }
     rl_tensor_release(slot);
     return st;
 }

@@ -9,7 +9,8 @@
 
 typedef struct {
     rl_tensor *acc;     /* (r, c); not referenced: see lowrank.h */
-    rl_tensor *p, *q;   /* panels (RL_LOWRANK_ROWS, r) and (RL_LOWRANK_ROWS, c) */
+    rl_tensor *p, *q;   /* panels (rows, r) and (rows, c) */
+    int64_t rows;       /* panel_rows(acc) */
     int64_t used;       /* rows of the panels filled */
     uint64_t age;
 } pending;
@@ -72,10 +73,25 @@ static rl_status append(rl_tensor *panel, int64_t at, const rl_tensor *x)
     return st;
 }
 
+/* rows of acc's panels: RL_LOWRANK_ROWS, or fewer (down to
+ * RL_LOWRANK_MIN_ROWS) so that both take at most RL_LOWRANK_PANEL_BYTES */
+static int64_t panel_rows(const rl_tensor *acc)
+{
+    size_t row_bytes = (size_t)(acc->shape[0] + acc->shape[1]) * rl_dtype_size(acc->dtype);
+    int64_t rows = row_bytes ? (int64_t)(RL_LOWRANK_PANEL_BYTES / row_bytes) : RL_LOWRANK_ROWS;
+    return rows > RL_LOWRANK_ROWS ? RL_LOWRANK_ROWS : rows < RL_LOWRANK_MIN_ROWS ? RL_LOWRANK_MIN_ROWS : rows;
+}
+
+int64_t rl_lowrank_max_rows(const rl_tensor *acc)
+{
+    return panel_rows(acc) / 2;
+}
+
 rl_status rl_lowrank_add(rl_tensor *acc, const rl_tensor *u, const rl_tensor *v)
 {
     int64_t k = u->shape[0];
-    if (k > RL_LOWRANK_ROWS / 2) return rl_gemm(acc, u, true, v, false, 1.0, 1.0);
+    int64_t rows = panel_rows(acc);
+    if (k > rows / 2) return rl_gemm(acc, u, true, v, false, 1.0, 1.0);
     pending *s = NULL;
     for (int i = 0; i < SLOTS && !s; i++)
         if (slots[i].acc == acc) s = &slots[i];
@@ -89,7 +105,7 @@ rl_status rl_lowrank_add(rl_tensor *acc, const rl_tensor *u, const rl_tensor *v)
                 if (slots[i].age < s->age) s = &slots[i];
             if ((st = flush_slot(s))) return st;
         }
-        int64_t pshape[2] = {RL_LOWRANK_ROWS, acc->shape[0]}, qshape[2] = {RL_LOWRANK_ROWS, acc->shape[1]};
+        int64_t pshape[2] = {rows, acc->shape[0]}, qshape[2] = {rows, acc->shape[1]};
         if ((st = rl_tensor_empty(&s->p, acc->dtype, 2, pshape)) ||
             (st = rl_tensor_empty(&s->q, acc->dtype, 2, qshape))) {
             rl_tensor_release(s->p);
@@ -97,7 +113,8 @@ rl_status rl_lowrank_add(rl_tensor *acc, const rl_tensor *u, const rl_tensor *v)
             return st;
         }
         s->acc = acc;
-    } else if (s->used + k > RL_LOWRANK_ROWS && (st = add_rows(s))) {
+        s->rows = rows;
+    } else if (s->used + k > s->rows && (st = add_rows(s))) {
         return st;
     }
     s->age = ++clock_;

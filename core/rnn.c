@@ -1,6 +1,8 @@
 #include "rnn.h"
 #include "blas.h"
+#include "lowrank.h"
 #include "ops.h"
+#include "rnn_workspace.h"
 #include "tape.h"
 #include "vmath.h"
 
@@ -15,6 +17,17 @@ int rl_rnn_gates(rl_rnn_mode mode)
     return mode == RL_LSTM ? 4 : mode == RL_GRU ? 3 : 1;
 }
 
+const char *rl_rnn_cell_name(rl_rnn_mode mode)
+{
+    switch (mode) {
+    case RL_RNN_TANH: return "rnn_tanh_cell";
+    case RL_RNN_RELU: return "rnn_relu_cell";
+    case RL_LSTM: return "lstm_cell";
+    case RL_GRU: return "gru_cell";
+    }
+    return "?";
+}
+
 const char *rl_rnn_mode_name(rl_rnn_mode mode)
 {
     switch (mode) {
@@ -26,72 +39,12 @@ const char *rl_rnn_mode_name(rl_rnn_mode mode)
     return "?";
 }
 
-/* ---- workspace ----
- * The big internal buffers of the kernels (gates and states kept for the
- * backward, gate gradients, packed operands) are kept for the next call
- * of the same shapes: the storage pool keeps blocks of every size a process
- * has used up to its cap and nothing else once full, so after a few other
- * shapes a training step missed it and paid page faults for every buffer
- * (over twice the step time on configuration B of bench/recurrent.lua).
- * At most SPARE_MAX tensors and SPARE_BYTES bytes, the oldest dropped
- * first; none under AddressSanitizer, where the pool recycles nothing too
- * (a use after free stays visible). Not thread-safe, like the pool. */
-#define SPARE_MAX 16
-#define SPARE_BYTES ((size_t)512 << 20)
-
-static rl_tensor *spare[SPARE_MAX];
-static int spare_count;
-static size_t spare_bytes;
-
-static size_t tensor_bytes(const rl_tensor *t)
-{
-    return (size_t)rl_tensor_numel(t) * rl_dtype_size(t->dtype);
-}
-
-static void spare_drop_oldest(void)
-{
-    spare_bytes -= tensor_bytes(spare[0]);
-    rl_tensor_release(spare[0]);
-    memmove(spare, spare + 1, sizeof *spare * (size_t)(spare_count - 1));
-    spare[--spare_count] = NULL;
-}
-
-/* rl_tensor_empty, from the spares when one has this dtype and shape */
-static rl_status ws_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape)
-{
-    for (int i = spare_count - 1; i >= 0; i--) {
-        rl_tensor *t = spare[i];
-        if (t->dtype != dt || t->ndim != ndim || memcmp(t->shape, shape, sizeof *shape * (size_t)ndim)) continue;
-        spare_bytes -= tensor_bytes(t);
-        memmove(spare + i, spare + i + 1, sizeof *spare * (size_t)(spare_count - 1 - i));
-        spare[--spare_count] = NULL;
-        *out = t;
-        return RL_OK;
-    }
-    return rl_tensor_empty(out, dt, ndim, shape);
-}
-
-/* rl_tensor_release of a tensor from ws_empty: kept as a spare when nothing
- * else holds it or its storage */
-static void ws_release(rl_tensor *t)
-{
-    if (!t) return;
-    size_t bytes = tensor_bytes(t);
-    if (RL_STORAGE_CACHE_MAX == 0 || t->refcount != 1 || t->storage->refcount != 1 || t->grad_fn ||
-        t->requires_grad || bytes < ((size_t)64 << 10) || bytes > SPARE_BYTES) {
-        rl_tensor_release(t);
-        return;
-    }
-    while (spare_count == SPARE_MAX || spare_bytes + bytes > SPARE_BYTES) spare_drop_oldest();
-    spare[spare_count++] = t;
-    spare_bytes += bytes;
-}
-
 /* What the backward of one layer-direction needs; owned by its tape node. */
 typedef struct {
     rl_rnn_mode mode;
     int64_t T, B, In, H, G, width;  /* In: input size; width: per-row size of gates */
     bool reverse;
+    bool one_step;                  /* rl_rnn_cell: x (B,I), outputs h'[, c'] only */
     int64_t *len;                   /* lengths, or NULL: every sequence runs T steps */
     rl_clip_mode clip_mode;
     double clip;
@@ -108,10 +61,10 @@ static void ctx_free(void *p)
     rl_tensor_release(c->x);
     rl_tensor_release(c->w_ih);
     rl_tensor_release(c->w_hh);
-    ws_release(c->gates);
-    ws_release(c->hprev);
-    ws_release(c->cprev);
-    ws_release(c->cell);
+    rl_ws_release(c->gates);
+    rl_ws_release(c->hprev);
+    rl_ws_release(c->cprev);
+    rl_ws_release(c->cell);
     rl_tensor_release(c->grad_norms);
     free(c);
 }
@@ -314,9 +267,10 @@ static rl_status view2(rl_tensor **out, rl_tensor *t, int64_t rows, int64_t cols
     return rl_tensor_view(out, t, 2, shape);
 }
 
-/* c = op(a) op(b), all contiguous 2-D: a whole-sequence product, with the
- * AVX-512 kernel when it can, else with BLAS (threaded by the policy above) */
-static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb)
+/* c = op(a) op(b), or c += when accumulate; all contiguous 2-D: a
+ * whole-sequence product, with the AVX-512 kernel when it can, else with
+ * BLAS (threaded by the policy above) */
+static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb, bool accumulate)
 {
     int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
     int64_t ar = ta ? 1 : a->shape[1], ak = ta ? a->shape[1] : 1;
@@ -324,18 +278,48 @@ static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl
     if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(b) && rl_tensor_is_contiguous(c)) {
         bool done = c->dtype == RL_FLOAT32
                         ? seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
-                                       rl_tensor_data(c), N)
+                                       rl_tensor_data(c), N, accumulate)
                         : seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
-                                       rl_tensor_data(c), N);
+                                       rl_tensor_data(c), N, accumulate);
         if (done) return RL_OK;
     }
     int saved = seq_threads_begin(2.0 * (double)M * (double)N * (double)K);
-    rl_status st = rl_gemm(c, a, ta, b, tb, 1, 0);
+    rl_status st = rl_gemm(c, a, ta, b, tb, 1, accumulate ? 1 : 0);
     loop_threads_end(saved);
     return st;
 }
 
-/* inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh; outputs: out, h_n[, c_n] */
+/* c (M,N) = a (M,K) w, w (K,N) a contiguous weight: as seq_product, but
+ * the packed w is kept for the next call (rnn_workspace.h) */
+static rl_status weight_product(rl_tensor *c, const rl_tensor *a, const rl_tensor *w)
+{
+    int64_t M = c->shape[0], N = c->shape[1], K = a->shape[1];
+    if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(c)) {
+        bool done = c->dtype == RL_FLOAT32
+                        ? weight_gemm_f32(M, N, K, rl_tensor_data(a), K, 1, w, false, rl_tensor_data(c), N)
+                        : weight_gemm_f64(M, N, K, rl_tensor_data(a), K, 1, w, false, rl_tensor_data(c), N);
+        if (done) return RL_OK;
+    }
+    return seq_product(c, a, false, w, false, false);
+}
+
+/* The gradient of weight input i of node n, (R,C) = u (k,R)^T v (k,C) over
+ * the k = T·B rows of a sequence: added into the buffer the tape already
+ * holds when it can (rl_backward_sink), deferred into panels when k is
+ * small (lowrank.h: a cell called at every step of a loop), else a fresh
+ * tensor in grad_in[i]. */
+static rl_status weight_grad(rl_node *n, int i, rl_tensor **grad_in, const rl_tensor *u, const rl_tensor *v)
+{
+    rl_tensor *sink = rl_backward_sink(n, i);
+    if (sink && u->shape[0] <= rl_lowrank_max_rows(sink)) return rl_lowrank_add(sink, u, v);
+    if (sink) return seq_product(sink, u, true, v, false, true);
+    int64_t shape[2] = {u->shape[1], v->shape[1]};
+    rl_status st = rl_tensor_empty(&grad_in[i], u->dtype, 2, shape);
+    return st ? st : seq_product(grad_in[i], u, true, v, false, false);
+}
+
+/* inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh; outputs: out,
+ * h_n[, c_n], or for a cell h'[, c'] */
 static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
 {
     rnn_ctx *c = n->ctx;
@@ -349,12 +333,19 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
     bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
 
-    TRY(rl_tensor_contiguous(&dout, grad_out[0]));
-    TRY(rl_tensor_clone(&dh, grad_out[1]));
-    if (lstm) TRY(rl_tensor_clone(&dc, grad_out[2]));
+    if (c->one_step) {
+        /* h' is the output of the one step: its gradient enters there, as
+         * an output's would, and none comes from a step after it */
+        TRY(rl_tensor_contiguous(&dout, grad_out[0]));
+        TRY(rl_tensor_zeros(&dh, dt, 2, shape_bh));
+    } else {
+        TRY(rl_tensor_contiguous(&dout, grad_out[0]));
+        TRY(rl_tensor_clone(&dh, grad_out[1]));
+    }
+    if (lstm) TRY(rl_tensor_clone(&dc, grad_out[c->one_step ? 1 : 2]));
     else TRY(rl_tensor_zeros(&dc, dt, 2, shape_bh));
-    TRY(ws_empty(&dgx, dt, 3, shape_tbg));
-    if (gru) TRY(ws_empty(&dgh, dt, 3, shape_tbg));
+    TRY(rl_ws_empty(&dgx, dt, 3, shape_tbg));
+    if (gru) TRY(rl_ws_empty(&dgh, dt, 3, shape_tbg));
     else {
         rl_tensor_retain(dgx);
         dgh = dgx;
@@ -389,21 +380,18 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     TRY(view2(&dgh2, dgh, T * B, GH));
     if (rl_node_needs(n, 0)) {
         int64_t shape[3] = {T, B, In};
-        TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
+        if (c->one_step) TRY(rl_tensor_empty(&grad_in[0], dt, 2, shape + 1));
+        else TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
         TRY(view2(&tmp, grad_in[0], T * B, In));
-        TRY(seq_product(tmp, dgx2, false, c->w_ih, false));   /* (TB,GH)(GH,I) */
+        TRY(weight_product(tmp, dgx2, c->w_ih));   /* (TB,GH)(GH,I) */
     }
     if (rl_node_needs(n, 3)) {
-        int64_t shape[2] = {GH, In};
         TRY(view2(&x2, c->x, T * B, In));
-        TRY(rl_tensor_empty(&grad_in[3], dt, 2, shape));
-        TRY(seq_product(grad_in[3], dgx2, true, x2, false));   /* (GH,TB)(TB,I) */
+        TRY(weight_grad(n, 3, grad_in, dgx2, x2));   /* (GH,I) = (TB,GH)^T (TB,I) */
     }
     if (rl_node_needs(n, 4)) {
-        int64_t shape[2] = {GH, H};
         TRY(view2(&hp2, c->hprev, T * B, H));
-        TRY(rl_tensor_empty(&grad_in[4], dt, 2, shape));
-        TRY(seq_product(grad_in[4], dgh2, true, hp2, false));  /* (GH,TB)(TB,H) */
+        TRY(weight_grad(n, 4, grad_in, dgh2, hp2));  /* (GH,H) = (TB,GH)^T (TB,H) */
     }
     for (int i = 5; i <= 6; i++) {
         if (!rl_node_needs(n, i)) continue;
@@ -426,33 +414,35 @@ done:
     rl_tensor_release(x2);
     rl_tensor_release(hp2);
     rl_tensor_release(tmp);
-    ws_release(dgx);
-    ws_release(dgh);
+    rl_ws_release(dgx);
+    rl_ws_release(dgh);
     return st;
 }
 
 /* ---- forward ---- */
 
-rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
-                         rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
-                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *opts)
+/* rl_rnn_forward, and rl_rnn_cell when out is NULL: x is then (B,I), x3
+ * its view (1,B,I), and the outputs h_n[, c_n] alone */
+static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode, rl_tensor *x,
+                         const rl_tensor *x3, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
+                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *o)
 {
-    static const rl_rnn_options defaults;
-    const rl_rnn_options *o = opts ? opts : &defaults;
     const rl_tensor *lengths = o->lengths;
-    rl_status st = check_args(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, o);
+    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o);
     if (st) return st;
-    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU;
+    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU, cell = out == NULL;
     rnn_ctx *c = calloc(1, sizeof *c);
     rl_tensor *bih = NULL, *bhh = NULL, *xw = NULL, *hw = NULL;
     rl_node *node = NULL;
-    *out = *h_n = NULL;
+    if (out) *out = NULL;
+    *h_n = NULL;
     if (c_n) *c_n = NULL;
     if (!c) return rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
     c->mode = mode;
-    c->T = x->shape[0];
-    c->B = x->shape[1];
-    c->In = x->shape[2];
+    c->one_step = cell;
+    c->T = x3->shape[0];
+    c->B = x3->shape[1];
+    c->In = x3->shape[2];
     c->H = w_hh->shape[1];
     c->G = rl_rnn_gates(mode);
     c->width = (lstm || gru) ? 4 * c->H : c->H;
@@ -485,33 +475,37 @@ rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
         else TRY(rl_binary(&bih, RL_ADD, b_ih, b_hh));
         TRY(rl_tensor_contiguous(&bhh, b_hh));
     }
-    TRY(ws_empty(&c->gates, dt, 3, tbw));
-    TRY(ws_empty(&c->hprev, dt, 3, tbh));
+    TRY(rl_ws_empty(&c->gates, dt, 3, tbw));
+    TRY(rl_ws_empty(&c->hprev, dt, 3, tbh));
     if (lstm) {
-        TRY(ws_empty(&c->cprev, dt, 3, tbh));
-        TRY(ws_empty(&c->cell, dt, 3, tbh));
+        TRY(rl_ws_empty(&c->cprev, dt, 3, tbh));
+        TRY(rl_ws_empty(&c->cell, dt, 3, tbh));
     }
     if (gru) {
         int64_t tbg[3] = {T, B, 3 * H}, bg[2] = {B, 3 * H};
-        TRY(ws_empty(&xw, dt, 3, tbg));
-        TRY(ws_empty(&hw, dt, 2, bg));
+        TRY(rl_ws_empty(&xw, dt, 3, tbg));
+        TRY(rl_ws_empty(&hw, dt, 2, bg));
     }
-    TRY(rl_tensor_empty(out, dt, 3, tbh));
+    if (!cell) TRY(rl_tensor_empty(out, dt, 3, tbh));
     TRY(rl_tensor_clone(h_n, h0));  /* the running state starts as h0 and ends as h_n */
     if (lstm) TRY(rl_tensor_clone(c_n, c0));
 
+    /* a cell's one output row is h' itself (the loop writes both, alike) */
+    void *outp = rl_tensor_data(cell ? *h_n : *out);
     if (dt == RL_FLOAT32)
-        rnn_forward_loop_f32(c, bih ? rl_tensor_data(bih) : NULL, bhh ? rl_tensor_data(bhh) : NULL,
-                             rl_tensor_data(*out), rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
+        rnn_forward_loop_f32(c, bih ? rl_tensor_data(bih) : NULL, bhh ? rl_tensor_data(bhh) : NULL, outp,
+                             rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
                              xw ? rl_tensor_data(xw) : NULL, hw ? rl_tensor_data(hw) : NULL);
     else
-        rnn_forward_loop_f64(c, bih ? rl_tensor_data(bih) : NULL, bhh ? rl_tensor_data(bhh) : NULL,
-                             rl_tensor_data(*out), rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
+        rnn_forward_loop_f64(c, bih ? rl_tensor_data(bih) : NULL, bhh ? rl_tensor_data(bhh) : NULL, outp,
+                             rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
                              xw ? rl_tensor_data(xw) : NULL, hw ? rl_tensor_data(hw) : NULL);
 
     rl_tensor *inputs[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
     if (rl_should_record(7, inputs)) {
-        TRY(rl_node_new(&node, rl_rnn_mode_name(mode), rnn_backward, 7, inputs, lstm ? 3 : 2));
+        int nout = (lstm ? 3 : 2) - (cell ? 1 : 0);
+        TRY(rl_node_new(&node, cell ? rl_rnn_cell_name(mode) : rl_rnn_mode_name(mode), rnn_backward, 7, inputs,
+                        nout));
         /* the originals, so that backward notices in-place changes to them */
         TRY(rl_node_save(node, 0, x));
         TRY(rl_node_save(node, 1, w_ih));
@@ -519,25 +513,59 @@ rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
         node->ctx = c;
         node->ctx_free = ctx_free;
         c = NULL;
-        rl_node_set_output(node, 0, *out);
-        rl_node_set_output(node, 1, *h_n);
-        if (lstm) rl_node_set_output(node, 2, *c_n);
+        int k = 0;
+        if (!cell) rl_node_set_output(node, k++, *out);
+        rl_node_set_output(node, k++, *h_n);
+        if (lstm) rl_node_set_output(node, k, *c_n);
     }
 done:
     rl_node_release(node);
     ctx_free(c);
     rl_tensor_release(bih);
     rl_tensor_release(bhh);
-    ws_release(xw);
-    ws_release(hw);
+    rl_ws_release(xw);
+    rl_ws_release(hw);
     if (st) {
-        rl_tensor_release(*out);
+        if (out) {
+            rl_tensor_release(*out);
+            *out = NULL;
+        }
         rl_tensor_release(*h_n);
-        *out = *h_n = NULL;
+        *h_n = NULL;
         if (c_n) {
             rl_tensor_release(*c_n);
             *c_n = NULL;
         }
     }
     return st;
+}
+
+rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
+                         rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
+                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *opts)
+{
+    static const rl_rnn_options defaults;
+    return forward(out, h_n, c_n, mode, x, x, h0, c0, w_ih, w_hh, b_ih, b_hh, opts ? opts : &defaults);
+}
+
+rl_status rl_rnn_cell(rl_tensor **h2, rl_tensor **c2, rl_rnn_mode mode, rl_tensor *x, rl_tensor *h, rl_tensor *c,
+                      rl_tensor *w_ih, rl_tensor *w_hh, rl_tensor *b_ih, rl_tensor *b_hh)
+{
+    static const rl_rnn_options defaults;
+    char s1[RL_SHAPE_BUF];
+    *h2 = NULL;
+    if (c2) *c2 = NULL;
+    if (x->ndim != 2)
+        return rl_fail(RL_ERR_SHAPE, "%s: input must be (B,I), got %s", rl_rnn_cell_name(mode),
+                       rl_shape_str(s1, sizeof s1, x->ndim, x->shape));
+    /* (1,B,I) with x's strides: the checks and sizes of a one-step sequence */
+    rl_tensor x3 = *x;
+    x3.ndim = 3;
+    x3.shape[0] = 1;
+    x3.shape[1] = x->shape[0];
+    x3.shape[2] = x->shape[1];
+    x3.stride[0] = x->shape[0] * x->shape[1];
+    x3.stride[1] = x->stride[0];
+    x3.stride[2] = x->stride[1];
+    return forward(NULL, h2, c2, mode, x, &x3, h, c, w_ih, w_hh, b_ih, b_hh, &defaults);
 }

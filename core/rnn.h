@@ -25,6 +25,8 @@ typedef enum { RL_RNN_TANH, RL_RNN_RELU, RL_LSTM, RL_GRU } rl_rnn_mode;
 /* Gate rows per hidden unit: 1 (RNN), 4 (LSTM), 3 (GRU). */
 int rl_rnn_gates(rl_rnn_mode mode);
 const char *rl_rnn_mode_name(rl_rnn_mode mode);
+/* "lstm_cell" and so on: the name of rl_rnn_cell's node */
+const char *rl_rnn_cell_name(rl_rnn_mode mode);
 
 typedef enum { RL_CLIP_NONE, RL_CLIP_VALUE, RL_CLIP_NORM } rl_clip_mode;
 
@@ -54,5 +56,14 @@ typedef struct {
 rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
                          rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
                          rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *opts);
+
+/* One step: x (B,I), h (B,H), c (B,H) for LSTM (else NULL), the weights
+ * as above. Out: h' (B,H); c' (B,H) for LSTM (pass NULL otherwise). The
+ * same kernel as a sequence of one step, recorded as one node whose
+ * backward adds the weight gradients into those the tape already holds, in
+ * panels over the steps of a loop (lowrank.h), with the weights packed once
+ * for all steps (rnn_workspace.h). */
+rl_status rl_rnn_cell(rl_tensor **h2, rl_tensor **c2, rl_rnn_mode mode, rl_tensor *x, rl_tensor *h, rl_tensor *c,
+                      rl_tensor *w_ih, rl_tensor *w_hh, rl_tensor *b_ih, rl_tensor *b_hh);
 
 #endif

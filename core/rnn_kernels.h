@@ -34,7 +34,7 @@ static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, 
 {
     int64_t panels = (N + STEP_NR - 1) / STEP_NR, size = panels * K * STEP_NR + 1;
     *hold = NULL;
-    if (ws_empty(hold, sizeof(REAL) == sizeof(float) ? RL_FLOAT32 : RL_FLOAT64, 1, &size))
+    if (rl_ws_empty(hold, sizeof(REAL) == sizeof(float) ? RL_FLOAT32 : RL_FLOAT64, 1, &size))
         return NULL; /* the caller falls back on BLAS: the message stays unused */
     REAL *p = rl_tensor_data(*hold);
     for (int64_t jp = 0; jp < panels; jp++) {
@@ -137,15 +137,16 @@ static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REA
     (void)packed;
 }
 
-/* C (M,N) = A (M,K) Bsrc (K,N) for the whole-sequence products, with the
- * AVX-512 kernel on one thread: a(i,k) = A[i·ar + k·ak], b(k,n) =
- * Bsrc[k·bk + n·bn], C row-major. Bsrc is packed SEQ_PACK_BYTES at a time
- * (K = T·B for the weight gradients: a whole packed copy would add to the
- * step's peak memory). False when it did nothing (no AVX-512, an empty
- * product, no memory for the packed Bsrc): BLAS's turn. */
+/* C (M,N) = A (M,K) Bsrc (K,N), or C += when accumulate, for the
+ * whole-sequence products, with the AVX-512 kernel on one thread:
+ * a(i,k) = A[i·ar + k·ak], b(k,n) = Bsrc[k·bk + n·bn], C row-major. Bsrc
+ * is packed SEQ_PACK_BYTES at a time (K = T·B for the weight gradients: a
+ * whole packed copy would add to the step's peak memory). False when it did
+ * nothing (no AVX-512, an empty product, no memory for the packed Bsrc):
+ * BLAS's turn. */
 #define SEQ_PACK_BYTES ((int64_t)2 << 20)
 static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak, const REAL *Bsrc,
-                         int64_t bk, int64_t bn, REAL *C, int64_t ldc)
+                         int64_t bk, int64_t bn, REAL *C, int64_t ldc, bool accumulate)
 {
 #ifdef RL_STEP_AVX512
     if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
@@ -164,12 +165,51 @@ static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t
                  (int)(bn == 1 ? bk : bn), 1, C, (int)ldc);
             return true;
         }
-        FN(gemm_avx512)(M, N, kn, A + k0 * ak, ar, ak, packed, C, ldc, k0 == 0);
-        ws_release(hold);
+        FN(gemm_avx512)(M, N, kn, A + k0 * ak, ar, ak, packed, C, ldc, !accumulate && k0 == 0);
+        rl_ws_release(hold);
     }
     return true;
 #else
-    (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)Bsrc, (void)bk, (void)bn, (void)C, (void)ldc;
+    (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)Bsrc, (void)bk, (void)bn, (void)C, (void)ldc,
+        (void)accumulate;
+    return false;
+#endif
+}
+
+#ifdef RL_STEP_AVX512
+/* A weight w packed as pack_panels packs Bm (K,N), b(k,n) = src[k·sk + n·sn]
+ * with src in w's storage, kept for later calls (rnn_workspace.h). *hold:
+ * NULL, or a workspace tensor to rl_ws_release when the copy was too big to
+ * keep. NULL when out of memory. */
+static const REAL *FN(pack_weight)(const rl_tensor *w, const REAL *src, int64_t K, int64_t N, int64_t sk, int64_t sn,
+                                   rl_tensor **hold)
+{
+    rl_packed_key key = {w->storage, src, K, N, sk, sn};
+    rl_tensor *kept = rl_packed_find(&key);
+    *hold = NULL;
+    if (kept) return rl_tensor_data(kept);
+    REAL *p = FN(pack_panels)(K, N, src, sk, sn, hold);
+    if (p && rl_packed_keep(&key, *hold)) *hold = NULL;
+    return p;
+}
+#endif
+
+/* C (M,N) = A (M,K) W (K,N) for a contiguous weight w read as W: W = w
+ * (K,N) or, when tw, W = w^T with w (N,K). Like seq_gemm, but w is packed
+ * whole and the packed copy is kept for the next call. */
+static bool FN(weight_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak,
+                            const rl_tensor *w, bool tw, REAL *C, int64_t ldc)
+{
+#ifdef RL_STEP_AVX512
+    if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
+    rl_tensor *hold;
+    const REAL *p = FN(pack_weight)(w, rl_tensor_data(w), K, N, tw ? 1 : N, tw ? K : 1, &hold);
+    if (!p) return false;
+    FN(gemm_avx512)(M, N, K, A, ar, ak, p, C, ldc, true);
+    rl_ws_release(hold);
+    return true;
+#else
+    (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)w, (void)tw, (void)C, (void)ldc;
     return false;
 #endif
 }
@@ -198,7 +238,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     REAL *pre = gru ? xw : gates;
     if (T * B > 0 && In == 0) {
         memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
-    } else if (T * B > 0 && !FN(seq_gemm)(T * B, GH, In, x, In, 1, wih, 1, In, pre, GH)) {
+    } else if (T * B > 0 && !FN(weight_gemm)(T * B, GH, In, x, In, 1, c->w_ih, true, pre, GH)) {
         int saved = seq_threads_begin(2.0 * (double)(T * B) * (double)GH * (double)In);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 0,
              pre, (int)GH);
@@ -206,10 +246,10 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     }
     /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
      * AVX-512, or no memory) BLAS does the steps */
-    REAL *packed = NULL;
+    const REAL *packed = NULL;
     rl_tensor *hold = NULL;
 #ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_panels)(H, GH, whh, 1, H, &hold);
+    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, whh, H, GH, 1, H, &hold);
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
 
@@ -291,7 +331,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
         }
     }
     loop_threads_end(threads);
-    ws_release(hold);
+    rl_ws_release(hold);
 }
 
 /* The per-step clipping of the gradient carried back through the state
@@ -403,10 +443,10 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
 
     double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
     /* W_hh (G·H,H) packed for the AVX-512 step product, or NULL: BLAS */
-    REAL *packed = NULL;
+    const REAL *packed = NULL;
     rl_tensor *hold = NULL;
 #ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_panels)(GH, H, whh, H, 1, &hold);
+    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, whh, GH, H, H, 1, &hold);
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
     for (int64_t k = T - 1; k >= 0; k--) {
@@ -455,7 +495,7 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
         if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
     loop_threads_end(threads);
-    ws_release(hold);
+    rl_ws_release(hold);
 }
 
 #undef STEP_NR

@@ -24,6 +24,7 @@
 
 static uint64_t bytes_allocated, bytes_live, overhead_live;
 static size_t bytes_cached;
+static uint64_t next_id;
 static rl_storage *cache[NCLASSES];
 static rl_storage *small_cache[SMALL_CLASSES + 1];
 static int small_count[SMALL_CLASSES + 1];
@@ -85,6 +86,7 @@ rl_status rl_storage_new(rl_storage **out, size_t nbytes)
     s->nbytes = nbytes;
     s->refcount = 1;
     s->version = 0;
+    s->id = ++next_id;
     s->grad_leaf = false;
     s->next_free = NULL;
     bytes_allocated += nbytes;

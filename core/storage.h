@@ -29,6 +29,8 @@ typedef struct rl_storage {
     size_t capacity;    /* allocated: nbytes rounded up to the size class */
     long refcount;
     uint64_t version;   /* bumped by every in-place write, checked by backward */
+    uint64_t id;        /* unique over the process's life, never reused (with
+                           version: names what the buffer holds, for caches) */
     bool grad_leaf;     /* holds a leaf that requires grad: in-place writes through
                            any view of it are refused while grads are recorded */
     struct rl_storage *next_free; /* in the cache */

@@ -22,12 +22,13 @@ static void check_same(int line, const rl_tensor *got, const rl_tensor *want)
         }
 }
 
-/* Five buffers (one more than the slots), updates of ranks 1..20 in turn,
+/* Five buffers (one more than the slots), updates of ranks 1..129 in turn
+ * (129: past the panels' half, added at once; the others overflow them),
  * strided operands, a flush in the middle: equal to GEMMs done at once. */
 static void test_lowrank_sums_match_direct_gemm(void)
 {
     enum { NACC = 5, STEPS = 40 };
-    const int64_t ranks[7] = {1, 2, 3, 1, 8, 9, 20};
+    const int64_t ranks[7] = {1, 2, 3, 100, 8, 129, 60};
     for (int d = 0; d < 2; d++) {
         rl_dtype dt = FLOATS[d];
         rl_tensor *acc[NACC], *ref[NACC];
@@ -63,6 +64,22 @@ static void test_lowrank_sums_match_direct_gemm(void)
     }
 }
 
+/* The panels shrink for big buffers, down to a floor: what is deferred. */
+static void test_lowrank_max_rows_follows_the_buffer_size(void)
+{
+    rl_tensor *small = tu_rand(RL_FLOAT32, DIMS(8, 5), 1, -1, 1, 0);
+    rl_tensor *mid = NULL, *huge = NULL;
+    REQUIRE(small);
+    REQUIRE_OK(rl_tensor_empty(&mid, RL_FLOAT64, DIMS(2048, 2048)));
+    REQUIRE_OK(rl_tensor_empty(&huge, RL_FLOAT64, DIMS(1, 1 << 20)));
+    CHECK(rl_lowrank_max_rows(small) == RL_LOWRANK_ROWS / 2);
+    CHECK(rl_lowrank_max_rows(mid) == (int64_t)(RL_LOWRANK_PANEL_BYTES / (4096 * 8)) / 2);
+    CHECK(rl_lowrank_max_rows(huge) == RL_LOWRANK_MIN_ROWS / 2);
+    rl_tensor_release(small);
+    rl_tensor_release(mid);
+    rl_tensor_release(huge);
+}
+
 static void test_lowrank_flush_of_an_unknown_buffer_is_a_no_op(void)
 {
     rl_tensor *t = tu_rand(RL_FLOAT64, DIMS(2, 2), 1, -1, 1, 0), *before;
@@ -78,5 +95,6 @@ static void test_lowrank_flush_of_an_unknown_buffer_is_a_no_op(void)
 void suite_lowrank(void)
 {
     TH_RUN(test_lowrank_sums_match_direct_gemm);
+    TH_RUN(test_lowrank_max_rows_follows_the_buffer_size);
     TH_RUN(test_lowrank_flush_of_an_unknown_buffer_is_a_no_op);
 }

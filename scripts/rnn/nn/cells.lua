@@ -1,5 +1,9 @@
---- rnn.nn.RNNCell, LSTMCell, GRUCell: one timestep, recorded on the tape op
--- by op (matmul, sigmoid, tanh, narrow, ...), for loops written by hand.
+--- rnn.nn.RNNCell, LSTMCell, GRUCell: one timestep, for loops written by
+-- hand. A step is one tape node of the fused C kernel (rnn.core._cell: the
+-- kernel of the layers, run for one step), whose backward adds the weight
+-- gradients of all steps into one buffer, in panels, with the weights packed
+-- once. Setting `cell.fused = false` records the step op by op instead
+-- (matmul, sigmoid, tanh, narrow, ...: rnn.nn.reference).
 -- Parameters, layouts, gate orders and initialisation are PyTorch's:
 -- weight_ih (G·H, I), weight_hh (G·H, H), bias_ih, bias_hh (G·H), G = 1
 -- (RNN), 4 (LSTM: i, f, g, o) or 3 (GRU: r, z, n), all U(-1/sqrt(H), 1/sqrt(H)).
@@ -40,6 +44,7 @@ local function make_cell(name, gates, has_nonlinearity)
     self.input_size, self.hidden_size, self.dtype = o.input_size, o.hidden_size, o.dtype
     self.bias = o.bias
     self.nonlinearity = o.nonlinearity
+    self.fused = true
     local H, I = o.hidden_size, o.input_size
     local k = 1 / math.sqrt(H)
     self:register_parameter('weight_ih', U.uniform({gates * H, I}, k, o.dtype))
@@ -98,7 +103,13 @@ function RNNCell:forward(x, h)
   local B, batched
   x, B, batched = self:_input(x)
   h = self:_state(h, 'hidden state h', B, batched)
-  local h2 = R.rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+  local h2
+  if self.fused ~= false and core._cell then
+    h2 = core._cell(self.nonlinearity == 'relu' and 'rnn_relu' or 'rnn_tanh', x, h, nil, self.weight_ih,
+      self.weight_hh, self.bias_ih, self.bias_hh)
+  else
+    h2 = R.rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+  end
   return unbatch(batched, h2)
 end
 
@@ -124,7 +135,12 @@ function LSTMCell:forward(x, state, c_arg)
   end
   h = self:_state(h, 'hidden state h', B, batched)
   c = self:_state(c, 'cell state c', B, batched)
-  local h2, c2 = R.lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  local h2, c2
+  if self.fused ~= false and core._cell then
+    h2, c2 = core._cell('lstm', x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  else
+    h2, c2 = R.lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  end
   return unbatch(batched, h2), unbatch(batched, c2)
 end
 
@@ -138,7 +154,12 @@ function GRUCell:forward(x, h)
   local B, batched
   x, B, batched = self:_input(x)
   h = self:_state(h, 'hidden state h', B, batched)
-  local h2 = R.gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  local h2
+  if self.fused ~= false and core._cell then
+    h2 = core._cell('gru', x, h, nil, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  else
+    h2 = R.gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+  end
   return unbatch(batched, h2)
 end
 
