@@ -107,21 +107,27 @@ local function nncell_step(s)
 end
 
 -- median ms per step over `repeats` batches of about 0.1 s; fewer batches
--- (at least 3) when they would take more than `budget` seconds
-local function time_ms(fn, s, repeats, budget)
-  local t0 = rnn.clock()
-  fn(s) -- warm-up, timed to size the batches
-  local one = rnn.clock() - t0
-  if one < 0.05 then
-    t0 = rnn.clock()
+-- (at least 3) when they would take more than `budget` seconds. Warm-up:
+-- at least 3 calls and 0.2 s, the last one timed to size the batches (the
+-- first steps of a case run on fresh memory, whose first touch costs a
+-- page fault per 4 KiB, about 16 µs on the virtual machines measured here:
+-- a first step of rnn_tanh float64 on A took 106 ms, then 24, 37, 11, 11,
+-- which made that row bimodal when the warm-up was one call)
+local function time_ms(fn, s, repeats, budget, warm_calls)
+  local start, one = rnn.clock(), nil
+  local calls = 0
+  warm_calls = warm_calls or 3
+  repeat
+    local t0 = rnn.clock()
     fn(s)
     one = rnn.clock() - t0
-  end
+    calls = calls + 1
+  until calls >= warm_calls and rnn.clock() - start >= math.min(0.2, budget / 4)
   local iters = math.max(1, math.floor(0.1 / one + 0.5))
   repeats = math.max(math.min(3, repeats), math.min(repeats, math.floor(budget / (one * iters))))
   local r = {}
   for k = 1, repeats do
-    t0 = rnn.clock()
+    local t0 = rnn.clock()
     for _ = 1, iters do fn(s) end
     r[k] = (rnn.clock() - t0) / iters * 1e3
   end
@@ -159,11 +165,12 @@ if arg[1] == 'pair' then
       for _, name in ipairs{'A', 'B', 'C'} do
         local s = setup(mode, dtype, CONFIGS[name])
         local r1, r2 = {}, {}
+        time_ms(step, s, 1, 0) -- the warm-up of the case; then one call before each batch
         for k = 1, repeats do
           rnn.set_num_threads(1)
-          r1[k] = time_ms(step, s, 1, 0)
+          r1[k] = time_ms(step, s, 1, 0, 1)
           rnn.set_num_threads(2)
-          r2[k] = time_ms(step, s, 1, 0)
+          r2[k] = time_ms(step, s, 1, 0, 1)
         end
         table.sort(r1)
         table.sort(r2)

@@ -103,14 +103,18 @@ def cell_step(s):
 
 def time_ms(fn, s, repeats, budget):
     """median ms per step over `repeats` batches of about 0.1 s; fewer
-    batches (at least 3) when they would take more than `budget` seconds"""
-    t0 = time.perf_counter()
-    fn(s)  # warm-up, timed to size the batches
-    one = time.perf_counter() - t0
-    if one < 0.05:
+    batches (at least 3) when they would take more than `budget` seconds;
+    warm-up as in recurrent.lua: at least 3 calls and 0.2 s, the last one
+    timed to size the batches"""
+    start = time.perf_counter()
+    calls = 0
+    while True:
         t0 = time.perf_counter()
         fn(s)
         one = time.perf_counter() - t0
+        calls += 1
+        if calls >= 3 and time.perf_counter() - start >= min(0.2, budget / 4):
+            break
     iters = max(1, int(math.floor(0.1 / one + 0.5)))
     repeats = max(min(3, repeats), min(repeats, int(budget / (one * iters))))
     r = []
