@@ -90,7 +90,7 @@ rl_status rl_ag_matmul(rl_tensor **out, rl_tensor *a, rl_tensor *b)
  *   dx = g w,  dw = g^T x,  db = the sum of g's rows
  * One node where matmul(x, w:t()) + b would record three: a weight used at
  * every step of a loop then has its gradient added into the one already
- * held (rl_backward_sink), in 16-row panels for small batches. */
+ * held (rl_backward_sink), in panels for small batches (lowrank.h). */
 
 static rl_status linear_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor **grad_in)
 {

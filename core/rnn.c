@@ -50,6 +50,7 @@ typedef struct {
     double clip;
     rl_tensor *grad_norms;          /* float64 (T) filled by the backward, or NULL */
     rl_tensor *x, *w_ih, *w_hh;     /* contiguous */
+    bool keep_w_ih, keep_w_hh;      /* the caller's own storage, not a copy: packed copies are kept */
     rl_tensor *gates, *hprev, *cprev, *cell;
 } rnn_ctx;
 
@@ -125,7 +126,9 @@ static bool have_avx512(void)
 }
 static bool step_fast(const rnn_ctx *c)
 {
-    return c->B > 0 && c->H > 0 && have_avx512();
+    /* not for one step with a weight packed afresh at every call (a copy the
+     * call made): BLAS reads it as it is */
+    return c->B > 0 && c->H > 0 && have_avx512() && (c->T > 1 || c->keep_w_hh);
 }
 #else
 static bool step_fast(const rnn_ctx *c)
@@ -189,12 +192,14 @@ static bool shape_is(const rl_tensor *t, int ndim, int64_t d0, int64_t d1, int64
     return true;
 }
 
+/* cell: x is the (1,B,I) view of a cell's input, h0 and c0 are its h, c */
 static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tensor *h0, const rl_tensor *c0,
                             const rl_tensor *w_ih, const rl_tensor *w_hh, const rl_tensor *b_ih,
-                            const rl_tensor *b_hh, const rl_rnn_options *o)
+                            const rl_tensor *b_hh, const rl_rnn_options *o, bool cell)
 {
     const rl_tensor *lengths = o->lengths;
-    const char *op = rl_rnn_mode_name(mode);
+    const char *op = cell ? rl_rnn_cell_name(mode) : rl_rnn_mode_name(mode);
+    const char *hname = cell ? "h" : "h0", *cname = cell ? "c" : "c0";
     char s1[RL_SHAPE_BUF], s2[RL_SHAPE_BUF];
     if (x->ndim != 3)
         return rl_fail(RL_ERR_SHAPE, "%s: input must be (T,B,I), got %s", op, rl_shape_str(s1, sizeof s1, x->ndim, x->shape));
@@ -218,14 +223,14 @@ static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tenso
     if (!shape_is(w_ih, 2, GH, In, 0))
         return rl_fail(RL_ERR_SHAPE, "%s: weight_ih %s must be (%lld,%lld) for input %s", op,
                        rl_shape_str(s1, sizeof s1, w_ih->ndim, w_ih->shape), (long long)GH, (long long)In,
-                       rl_shape_str(s2, sizeof s2, 3, x->shape));
+                       rl_shape_str(s2, sizeof s2, cell ? 2 : 3, x->shape + (cell ? 1 : 0)));
     if (!h0 || !shape_is(h0, 2, B, H, 0))
-        return rl_fail(RL_ERR_SHAPE, "%s: h0 must be (%lld,%lld), got %s", op, (long long)B, (long long)H,
+        return rl_fail(RL_ERR_SHAPE, "%s: %s must be (%lld,%lld), got %s", op, hname, (long long)B, (long long)H,
                        h0 ? rl_shape_str(s1, sizeof s1, h0->ndim, h0->shape) : "nothing");
     if (mode == RL_LSTM && (!c0 || !shape_is(c0, 2, B, H, 0)))
-        return rl_fail(RL_ERR_SHAPE, "%s: c0 must be (%lld,%lld), got %s", op, (long long)B, (long long)H,
+        return rl_fail(RL_ERR_SHAPE, "%s: %s must be (%lld,%lld), got %s", op, cname, (long long)B, (long long)H,
                        c0 ? rl_shape_str(s1, sizeof s1, c0->ndim, c0->shape) : "nothing");
-    if (mode != RL_LSTM && c0) return rl_fail(RL_ERR_ARG, "%s: c0 is only for lstm", op);
+    if (mode != RL_LSTM && c0) return rl_fail(RL_ERR_ARG, "%s: %s is only for lstm", op, cname);
     if (!b_ih != !b_hh) return rl_fail(RL_ERR_ARG, "%s: give both biases or neither", op);
     if (b_ih && (!shape_is(b_ih, 1, GH, 0, 0) || !shape_is(b_hh, 1, GH, 0, 0)))
         return rl_fail(RL_ERR_SHAPE, "%s: biases %s and %s must be (%lld)", op,
@@ -290,14 +295,14 @@ static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl
 }
 
 /* c (M,N) = a (M,K) w, w (K,N) a contiguous weight: as seq_product, but
- * the packed w is kept for the next call (rnn_workspace.h) */
-static rl_status weight_product(rl_tensor *c, const rl_tensor *a, const rl_tensor *w)
+ * the packed w is kept for the next call when keep (rnn_workspace.h) */
+static rl_status weight_product(rl_tensor *c, const rl_tensor *a, const rl_tensor *w, bool keep)
 {
     int64_t M = c->shape[0], N = c->shape[1], K = a->shape[1];
     if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(c)) {
         bool done = c->dtype == RL_FLOAT32
-                        ? weight_gemm_f32(M, N, K, rl_tensor_data(a), K, 1, w, false, rl_tensor_data(c), N)
-                        : weight_gemm_f64(M, N, K, rl_tensor_data(a), K, 1, w, false, rl_tensor_data(c), N);
+                        ? weight_gemm_f32(M, N, K, rl_tensor_data(a), K, 1, w, keep, false, rl_tensor_data(c), N)
+                        : weight_gemm_f64(M, N, K, rl_tensor_data(a), K, 1, w, keep, false, rl_tensor_data(c), N);
         if (done) return RL_OK;
     }
     return seq_product(c, a, false, w, false, false);
@@ -383,7 +388,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         if (c->one_step) TRY(rl_tensor_empty(&grad_in[0], dt, 2, shape + 1));
         else TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
         TRY(view2(&tmp, grad_in[0], T * B, In));
-        TRY(weight_product(tmp, dgx2, c->w_ih));   /* (TB,GH)(GH,I) */
+        TRY(weight_product(tmp, dgx2, c->w_ih, c->keep_w_ih));   /* (TB,GH)(GH,I) */
     }
     if (rl_node_needs(n, 3)) {
         TRY(view2(&x2, c->x, T * B, In));
@@ -428,7 +433,7 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
                          rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *o)
 {
     const rl_tensor *lengths = o->lengths;
-    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o);
+    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o, out == NULL);
     if (st) return st;
     bool lstm = mode == RL_LSTM, gru = mode == RL_GRU, cell = out == NULL;
     rnn_ctx *c = calloc(1, sizeof *c);
@@ -468,6 +473,8 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
     TRY(rl_tensor_contiguous(&c->x, x));
     TRY(rl_tensor_contiguous(&c->w_ih, w_ih));
     TRY(rl_tensor_contiguous(&c->w_hh, w_hh));
+    c->keep_w_ih = c->w_ih->storage == w_ih->storage;
+    c->keep_w_hh = c->w_hh->storage == w_hh->storage;
     if (b_ih) {
         /* bih becomes the bias added to the pre-activations at every step:
          * b_ih + b_hh, or b_ih alone for the GRU */
@@ -555,6 +562,7 @@ rl_status rl_rnn_cell(rl_tensor **h2, rl_tensor **c2, rl_rnn_mode mode, rl_tenso
     char s1[RL_SHAPE_BUF];
     *h2 = NULL;
     if (c2) *c2 = NULL;
+    if (mode == RL_LSTM && !c2) return rl_fail(RL_ERR_ARG, "%s: no place for c'", rl_rnn_cell_name(mode));
     if (x->ndim != 2)
         return rl_fail(RL_ERR_SHAPE, "%s: input must be (B,I), got %s", rl_rnn_cell_name(mode),
                        rl_shape_str(s1, sizeof s1, x->ndim, x->shape));

@@ -30,9 +30,14 @@
  * zeros past N; element (k, n) of Bm is src[k·sk + n·sn]. Its storage goes
  * in *hold (a workspace tensor, warm from the last step: no page faults;
  * ws_release it); NULL when out of memory. */
+static int64_t FN(packed_size)(int64_t K, int64_t N)
+{
+    return (N + STEP_NR - 1) / STEP_NR * K * STEP_NR + 1;
+}
+
 static REAL *FN(pack_panels)(int64_t K, int64_t N, const REAL *src, int64_t sk, int64_t sn, rl_tensor **hold)
 {
-    int64_t panels = (N + STEP_NR - 1) / STEP_NR, size = panels * K * STEP_NR + 1;
+    int64_t panels = (N + STEP_NR - 1) / STEP_NR, size = FN(packed_size)(K, N);
     *hold = NULL;
     if (rl_ws_empty(hold, sizeof(REAL) == sizeof(float) ? RL_FLOAT32 : RL_FLOAT64, 1, &size))
         return NULL; /* the caller falls back on BLAS: the message stays unused */
@@ -145,11 +150,14 @@ static inline void FN(step_backward)(int64_t B, int64_t GH, int64_t H, const REA
  * nothing (no AVX-512, an empty product, no memory for the packed Bsrc):
  * BLAS's turn. */
 #define SEQ_PACK_BYTES ((int64_t)2 << 20)
+#define SEQ_MIN_ROWS 16
 static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak, const REAL *Bsrc,
                          int64_t bk, int64_t bn, REAL *C, int64_t ldc, bool accumulate)
 {
 #ifdef RL_STEP_AVX512
-    if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
+    /* a product of a few rows does not repay the pass over Bsrc that
+     * packing costs: BLAS's turn (a matrix-vector product for one row) */
+    if (M < SEQ_MIN_ROWS || N == 0 || K == 0 || !have_avx512()) return false;
     int64_t row_bytes = (N + STEP_NR - 1) / STEP_NR * STEP_NR * (int64_t)sizeof(REAL);
     int64_t kb = SEQ_PACK_BYTES / row_bytes / STEP_KC * STEP_KC;
     if (kb < STEP_KC) kb = STEP_KC;
@@ -178,42 +186,47 @@ static bool FN(seq_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t
 
 #ifdef RL_STEP_AVX512
 /* A weight w packed as pack_panels packs Bm (K,N), b(k,n) = src[k·sk + n·sn]
- * with src in w's storage, kept for later calls (rnn_workspace.h). *hold:
- * NULL, or a workspace tensor to rl_ws_release when the copy was too big to
- * keep. NULL when out of memory. */
-static const REAL *FN(pack_weight)(const rl_tensor *w, const REAL *src, int64_t K, int64_t N, int64_t sk, int64_t sn,
-                                   rl_tensor **hold)
+ * with src in w's storage, and kept for later calls (rnn_workspace.h) when
+ * keep: false for a contiguous copy the call made (a fresh storage each
+ * call, which would only push useful copies out). *hold: NULL, or a
+ * workspace tensor to rl_ws_release when the copy is not kept. NULL when
+ * out of memory. */
+static const REAL *FN(pack_weight)(const rl_tensor *w, bool keep, const REAL *src, int64_t K, int64_t N, int64_t sk,
+                                   int64_t sn, rl_tensor **hold)
 {
     rl_packed_key key = {w->storage, src, K, N, sk, sn};
-    rl_tensor *kept = rl_packed_find(&key);
+    rl_tensor *kept = keep ? rl_packed_find(&key) : NULL;
     *hold = NULL;
     if (kept) return rl_tensor_data(kept);
     REAL *p = FN(pack_panels)(K, N, src, sk, sn, hold);
-    if (p && rl_packed_keep(&key, *hold)) *hold = NULL;
+    if (p && keep && rl_packed_keep(&key, *hold)) *hold = NULL;
     return p;
 }
 #endif
 
 /* C (M,N) = A (M,K) W (K,N) for a contiguous weight w read as W: W = w
  * (K,N) or, when tw, W = w^T with w (N,K). Like seq_gemm, but w is packed
- * whole and the packed copy is kept for the next call. */
+ * whole and the packed copy kept for the next call (see pack_weight), when
+ * keep and when it is small enough to be kept; else as seq_gemm. */
 static bool FN(weight_gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t ar, int64_t ak,
-                            const rl_tensor *w, bool tw, REAL *C, int64_t ldc)
+                            const rl_tensor *w, bool keep, bool tw, REAL *C, int64_t ldc)
 {
+    int64_t bk = tw ? 1 : N, bn = tw ? K : 1;
 #ifdef RL_STEP_AVX512
     if (M == 0 || N == 0 || K == 0 || !have_avx512()) return false;
-    rl_tensor *hold;
-    const REAL *p = FN(pack_weight)(w, rl_tensor_data(w), K, N, tw ? 1 : N, tw ? K : 1, &hold);
-    if (!p) return false;
-    FN(gemm_avx512)(M, N, K, A, ar, ak, p, C, ldc, true);
-    rl_ws_release(hold);
-    return true;
-#else
-    (void)M, (void)N, (void)K, (void)A, (void)ar, (void)ak, (void)w, (void)tw, (void)C, (void)ldc;
-    return false;
+    if (keep && rl_packed_fits((size_t)FN(packed_size)(K, N) * sizeof(REAL))) {
+        rl_tensor *hold;
+        const REAL *p = FN(pack_weight)(w, true, rl_tensor_data(w), K, N, bk, bn, &hold);
+        if (!p) return false;
+        FN(gemm_avx512)(M, N, K, A, ar, ak, p, C, ldc, true);
+        rl_ws_release(hold);
+        return true;
+    }
 #endif
+    return FN(seq_gemm)(M, N, K, A, ar, ak, rl_tensor_data(w), bk, bn, C, ldc, false);
 }
 #undef SEQ_PACK_BYTES
+#undef SEQ_MIN_ROWS
 
 static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 {
@@ -238,10 +251,11 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     REAL *pre = gru ? xw : gates;
     if (T * B > 0 && In == 0) {
         memset(pre, 0, sizeof(REAL) * (size_t)(T * B * GH));
-    } else if (T * B > 0 && !FN(weight_gemm)(T * B, GH, In, x, In, 1, c->w_ih, true, pre, GH)) {
+    } else if (T * B > 0 && !FN(weight_gemm)(T * B, GH, In, x, In, 1, c->w_ih, c->keep_w_ih, true, pre, GH)) {
         int saved = seq_threads_begin(2.0 * (double)(T * B) * (double)GH * (double)In);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih, (int)In, 0,
-             pre, (int)GH);
+        if (T * B == 1) GEMV(CblasRowMajor, CblasNoTrans, (int)GH, (int)In, 1, wih, (int)In, x, 1, 0, pre, 1);
+        else GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)GH, (int)In, 1, x, (int)In, wih,
+                  (int)In, 0, pre, (int)GH);
         loop_threads_end(saved);
     }
     /* W_hh^T (H,G·H) packed for the AVX-512 step product; without it (no
@@ -249,7 +263,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     const REAL *packed = NULL;
     rl_tensor *hold = NULL;
 #ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, whh, H, GH, 1, H, &hold);
+    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, c->keep_w_hh, whh, H, GH, 1, H, &hold);
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
 
@@ -324,7 +338,7 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
             case RL_RNN_RELU:
                 for (int64_t j = 0; j < H; j++) {
                     REAL v = gr[j] + (bsum ? bsum[j] : 0);
-                    gr[j] = hb[j] = ob[j] = v > 0 ? v : 0;
+                    gr[j] = hb[j] = ob[j] = v > 0 || v != v ? v : 0; /* relu(NaN) = NaN, as ops.c */
                 }
                 break;
             }
@@ -446,7 +460,7 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
     const REAL *packed = NULL;
     rl_tensor *hold = NULL;
 #ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, whh, GH, H, H, 1, &hold);
+    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, c->keep_w_hh, whh, GH, H, H, 1, &hold);
 #endif
     int threads = loop_threads_begin(c, packed != NULL);
     for (int64_t k = T - 1; k >= 0; k--) {

@@ -96,7 +96,7 @@ rl_tensor *rl_packed_find(const rl_packed_key *key)
 bool rl_packed_keep(const rl_packed_key *key, rl_tensor *t)
 {
     size_t bytes = tensor_bytes(t);
-    if (bytes > PACKED_BYTES / 2) return false;
+    if (!rl_packed_fits(bytes)) return false;
     /* copies of an older version of the same matrix are dead: drop them first */
     for (int i = 0; i < PACKED_MAX; i++)
         if (packed[i].packed && packed[i].id == key->storage->id && packed[i].src == key->src &&
@@ -119,9 +119,7 @@ bool rl_packed_keep(const rl_packed_key *key, rl_tensor *t)
     return true;
 }
 
-void rl_rnn_workspace_clear(void)
+bool rl_packed_fits(size_t bytes)
 {
-    while (spare_count) spare_drop_oldest();
-    for (int i = 0; i < PACKED_MAX; i++)
-        if (packed[i].packed) drop_packed(&packed[i]);
+    return bytes <= PACKED_BYTES / 2;
 }

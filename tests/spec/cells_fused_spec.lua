@@ -185,6 +185,35 @@ describe('fused cells (rnn.core._cell)', function()
     close(both, one + two, 1e-12, 'weight_hh')
   end)
 
+  it('keep NaN through relu, as the op-by-op step (a diverged run stays visible)', function()
+    local cell = nn.RNNCell{input_size = 2, hidden_size = 3, nonlinearity = 'relu', dtype = 'float64'}
+    local x = rnn.tensor({{0 / 0, 1}}, 'float64')
+    for _, fused in ipairs{true, false} do
+      cell.fused = fused
+      local h = cell(x)
+      for j = 1, 3 do
+        local v = h:narrow(2, j, 1):sum():item()
+        assert(v ~= v, 'fused=' .. tostring(fused) .. ': h[' .. j .. '] = ' .. v .. ', not NaN')
+      end
+    end
+  end)
+
+  it('take weights that are views (a transpose) and see writes through them', function()
+    rnn.manual_seed(15)
+    local cell = nn.GRUCell{input_size = 4, hidden_size = 6, dtype = 'float64'}
+    local W = rnn.randn({6, 18}, 'float64')
+    cell.weight_hh = W:t()
+    local x, h = rnn.randn({5, 4}, 'float64'), rnn.randn({5, 6}, 'float64')
+    for round = 1, 2 do
+      cell.fused = true
+      local a = cell(x, h)
+      cell.fused = false
+      local b = cell(x, h)
+      close(a, b, 1e-12, 'round ' .. round)
+      W:mul_(0.5)
+    end
+  end)
+
   it('raise on bad input', function()
     local cell = nn.LSTMCell(2, 3)
     local ok, msg = pcall(rnn.core._cell, 'lstm', rnn.zeros{2, 2, 2}, rnn.zeros{2, 3}, rnn.zeros{2, 3},
@@ -194,11 +223,11 @@ describe('fused cells (rnn.core._cell)', function()
     ok, msg = pcall(rnn.core._cell, 'lstm', rnn.zeros{2, 2}, rnn.zeros{2, 4}, rnn.zeros{2, 3},
       cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     assert.is_false(ok)
-    assert.matches('h0 must be %(2,3%), got %(2,4%)', msg)
+    assert.matches('rnn._cell: h must be %(2,3%), got %(2,4%)', msg)
     ok, msg = pcall(rnn.core._cell, 'lstm', rnn.zeros{2, 2}, rnn.zeros{2, 3}, nil,
       cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     assert.is_false(ok)
-    assert.matches('c0 must be', msg)
+    assert.matches('rnn._cell: c must be', msg)
     ok, msg = pcall(rnn.core._cell, 'lstm', rnn.zeros{2, 2}, rnn.zeros{2, 3}, rnn.zeros{2, 3},
       cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, 9)
     assert.is_false(ok)
