@@ -27,17 +27,29 @@ static rl_rnn_mode check_mode(lua_State *L, const char *fn)
     return RL_RNN_TANH;
 }
 
+/* arguments 2..8: x, h, c, w_ih, w_hh, b_ih, b_hh (c and the biases may be nil) */
+typedef struct {
+    rl_tensor *x, *h, *c, *w_ih, *w_hh, *b_ih, *b_hh;
+} operands;
+
+static operands check_operands(lua_State *L, const char *fn, const char *hname, const char *cname)
+{
+    operands o;
+    o.x = rlua_check(L, 2, fn, "x");
+    o.h = rlua_check(L, 3, fn, hname);
+    o.c = opt_tensor(L, 4, fn, cname);
+    o.w_ih = rlua_check(L, 5, fn, "w_ih");
+    o.w_hh = rlua_check(L, 6, fn, "w_hh");
+    o.b_ih = opt_tensor(L, 7, fn, "b_ih");
+    o.b_hh = opt_tensor(L, 8, fn, "b_hh");
+    return o;
+}
+
 static int l_recurrent(lua_State *L)
 {
     const char *fn = "_recurrent";
     rl_rnn_mode mode = check_mode(L, fn);
-    rl_tensor *x = rlua_check(L, 2, fn, "x");
-    rl_tensor *h0 = rlua_check(L, 3, fn, "h0");
-    rl_tensor *c0 = opt_tensor(L, 4, fn, "c0");
-    rl_tensor *w_ih = rlua_check(L, 5, fn, "w_ih");
-    rl_tensor *w_hh = rlua_check(L, 6, fn, "w_hh");
-    rl_tensor *b_ih = opt_tensor(L, 7, fn, "b_ih");
-    rl_tensor *b_hh = opt_tensor(L, 8, fn, "b_hh");
+    operands a = check_operands(L, fn, "h0", "c0");
     bool reverse = lua_toboolean(L, 9);
     rl_rnn_options o = {0};
     o.reverse = reverse;
@@ -64,8 +76,7 @@ static int l_recurrent(lua_State *L)
     rl_tensor **out = rlua_newbox(L);
     rl_tensor **h_n = rlua_newbox(L);
     rl_tensor **c_n = mode == RL_LSTM ? rlua_newbox(L) : NULL;
-    rlua_check_status(L, rl_rnn_forward(out, h_n, c_n, mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, &o),
-                      fn);
+    rlua_check_status(L, rl_rnn_forward(out, h_n, c_n, mode, a.x, a.h, a.c, a.w_ih, a.w_hh, a.b_ih, a.b_hh, &o), fn);
     return mode == RL_LSTM ? 3 : 2;
 }
 
@@ -74,16 +85,10 @@ static int l_cell(lua_State *L)
     const char *fn = "_cell";
     rlua_check_nargs(L, 8, fn);
     rl_rnn_mode mode = check_mode(L, fn);
-    rl_tensor *x = rlua_check(L, 2, fn, "x");
-    rl_tensor *h = rlua_check(L, 3, fn, "h");
-    rl_tensor *c = opt_tensor(L, 4, fn, "c");
-    rl_tensor *w_ih = rlua_check(L, 5, fn, "w_ih");
-    rl_tensor *w_hh = rlua_check(L, 6, fn, "w_hh");
-    rl_tensor *b_ih = opt_tensor(L, 7, fn, "b_ih");
-    rl_tensor *b_hh = opt_tensor(L, 8, fn, "b_hh");
+    operands a = check_operands(L, fn, "h", "c");
     rl_tensor **h2 = rlua_newbox(L);
     rl_tensor **c2 = mode == RL_LSTM ? rlua_newbox(L) : NULL;
-    rlua_check_status(L, rl_rnn_cell(h2, c2, mode, x, h, c, w_ih, w_hh, b_ih, b_hh), fn);
+    rlua_check_status(L, rl_rnn_cell(h2, c2, mode, a.x, a.h, a.c, a.w_ih, a.w_hh, a.b_ih, a.b_hh), fn);
     return mode == RL_LSTM ? 2 : 1;
 }
 
