@@ -39,6 +39,9 @@ const char *rl_rnn_mode_name(rl_rnn_mode mode)
     return "?";
 }
 
+/* the longest sequence whose packed weights are kept (rnn_workspace.h) */
+#define KEEP_PACKED_MAX_STEPS 8
+
 /* What the backward of one layer-direction needs; owned by its tape node. */
 typedef struct {
     rl_rnn_mode mode;
@@ -50,8 +53,9 @@ typedef struct {
     double clip;
     rl_tensor *grad_norms;          /* float64 (T) filled by the backward, or NULL */
     rl_tensor *x, *w_ih, *w_hh;     /* contiguous */
-    bool keep_w_ih, keep_w_hh;      /* the caller's own storage, not a copy: packed copies are kept */
+    bool keep_w_ih, keep_w_hh;      /* packed copies are kept for the next call */
     rl_tensor *gates, *hprev, *cprev, *cell;
+    uint64_t gates_version;         /* of gates' storage after the forward */
 } rnn_ctx;
 
 static void ctx_free(void *p)
@@ -337,6 +341,9 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     rl_status st = RL_OK;
     int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
     bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
+    if (c->gates->storage->version != c->gates_version)
+        return rl_fail(RL_ERR_ARG, "%s backward: its output was modified in place after the forward (the backward "
+                       "needs it); modify a clone instead", rl_rnn_mode_name(c->mode));
 
     if (c->one_step) {
         /* h' is the output of the one step: its gradient enters there, as
@@ -473,8 +480,11 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
     TRY(rl_tensor_contiguous(&c->x, x));
     TRY(rl_tensor_contiguous(&c->w_ih, w_ih));
     TRY(rl_tensor_contiguous(&c->w_hh, w_hh));
-    c->keep_w_ih = c->w_ih->storage == w_ih->storage;
-    c->keep_w_hh = c->w_hh->storage == w_hh->storage;
+    /* Packed copies are kept for loops of cells and short sequences, where
+     * packing is a share of the work; over longer ones it is not, and a
+     * kept copy would only add to the memory held. */
+    c->keep_w_ih = c->w_ih->storage == w_ih->storage && c->T <= KEEP_PACKED_MAX_STEPS;
+    c->keep_w_hh = c->w_hh->storage == w_hh->storage && c->T <= KEEP_PACKED_MAX_STEPS;
     if (b_ih) {
         /* bih becomes the bias added to the pre-activations at every step:
          * b_ih + b_hh, or b_ih alone for the GRU */
@@ -493,7 +503,11 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
         TRY(rl_ws_empty(&xw, dt, 3, tbg));
         TRY(rl_ws_empty(&hw, dt, 2, bg));
     }
-    if (!cell) TRY(rl_tensor_empty(out, dt, 3, tbh));
+    /* An Elman RNN's output is its gates buffer (both hold h_t; zeros past a
+     * sequence's end): out is a view of it, one (T,B,H) buffer fewer. The
+     * backward checks that nothing wrote into it since (gates_version). */
+    if (!cell && !lstm && !gru) TRY(rl_tensor_view(out, c->gates, 3, tbh));
+    else if (!cell) TRY(rl_tensor_empty(out, dt, 3, tbh));
     TRY(rl_tensor_clone(h_n, h0));  /* the running state starts as h0 and ends as h_n */
     if (lstm) TRY(rl_tensor_clone(c_n, c0));
 
@@ -508,6 +522,7 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
                              rl_tensor_data(*h_n), lstm ? rl_tensor_data(*c_n) : NULL,
                              xw ? rl_tensor_data(xw) : NULL, hw ? rl_tensor_data(hw) : NULL);
 
+    c->gates_version = c->gates->storage->version;
     rl_tensor *inputs[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
     if (rl_should_record(7, inputs)) {
         int nout = (lstm ? 3 : 2) - (cell ? 1 : 0);

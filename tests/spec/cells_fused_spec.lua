@@ -214,6 +214,27 @@ describe('fused cells (rnn.core._cell)', function()
     end
   end)
 
+  it('an Elman layer\'s output written in place before backward makes backward fail (it holds the saved states)',
+    function()
+    for _, nl in ipairs{'tanh', 'relu'} do
+      local layer = nn.RNN{input_size = 3, hidden_size = 4, nonlinearity = nl, dtype = 'float64'}
+      local x = rnn.randn({5, 2, 3}, 'float64')
+      local out = layer(x)
+      local loss = out:sum()
+      local before = out:clone()
+      rnn.no_grad(function() out:mul_(2) end)
+      local ok, msg = pcall(function() loss:backward() end)
+      assert.is_false(ok)
+      assert.matches('modified in place', msg)
+      -- untouched, the same layer's backward runs and its output is what it was
+      rnn.no_grad(function() out:copy_(before) end)
+      local out2 = layer(x)
+      out2:sum():backward()
+      assert.is_truthy(layer.weight_hh_l0.grad)
+      assert.equal(0, (out2 - before):abs():max():item())
+    end
+  end)
+
   it('raise on bad input', function()
     local cell = nn.LSTMCell(2, 3)
     local ok, msg = pcall(rnn.core._cell, 'lstm', rnn.zeros{2, 2, 2}, rnn.zeros{2, 3}, rnn.zeros{2, 3},
