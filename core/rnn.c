@@ -270,10 +270,15 @@ static rl_status check_args(rl_rnn_mode mode, const rl_tensor *x, const rl_tenso
         if ((st = (expr)) != RL_OK) goto done;                                         \
     } while (0)
 
-static rl_status view2(rl_tensor **out, rl_tensor *t, int64_t rows, int64_t cols)
+/* rows [first, first + rows) of contiguous t seen as a (total, cols) matrix */
+static rl_status narrow_rows(rl_tensor **out, rl_tensor *t, int64_t total, int64_t first, int64_t rows, int64_t cols)
 {
-    int64_t shape[2] = {rows, cols};
-    return rl_tensor_view(out, t, 2, shape);
+    int64_t shape[2] = {total, cols};
+    rl_tensor *all = NULL;
+    rl_status st = rl_tensor_view(&all, t, 2, shape);
+    if (st == RL_OK) st = rl_tensor_narrow(out, all, 0, first, rows);
+    rl_tensor_release(all);
+    return st;
 }
 
 /* c = op(a) op(b), or c += when accumulate; all contiguous 2-D: a
@@ -312,20 +317,32 @@ static rl_status weight_product(rl_tensor *c, const rl_tensor *a, const rl_tenso
     return seq_product(c, a, false, w, false, false);
 }
 
-/* The gradient of weight input i of node n, (R,C) = u (k,R)^T v (k,C) over
- * the k = T·B rows of a sequence: added into the buffer the tape already
- * holds when it can (rl_backward_sink), deferred into panels when k is
- * small (lowrank.h: a cell called at every step of a loop), else a fresh
- * tensor in grad_in[i]. */
-static rl_status weight_grad(rl_node *n, int i, rl_tensor **grad_in, const rl_tensor *u, const rl_tensor *v)
+/* Adds (R,C) = u (k,R)^T v (k,C), the part of the gradient of weight input
+ * i of node n from the k rows of one chunk of steps, into *target: at the
+ * first chunk (*target NULL) the buffer the tape already holds when it can
+ * (rl_backward_sink), else a fresh grad_in[i]. Into the tape's buffer a
+ * small k is deferred into panels (lowrank.h: a cell called at every step
+ * of a loop). */
+static rl_status weight_grad(rl_node *n, int i, rl_tensor **grad_in, rl_tensor **target, const rl_tensor *u,
+                             const rl_tensor *v)
 {
-    rl_tensor *sink = rl_backward_sink(n, i);
-    if (sink && u->shape[0] <= rl_lowrank_max_rows(sink)) return rl_lowrank_add(sink, u, v);
-    if (sink) return seq_product(sink, u, true, v, false, true);
-    int64_t shape[2] = {u->shape[1], v->shape[1]};
-    rl_status st = rl_tensor_empty(&grad_in[i], u->dtype, 2, shape);
-    return st ? st : seq_product(grad_in[i], u, true, v, false, false);
+    if (!*target && (*target = rl_backward_sink(n, i)) == NULL) {
+        int64_t shape[2] = {u->shape[1], v->shape[1]};
+        rl_status st = rl_tensor_empty(&grad_in[i], u->dtype, 2, shape);
+        if (st) return st;
+        *target = grad_in[i];
+        return seq_product(*target, u, true, v, false, false);
+    }
+    if (*target != grad_in[i] && u->shape[0] <= rl_lowrank_max_rows(*target)) return rl_lowrank_add(*target, u, v);
+    return seq_product(*target, u, true, v, false, true);
 }
+
+/* The backward runs over chunks of about this many rows (steps times
+ * batch): the gate gradients of one chunk are all it keeps, and the weight
+ * and input gradients are GEMMs over each chunk's rows, of an inner size
+ * that keeps them efficient. Over whole sequences, the gate gradients were
+ * the biggest buffers of a training step (a GRU's two of (T,B,3H)). */
+#define CHUNK_ROWS 1024
 
 /* inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh; outputs: out,
  * h_n[, c_n], or for a cell h'[, c'] */
@@ -335,11 +352,14 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H;
     rl_dtype dt = c->x->dtype;
     bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
-    rl_tensor *dout = NULL, *dh = NULL, *dc = NULL, *dgx = NULL, *dgh = NULL;
-    rl_tensor *dgx2 = NULL, *dgh2 = NULL, *x2 = NULL, *hp2 = NULL, *tmp = NULL;
+    rl_tensor *dout = NULL, *dh = NULL, *dc = NULL, *dgx = NULL, *dgh = NULL, *hold = NULL;
+    rl_tensor *dw_ih = NULL, *dw_hh = NULL; /* where the weight gradients go: not references */
+    const void *packed;
     double *dbx = NULL, *dbh = NULL;
     rl_status st = RL_OK;
-    int64_t shape_tbg[3] = {T, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
+    int64_t Tc = B > 0 && B < CHUNK_ROWS ? (CHUNK_ROWS + B - 1) / B : 1; /* steps per chunk */
+    if (Tc > T) Tc = T > 0 ? T : 1;
+    int64_t shape_cbg[3] = {Tc, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
     bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
     if (c->gates->storage->version != c->gates_version)
         return rl_fail(RL_ERR_ARG, "%s backward: its output was modified in place after the forward (the backward "
@@ -356,8 +376,8 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     }
     if (lstm) TRY(rl_tensor_clone(&dc, grad_out[c->one_step ? 1 : 2]));
     else TRY(rl_tensor_zeros(&dc, dt, 2, shape_bh));
-    TRY(rl_ws_empty(&dgx, dt, 3, shape_tbg));
-    if (gru) TRY(rl_ws_empty(&dgh, dt, 3, shape_tbg));
+    TRY(rl_ws_empty(&dgx, dt, 3, shape_cbg));
+    if (gru) TRY(rl_ws_empty(&dgh, dt, 3, shape_cbg));
     else {
         rl_tensor_retain(dgx);
         dgh = dgx;
@@ -372,12 +392,56 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         }
         if (gru) dbh = dbx + GH;
     }
-    if (dt == RL_FLOAT32)
-        rnn_backward_loop_f32(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
-                              rl_tensor_data(dgh), dbx, dbh);
-    else
-        rnn_backward_loop_f64(c, rl_tensor_data(dout), rl_tensor_data(dh), rl_tensor_data(dc), rl_tensor_data(dgx),
-                              rl_tensor_data(dgh), dbx, dbh);
+    if (rl_node_needs(n, 0)) {
+        int64_t shape[3] = {T, B, In};
+        if (c->one_step) TRY(rl_tensor_empty(&grad_in[0], dt, 2, shape + 1));
+        else TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
+    }
+    packed = dt == RL_FLOAT32 ? (const void *)pack_whh_backward_f32(c, &hold)
+                              : (const void *)pack_whh_backward_f64(c, &hold);
+
+    /* chunks of steps in the order the backward takes them (k descending);
+     * the times t of one chunk are consecutive, t_base the first */
+    for (int64_t k_hi = T; k_hi > 0; k_hi -= Tc) {
+        int64_t k_lo = k_hi > Tc ? k_hi - Tc : 0, n_t = k_hi - k_lo;
+        int64_t t_base = c->reverse ? T - k_hi : k_lo, rows = n_t * B;
+        if (dt == RL_FLOAT32)
+            rnn_backward_loop_f32(c, packed, k_lo, k_hi, t_base, rl_tensor_data(dout), rl_tensor_data(dh),
+                                  rl_tensor_data(dc), rl_tensor_data(dgx), rl_tensor_data(dgh), dbx, dbh);
+        else
+            rnn_backward_loop_f64(c, packed, k_lo, k_hi, t_base, rl_tensor_data(dout), rl_tensor_data(dh),
+                                  rl_tensor_data(dc), rl_tensor_data(dgx), rl_tensor_data(dgh), dbx, dbh);
+
+        /* the chunk's part of the weight and input gradients: GEMMs over
+         * its rows (the first rows of dgx, dgh; rows t_base·B... of x,
+         * hprev and the input gradient) */
+        rl_tensor *g3 = NULL, *gh3 = NULL, *xr = NULL, *hr = NULL, *dxr = NULL;
+        st = narrow_rows(&g3, dgx, Tc * B, 0, rows, GH);
+        if (st == RL_OK) st = narrow_rows(&gh3, dgh, Tc * B, 0, rows, GH);
+        if (st == RL_OK && rl_node_needs(n, 0)) {
+            st = narrow_rows(&dxr, grad_in[0], T * B, t_base * B, rows, In);
+            if (st == RL_OK) st = weight_product(dxr, g3, c->w_ih, c->keep_w_ih); /* (rows,GH)(GH,I) */
+        }
+        if (st == RL_OK && rl_node_needs(n, 3)) {
+            st = narrow_rows(&xr, c->x, T * B, t_base * B, rows, In);
+            if (st == RL_OK) st = weight_grad(n, 3, grad_in, &dw_ih, g3, xr); /* (GH,I) += (rows,GH)^T (rows,I) */
+        }
+        if (st == RL_OK && rl_node_needs(n, 4)) {
+            st = narrow_rows(&hr, c->hprev, T * B, t_base * B, rows, H);
+            if (st == RL_OK) st = weight_grad(n, 4, grad_in, &dw_hh, gh3, hr); /* (GH,H) += (rows,GH)^T (rows,H) */
+        }
+        rl_tensor_release(g3);
+        rl_tensor_release(gh3);
+        rl_tensor_release(xr);
+        rl_tensor_release(hr);
+        rl_tensor_release(dxr);
+        if (st) goto done;
+    }
+    if (T == 0) { /* no steps: zero weight gradients */
+        int64_t sih[2] = {GH, In}, shh[2] = {GH, H};
+        if (rl_node_needs(n, 3)) TRY(rl_tensor_zeros(&grad_in[3], dt, 2, sih));
+        if (rl_node_needs(n, 4)) TRY(rl_tensor_zeros(&grad_in[4], dt, 2, shh));
+    }
     if (rl_node_needs(n, 1)) {
         grad_in[1] = dh;
         dh = NULL;
@@ -385,25 +449,6 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     if (lstm && rl_node_needs(n, 2)) {
         grad_in[2] = dc;
         dc = NULL;
-    }
-
-    /* the weight and input gradients, each one GEMM over all T·B rows */
-    TRY(view2(&dgx2, dgx, T * B, GH));
-    TRY(view2(&dgh2, dgh, T * B, GH));
-    if (rl_node_needs(n, 0)) {
-        int64_t shape[3] = {T, B, In};
-        if (c->one_step) TRY(rl_tensor_empty(&grad_in[0], dt, 2, shape + 1));
-        else TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
-        TRY(view2(&tmp, grad_in[0], T * B, In));
-        TRY(weight_product(tmp, dgx2, c->w_ih, c->keep_w_ih));   /* (TB,GH)(GH,I) */
-    }
-    if (rl_node_needs(n, 3)) {
-        TRY(view2(&x2, c->x, T * B, In));
-        TRY(weight_grad(n, 3, grad_in, dgx2, x2));   /* (GH,I) = (TB,GH)^T (TB,I) */
-    }
-    if (rl_node_needs(n, 4)) {
-        TRY(view2(&hp2, c->hprev, T * B, H));
-        TRY(weight_grad(n, 4, grad_in, dgh2, hp2));  /* (GH,H) = (TB,GH)^T (TB,H) */
     }
     for (int i = 5; i <= 6; i++) {
         if (!rl_node_needs(n, i)) continue;
@@ -421,11 +466,7 @@ done:
     rl_tensor_release(dout);
     rl_tensor_release(dh);
     rl_tensor_release(dc);
-    rl_tensor_release(dgx2);
-    rl_tensor_release(dgh2);
-    rl_tensor_release(x2);
-    rl_tensor_release(hp2);
-    rl_tensor_release(tmp);
+    rl_ws_release(hold);
     rl_ws_release(dgx);
     rl_ws_release(dgh);
     return st;

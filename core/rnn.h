@@ -9,8 +9,10 @@
  *   GRU   r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(... z ...),
  *         n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (1-z) n + z h
  * Forward: the input projection of all steps is one GEMM, then one GEMM per
- * step. Backward: one GEMM per step for the state gradient, then the weight
- * gradients and the input gradient as single GEMMs over the whole sequence.
+ * step. Backward: one GEMM per step for the state gradient, and over chunks
+ * of about a thousand rows (steps times batch) the weight and input
+ * gradients as GEMMs over the chunk's rows, so that only a chunk's gate
+ * gradients are kept.
  * On machines with AVX-512 these products run on the calling thread in
  * rnn.c's own kernel (W_hh packed once per sequence, not at every step);
  * elsewhere through BLAS. Nothing is allocated inside the time loops, and

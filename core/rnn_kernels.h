@@ -441,13 +441,32 @@ static inline void FN(acc_row)(int64_t n, double *restrict acc, const REAL *rest
     for (int64_t j = 0; j < n; j++) acc[j] += (double)row[j];
 }
 
-/* dh, dc: (B,H), start as the gradients of h_n, c_n and end as those of h0,
- * c0. dout: (T,B,H). dgx (T,B,G·H): gradients of the input-side
- * pre-activations; dgh: of the recurrent side (the same buffer but for GRU,
- * whose n gate sees r (W_hn h + b_hn)). dbx, dbh: NULL, or (G·H) double
- * accumulators that receive the sums over all rows of dgx and of dgh (the
- * bias gradients). */
-RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout, REAL *dh, REAL *dc, REAL *dgx,
+/* W_hh (G·H,H) packed for the AVX-512 step products of the backward, or
+ * NULL: BLAS. *hold as pack_weight's. */
+static const REAL *FN(pack_whh_backward)(const rnn_ctx *c, rl_tensor **hold)
+{
+    *hold = NULL;
+#ifdef RL_STEP_AVX512
+    const int64_t H = c->H, GH = c->G * H;
+    if (step_fast(c)) return FN(pack_weight)(c->w_hh, c->keep_w_hh, rl_tensor_data(c->w_hh), GH, H, H, 1, hold);
+#endif
+    (void)c;
+    return NULL;
+}
+
+/* Steps k = k_hi-1 down to k_lo of the backward (k: the order the forward
+ * ran them, t = k, or T-1-k when reversed); their times t are the chunk
+ * t_base .. t_base + k_hi - k_lo - 1.
+ * dh, dc: (B,H), enter as the gradients of the state after step k_hi-1
+ * (at first those of h_n, c_n) and leave as those of the state before
+ * step k_lo (at last those of h0, c0). dout: (T,B,H). dgx (Tc,B,G·H), rows
+ * of the chunk's times: gradients of the input-side pre-activations; dgh:
+ * of the recurrent side (the same buffer but for GRU, whose n gate sees
+ * r (W_hn h + b_hn)). dbx, dbh: NULL, or (G·H) double accumulators that
+ * receive the sums over all rows of dgx and of dgh (the bias gradients).
+ * packed: from pack_whh_backward. */
+RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *packed, int64_t k_lo, int64_t k_hi,
+                                                    int64_t t_base, const REAL *dout, REAL *dh, REAL *dc, REAL *dgx,
                                                     REAL *dgh, double *dbx, double *dbh)
 {
     const int64_t T = c->T, B = c->B, H = c->H, GH = c->G * H, W = c->width;
@@ -456,16 +475,10 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
     const REAL *cprev = c->cprev ? rl_tensor_data(c->cprev) : NULL, *cell = c->cell ? rl_tensor_data(c->cell) : NULL;
 
     double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
-    /* W_hh (G·H,H) packed for the AVX-512 step product, or NULL: BLAS */
-    const REAL *packed = NULL;
-    rl_tensor *hold = NULL;
-#ifdef RL_STEP_AVX512
-    if (step_fast(c)) packed = FN(pack_weight)(c->w_hh, c->keep_w_hh, whh, GH, H, H, 1, &hold);
-#endif
     int threads = loop_threads_begin(c, packed != NULL);
-    for (int64_t k = T - 1; k >= 0; k--) {
+    for (int64_t k = k_hi - 1; k >= k_lo; k--) {
         int64_t t = c->reverse ? T - 1 - k : k;
-        REAL *gx = dgx + t * B * GH, *gh = dgh + t * B * GH;
+        REAL *gx = dgx + (t - t_base) * B * GH, *gh = dgh + (t - t_base) * B * GH;
         if (norms) { /* ||dL/dh_t||: what reaches h_t from step t+1 and from the output at t */
             double s = 0;
             for (int64_t b = 0; b < B; b++) {
@@ -509,7 +522,6 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *dout,
         if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh);
     }
     loop_threads_end(threads);
-    rl_ws_release(hold);
 }
 
 #undef STEP_NR

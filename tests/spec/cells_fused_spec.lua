@@ -235,6 +235,32 @@ describe('fused cells (rnn.core._cell)', function()
     end
   end)
 
+  it('layers whose backward runs in several chunks of steps match the reference path in every gradient', function()
+    -- B = 100: chunks of 11 steps (core/rnn.c CHUNK_ROWS), so T = 25 makes
+    -- three (11, 11, 3), walked from the end forwards and from the start
+    -- backwards (bidirectional), some sequences ending inside a chunk
+    rnn.manual_seed(16)
+    local lengths = {}
+    for b = 1, 100 do lengths[b] = 1 + (b * 7) % 25 end
+    for _, mode in ipairs{'rnn_tanh', 'lstm', 'gru'} do
+      local cls = mode == 'lstm' and nn.LSTM or mode == 'gru' and nn.GRU or nn.RNN
+      local layer = cls{input_size = 2, hidden_size = 3, bidirectional = true, dtype = 'float64'}
+      local x = rnn.randn({25, 100, 2}, 'float64'):requires_grad(true)
+      local G = rnn.randn({25, 100, 6}, 'float64')
+      local grads = {}
+      for i, fused in ipairs{true, false} do
+        layer.fused = fused
+        local out = layer(x, {lengths = lengths})
+        ;(out * G):sum():backward()
+        grads[i] = {x = x.grad}
+        for _, np in ipairs(layer:named_parameters()) do grads[i][np[1]] = np[2].grad end
+        x.grad = nil
+        layer:zero_grad()
+      end
+      for name, g in pairs(grads[2]) do close(grads[1][name], g, 1e-10, mode .. ' ' .. name) end
+    end
+  end)
+
   it('raise on bad input', function()
     local cell = nn.LSTMCell(2, 3)
     local ok, msg = pcall(rnn.core._cell, 'lstm', rnn.zeros{2, 2, 2}, rnn.zeros{2, 3}, rnn.zeros{2, 3},
