@@ -354,10 +354,10 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
     rl_tensor *dout = NULL, *dh = NULL, *dc = NULL, *dgx = NULL, *dgh = NULL, *hold = NULL;
     rl_tensor *dw_ih = NULL, *dw_hh = NULL; /* where the weight gradients go: not references */
-    const void *packed;
+    const void *packed = NULL;
     double *dbx = NULL, *dbh = NULL;
     rl_status st = RL_OK;
-    int64_t Tc = B > 0 && B < CHUNK_ROWS ? (CHUNK_ROWS + B - 1) / B : 1; /* steps per chunk */
+    int64_t Tc = B == 0 ? T : B < CHUNK_ROWS ? (CHUNK_ROWS + B - 1) / B : 1; /* steps per chunk */
     if (Tc > T) Tc = T > 0 ? T : 1;
     int64_t shape_cbg[3] = {Tc, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
     bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
@@ -397,14 +397,17 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         if (c->one_step) TRY(rl_tensor_empty(&grad_in[0], dt, 2, shape + 1));
         else TRY(rl_tensor_empty(&grad_in[0], dt, 3, shape));
     }
-    packed = dt == RL_FLOAT32 ? (const void *)pack_whh_backward_f32(c, &hold)
-                              : (const void *)pack_whh_backward_f64(c, &hold);
-
     /* chunks of steps in the order the backward takes them (k descending);
      * the times t of one chunk are consecutive, t_base the first */
     for (int64_t k_hi = T; k_hi > 0; k_hi -= Tc) {
         int64_t k_lo = k_hi > Tc ? k_hi - Tc : 0, n_t = k_hi - k_lo;
         int64_t t_base = c->reverse ? T - k_hi : k_lo, rows = n_t * B;
+        /* W_hh packed: once when the copy is ours (hold); a kept copy is
+         * found again for every chunk, since keeping W_ih's copy (the input
+         * gradient below) may evict it (rnn_workspace.h) */
+        if (!hold)
+            packed = dt == RL_FLOAT32 ? (const void *)pack_whh_backward_f32(c, &hold)
+                                      : (const void *)pack_whh_backward_f64(c, &hold);
         if (dt == RL_FLOAT32)
             rnn_backward_loop_f32(c, packed, k_lo, k_hi, t_base, rl_tensor_data(dout), rl_tensor_data(dh),
                                   rl_tensor_data(dc), rl_tensor_data(dgx), rl_tensor_data(dgh), dbx, dbh);

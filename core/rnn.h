@@ -54,7 +54,11 @@ typedef struct {
  * w_ih: (G·H,I); w_hh: (G·H,H); b_ih, b_hh: (G·H) or both NULL;
  * opts: NULL for the defaults (all zero).
  * Out: out (T,B,H); h_n (B,H); c_n (B,H) for LSTM (pass NULL otherwise).
- * All of one float dtype. Differentiable in every tensor input. */
+ * All of one float dtype. Differentiable in every tensor input.
+ * For RL_RNN_TANH and RL_RNN_RELU, out shares its memory with the states
+ * the backward reads: the backward fails when out's storage version has
+ * changed since (the Lua bindings bump it on every in-place write); a C
+ * caller that writes into out must bump it too. */
 rl_status rl_rnn_forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode,
                          rl_tensor *x, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
                          rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *opts);
