@@ -417,6 +417,19 @@ typedef struct {
         *(T *)(p[0] + i * s[0]) = d;                                                   \
     }
 
+/* d = g (1 - y²) (tanh) or g y (1 - y) (sigmoid), y the op's output */
+#define DEFINE_TANH_SIGMOID_BW(T, SUF)                                                 \
+    static void tanh_sigmoid_bw_##SUF(bool tanh_, int64_t n, T *restrict d, const T *restrict g, \
+                                      const T *restrict y)                             \
+    {                                                                                  \
+        if (tanh_)                                                                     \
+            for (int64_t i = 0; i < n; i++) d[i] = g[i] * (1 - y[i] * y[i]);           \
+        else                                                                           \
+            for (int64_t i = 0; i < n; i++) d[i] = g[i] * y[i] * (1 - y[i]);           \
+    }
+DEFINE_TANH_SIGMOID_BW(float, f32)
+DEFINE_TANH_SIGMOID_BW(double, f64)
+
 static void unary_bw_run(void *vctx, int64_t n, char **p, const int64_t *s)
 {
     const unary_bw_ctx *c = vctx;
@@ -435,6 +448,16 @@ rl_status rl_unary_backward(rl_tensor **grad_in, rl_unop op, const rl_tensor *g,
         return rl_fail(RL_ERR_DTYPE, "%s: no gradient for int64 tensors", name);
     rl_status st = rl_tensor_empty(grad_in, a->dtype, a->ndim, a->shape);
     if (st) return st;
+    if ((op == RL_TANH || op == RL_SIGMOID) && rl_tensor_is_contiguous(g) && rl_tensor_is_contiguous(out) &&
+        rl_tensor_same_shape(g, a) && rl_tensor_same_shape(out, a)) {
+        /* the gates of a cell written by hand: loops without the per-element
+         * switch, which vectorise (the same expressions, the same bits) */
+        int64_t n = rl_tensor_numel(a);
+        if (a->dtype == RL_FLOAT32) tanh_sigmoid_bw_f32(op == RL_TANH, n, rl_tensor_data(*grad_in),
+                                                        rl_tensor_data(g), rl_tensor_data(out));
+        else tanh_sigmoid_bw_f64(op == RL_TANH, n, rl_tensor_data(*grad_in), rl_tensor_data(g), rl_tensor_data(out));
+        return RL_OK;
+    }
     rl_iter it;
     const rl_tensor *ops[4] = {*grad_in, g, a, out};
     if ((st = rl_iter_init(&it, name, 4, ops, a->ndim, a->shape))) {
