@@ -1,4 +1,5 @@
 #include "blas.h"
+#include "fastgemm.h"
 #include "iter.h"
 
 #include <cblas.h>
@@ -146,6 +147,10 @@ rl_status rl_gemm(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b,
     }
 
     if (gemv_fits(c, a, ta, b, tb, n, m, k, alpha, beta)) return RL_OK;
+    /* on one thread, the AVX-512 kernel where the machine has it */
+    if (alpha == 1 && (beta == 0 || beta == 1) && rl_get_num_threads() == 1 &&
+        rl_fast_gemm(c, ldc, a, ta, b, tb, beta == 1))
+        return RL_OK;
 
     blas_operand A, B;
     rl_tensor *ca = NULL, *cb = NULL;

@@ -1,5 +1,6 @@
 #include "rnn.h"
 #include "blas.h"
+#include "fastgemm.h"
 #include "lowrank.h"
 #include "ops.h"
 #include "rnn_workspace.h"
@@ -635,4 +636,17 @@ rl_status rl_rnn_cell(rl_tensor **h2, rl_tensor **c2, rl_rnn_mode mode, rl_tenso
     x3.stride[1] = x->stride[0];
     x3.stride[2] = x->stride[1];
     return forward(NULL, h2, c2, mode, x, &x3, h, c, w_ih, w_hh, b_ih, b_hh, &defaults);
+}
+
+bool rl_fast_gemm(rl_tensor *c, int64_t ldc, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
+                  bool accumulate)
+{
+    int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
+    int64_t ar = ta ? a->stride[1] : a->stride[0], ak = ta ? a->stride[0] : a->stride[1];
+    int64_t bk = tb ? b->stride[1] : b->stride[0], bn = tb ? b->stride[0] : b->stride[1];
+    if (c->dtype == RL_FLOAT32)
+        return seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
+                            accumulate);
+    return seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
+                        accumulate);
 }

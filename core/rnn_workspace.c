@@ -123,3 +123,10 @@ bool rl_packed_fits(size_t bytes)
 {
     return bytes <= PACKED_BYTES / 2;
 }
+
+void rl_ws_clear(void)
+{
+    while (spare_count) spare_drop_oldest();
+    for (int i = 0; i < PACKED_MAX; i++)
+        if (packed[i].packed) drop_packed(&packed[i]);
+}

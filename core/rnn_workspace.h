@@ -45,6 +45,9 @@ rl_tensor *rl_packed_find(const rl_packed_key *key);
  * the least recently used copies to make room. False when it is too big to
  * keep: the reference stays the caller's. */
 bool rl_packed_keep(const rl_packed_key *key, rl_tensor *packed);
+/* Drops every spare and packed copy (for tests that count the storage in
+ * use). */
+void rl_ws_clear(void);
 /* Whether a packed copy of this many bytes may be kept. */
 bool rl_packed_fits(size_t bytes);
 

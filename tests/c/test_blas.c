@@ -6,6 +6,7 @@
 #include "suites.h"
 #include "testutil.h"
 #include "../../core/blas.h"
+#include "../../core/rnn_workspace.h"
 
 #include <math.h>
 
@@ -567,6 +568,58 @@ static void test_gemm_transposed_views_and_k0(void)
     }
 }
 
+/* On one thread rl_gemm goes to the AVX-512 kernel (core/fastgemm.h) for
+ * alpha 1, beta 0 or 1 and 16 rows or more: edge tiles (rows not a multiple
+ * of 4, columns not of the vector width), inner sizes past its blocks (128)
+ * and past its packing pieces (K = 9000 with 3 columns: two pieces), strided
+ * and transposed operands, an output inside a bigger buffer, NaN in the
+ * output with beta 0. Elsewhere the same checks pass through BLAS. */
+static void test_gemm_one_thread_kernel(void)
+{
+    const int64_t sizes[4][3] = {{16, 7, 5}, {37, 130, 70}, {21, 9000, 3}, {64, 64, 129}};
+    int n0 = rl_get_num_threads();
+    rl_set_num_threads(1);
+    for (int z = 0; z < 4; z++)
+    for (int k = 0; k < 2; k++)
+        for (int ta = 0; ta <= 1; ta++)
+            for (int tb = 0; tb <= 1; tb++)
+                for (int beta = 0; beta <= 1; beta++) {
+                    rl_dtype dt = FLOATS[k];
+                    const int64_t n = sizes[z][0], kk = sizes[z][1], m = sizes[z][2];
+                    /* a read through every other column of a wider buffer */
+                    rl_tensor *abuf = ta ? tu_rand(dt, DIMS(kk, 2 * n), 70, -1, 1, 0)
+                                         : tu_rand(dt, DIMS(n, 2 * kk), 70, -1, 1, 0);
+                    rl_tensor *b = tb ? tu_rand(dt, DIMS(m, kk), 71, -1, 1, 0) : tu_rand(dt, DIMS(kk, m), 71, -1, 1, 0);
+                    rl_tensor *buf = tu_rand(dt, DIMS(n + 2, m + 3), 72, -1, 1, 0), *rows, *c, *cin, *before;
+                    REQUIRE(abuf && b && buf);
+                    rl_tensor aview = *abuf; /* a header copy, no reference: columns 0, 2, 4, ... */
+                    aview.shape[1] /= 2;
+                    aview.stride[1] = 2;
+                    const rl_tensor *a = &aview;
+                    REQUIRE_OK(rl_tensor_narrow(&rows, buf, 0, 1, n));
+                    REQUIRE_OK(rl_tensor_narrow(&c, rows, 1, 2, m));
+                    REQUIRE_OK(rl_tensor_clone(&cin, c));
+                    REQUIRE_OK(rl_tensor_clone(&before, buf));
+                    if (!beta) rl_tensor_fill_(c, NAN);
+                    CHECK_OK(rl_gemm(c, a, ta, b, tb, 1, beta));
+                    if (!beta) rl_tensor_fill_(cin, 0);
+                    check_gemm(__LINE__, c, cin, a, ta, b, tb, 1, beta);
+                    for (int64_t i = 0; i < n + 2; i++)
+                        for (int64_t j = 0; j < m + 3; j++)
+                            if (!(i >= 1 && i < 1 + n && j >= 2 && j < 2 + m))
+                                CHECK_CLOSE(tu_get(buf, IDX(i, j)), tu_get(before, IDX(i, j)), 0);
+                    rl_tensor_release(before);
+                    rl_tensor_release(cin);
+                    rl_tensor_release(c);
+                    rl_tensor_release(rows);
+                    rl_tensor_release(buf);
+                    rl_tensor_release(b);
+                    rl_tensor_release(abuf);
+                }
+    rl_set_num_threads(n0);
+    rl_ws_clear(); /* the kernel's packing buffers are kept as spares */
+}
+
 static void test_threads_setting_round_trips(void)
 {
     int n0 = rl_get_num_threads();
@@ -588,5 +641,6 @@ void suite_blas(void)
     TH_RUN(test_matmul_errors);
     TH_RUN(test_gemm_alpha_beta_transposes);
     TH_RUN(test_gemm_transposed_views_and_k0);
+    TH_RUN(test_gemm_one_thread_kernel);
     TH_RUN(test_threads_setting_round_trips);
 }
