@@ -366,15 +366,11 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
         return rl_fail(RL_ERR_ARG, "%s backward: its output was modified in place after the forward (the backward "
                        "needs it); modify a clone instead", rl_rnn_mode_name(c->mode));
 
-    if (c->one_step) {
-        /* h' is the output of the one step: its gradient enters there, as
-         * an output's would, and none comes from a step after it */
-        TRY(rl_tensor_contiguous(&dout, grad_out[0]));
-        TRY(rl_tensor_zeros(&dh, dt, 2, shape_bh));
-    } else {
-        TRY(rl_tensor_contiguous(&dout, grad_out[0]));
-        TRY(rl_tensor_clone(&dh, grad_out[1]));
-    }
+    /* a cell's h' is the output of its one step: its gradient enters there,
+     * as an output's would, and none comes from a step after it */
+    TRY(rl_tensor_contiguous(&dout, grad_out[0]));
+    if (c->one_step) TRY(rl_tensor_zeros(&dh, dt, 2, shape_bh));
+    else TRY(rl_tensor_clone(&dh, grad_out[1]));
     if (lstm) TRY(rl_tensor_clone(&dc, grad_out[c->one_step ? 1 : 2]));
     else TRY(rl_tensor_zeros(&dc, dt, 2, shape_bh));
     TRY(rl_ws_empty(&dgx, dt, 3, shape_cbg));

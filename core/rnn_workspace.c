@@ -70,10 +70,16 @@ static packed_entry packed[PACKED_MAX];
 static size_t packed_bytes;
 static uint64_t packed_clock;
 
+/* the same matrix read the same way, whatever its version */
+static bool same_matrix(const packed_entry *e, const rl_packed_key *k)
+{
+    return e->packed && e->id == k->storage->id && e->src == k->src && e->K == k->K && e->N == k->N &&
+           e->sk == k->sk && e->sn == k->sn;
+}
+
 static bool matches(const packed_entry *e, const rl_packed_key *k)
 {
-    return e->packed && e->id == k->storage->id && e->version == k->storage->version && e->src == k->src &&
-           e->K == k->K && e->N == k->N && e->sk == k->sk && e->sn == k->sn;
+    return same_matrix(e, k) && e->version == k->storage->version;
 }
 
 static void drop_packed(packed_entry *e)
@@ -99,9 +105,7 @@ bool rl_packed_keep(const rl_packed_key *key, rl_tensor *t)
     if (!rl_packed_fits(bytes)) return false;
     /* copies of an older version of the same matrix are dead: drop them first */
     for (int i = 0; i < PACKED_MAX; i++)
-        if (packed[i].packed && packed[i].id == key->storage->id && packed[i].src == key->src &&
-            packed[i].K == key->K && packed[i].N == key->N && packed[i].sk == key->sk && packed[i].sn == key->sn)
-            drop_packed(&packed[i]);
+        if (same_matrix(&packed[i], key)) drop_packed(&packed[i]);
     packed_entry *slot = NULL;
     for (;;) {
         packed_entry *oldest = NULL;
