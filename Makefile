@@ -34,6 +34,7 @@ BIND_OBJ := $(BIND_SRC:%.c=$(B)/%.o)
 CTEST_OBJ := $(CTEST_SRC:%.c=$(B)/%.o)
 
 DEPS_OK := build/.deps-ok
+TEST_DEPS_OK := build/.test-deps-ok
 
 .PHONY: all run test asan bench install clean deps
 
@@ -42,6 +43,11 @@ all: $(DEPS_OK)
 
 $(DEPS_OK): tools/deps.sh
 	@sh tools/deps.sh
+	@mkdir -p build && touch $@
+
+# what only the tests need on top (a single-node Slurm for the launcher test)
+$(TEST_DEPS_OK): tools/deps.sh
+	@sh tools/deps.sh test
 	@mkdir -p build && touch $@
 
 deps:
@@ -69,14 +75,14 @@ rnn/core.so: scripts/rnn/core.so
 $(B)/test_core: $(CTEST_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
-test: all
+test: $(TEST_DEPS_OK) all
 	@$(MAKE) --no-print-directory $(B)/test_core
 	@sh tests/run.sh ./rnnlua $(B)/test_core
 
 # Everything rebuilt with the sanitizers into build/asan, then the same suite.
 ASAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
               -fno-omit-frame-pointer
-asan: $(DEPS_OK)
+asan: $(DEPS_OK) $(TEST_DEPS_OK)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
 		build/asan/rnnlua build/asan/test_core
 	@RNNLUA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -2,15 +2,20 @@
 # Checks that the Debian packages rnnlua needs are installed. As root, installs
 # the missing ones with apt-get; otherwise prints the exact command and fails.
 #   tools/deps.sh            build and test dependencies
+#   tools/deps.sh test       also what only the tests use: a single-node Slurm
+#                            (slurm-wlm, munge) for the launcher's test
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
 set -eu
 
 # fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
 # lua-cjson, lua-argparse: JSON files and the command line of rnn.experiment
-packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min lua-cjson lua-argparse"
-if [ "${1:-}" = bench ]; then
-    packages="$packages python3-torch"
-fi
+# lua-luv, lua-filesystem: worker processes, signals and run locks of rnn.experiment
+# openmpi-bin, libopenmpi-dev: rnn.distributed (always built) and mpirun
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev"
+case "${1:-}" in
+    test) packages="$packages slurm-wlm munge" ;;
+    bench) packages="$packages python3-torch" ;;
+esac
 
 missing=""
 for p in $packages; do
