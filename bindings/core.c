@@ -30,6 +30,7 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_optim(L);
     rlua_open_linalg(L);
     rlua_open_lalloc(L);
+    rlua_open_signals(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
     return 1;

@@ -85,6 +85,7 @@ void rlua_open_rnn(lua_State *L);
 void rlua_open_optim(lua_State *L);
 void rlua_open_linalg(lua_State *L);
 void rlua_open_lalloc(lua_State *L);
+void rlua_open_signals(lua_State *L);
 
 /* The methods table of rnn.Tensor (for registering more methods). */
 void rlua_push_methods(lua_State *L);

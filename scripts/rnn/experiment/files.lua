@@ -43,54 +43,42 @@ function M.read(path)
   return s
 end
 
---- Writes text to path atomically (a temporary file, then a rename).
+local tmp_count = 0
+
+--- Writes text to path atomically: a temporary file of this process
+-- (<path>.tmp.<pid>.<k>, so that two processes writing the same file never
+-- share one), then a rename over the target. A failed write or close (a
+-- full disk, say) removes the temporary file, leaves the old file as it
+-- was and raises an error naming the file and the cause.
 function M.write_atomic(path, text)
-  local tmp = path .. '.tmp'
+  tmp_count = tmp_count + 1
+  local tmp = string.format('%s.tmp.%d.%d', path, M.pid() or 0, tmp_count)
   local f, err = io.open(tmp, 'wb')
   if not f then error('rnn.experiment: cannot write ' .. tostring(err), 0) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then error('rnn.experiment: cannot rename ' .. tmp .. ': ' .. tostring(rerr), 0) end
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    error(string.format('rnn.experiment: cannot write %s: %s', path, tostring(werr or cerr)), 0)
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    error('rnn.experiment: cannot rename ' .. tmp .. ': ' .. tostring(rerr), 0)
+  end
 end
 
+local pid_cache
 --- This process's id (from /proc/self/stat), or nil without /proc.
 function M.pid()
-  local f = io.open('/proc/self/stat', 'r')
-  if not f then return nil end
-  local pid = f:read('n')
-  f:close()
-  return pid and math.tointeger(pid)
-end
-
--- whether pid is a live process running Lua (rnnlua or lua5.4)
-local function running_lua(pid)
-  local cmd = M.read('/proc/' .. pid .. '/cmdline')
-  return cmd ~= nil and cmd:find('lua', 1, true) ~= nil
-end
-
---- Takes the lock file `path` for this process: created only if absent
--- (O_EXCL, through the shell's noclobber), holding the pid. A lock whose
--- process is gone (killed) is taken over. Raises if a live Lua process
--- holds it. Returns a function that releases it. Without /proc, no lock.
-function M.lock(path, what)
-  local pid = M.pid()
-  if not pid then return function() end end
-  for _ = 1, 3 do
-    if os.execute('{ set -C; echo ' .. pid .. ' > ' .. M.quote(path) .. '; } 2>/dev/null') then
-      return function()
-        local holder = tonumber((M.read(path) or ''):match('%d+'))
-        if holder == pid then os.remove(path) end
-      end
-    end
-    local holder = math.tointeger(tonumber((M.read(path) or ''):match('%d+')))
-    if holder and holder ~= pid and running_lua(holder) then
-      error(string.format('rnn.experiment: another process (pid %d) is running %s; wait for it to finish or stop it '
-        .. '(the lock is %s)', holder, what or path, path), 0)
-    end
-    os.remove(path) -- stale: its process is gone
+  if pid_cache == nil then
+    local f = io.open('/proc/self/stat', 'r')
+    if not f then return nil end
+    local pid = f:read('n')
+    f:close()
+    pid_cache = pid and math.tointeger(pid)
   end
-  error('rnn.experiment: cannot take the lock ' .. path, 0)
+  return pid_cache
 end
 
 --- A value as a CSV field: numbers by json.number (%.17g), booleans as

@@ -131,12 +131,10 @@ end
 
 local json = lazy('rnn.experiment.json')
 local files = lazy('rnn.experiment.files')
-local report = lazy('rnn.experiment.report')
-local progress = lazy('rnn.experiment.progress')
+local checkpoint = lazy('rnn.experiment.checkpoint')
+local sweep = lazy('rnn.experiment.sweep')
 
 local function rnn() return require 'rnn' end
-
-M.FORMAT = 'rnnlua-experiment-checkpoint-1'
 
 local Experiment = {}
 Experiment.__index = Experiment
@@ -357,7 +355,19 @@ function Experiment:parser()
   p:option('--threads', 'BLAS threads (default: as OpenBLAS decides).'):argname('<N>')
   p:flag('--quiet', 'No progress display.')
   p:flag('--keep-going', 'Carry on with the other runs after a run fails.')
+  p:option('--jobs', 'Runs at a time, each in its own worker process (default: one per core, at most the '
+    .. 'runs left; 1 runs them in this process).'):argname('<N>')
+  p:option('--launcher', "Where the runs go: 'local' (this machine, the default) or 'slurm' (a Slurm job array "
+    .. 'and a report job; the runs folder must be shared by the nodes).'):argname('<NAME>')
+  p:option('--slurm', 'An sbatch option for --launcher slurm, as key=value (repeatable): partition=cpu, '
+    .. 'time=02:00:00, mem=4G, account=..., cpus-per-task=...'):argname('<key=value>'):count('*')
+  p:option('--array-limit', 'With --launcher slurm: at most N tasks of the array at once (%N).'):argname('<N>')
+  p:flag('--status', 'List every run as done, running, pending, failed, stopped or not started, and exit.')
   p:flag('--list', 'List the cells and exit.')
+  p:option('--worker', 'Run only this run (<cell>/seed-<n>): what worker processes and Slurm tasks do.')
+    :argname('<RUN>'):hidden(true)
+  p:flag('--report', 'Only write the summary and report from the run folders (the report job of a Slurm '
+    .. 'sweep).'):hidden(true)
   local lines = {'Configuration (--set key=value):'}
   for _, k in ipairs(known_keys(self)) do
     local v = self.config[k]
@@ -391,14 +401,20 @@ end
 --- Parses command-line arguments (an array of strings, like `arg`).
 -- Returns the options table for execute, or nil and an error message.
 -- options: {help, list, seeds (array), out, overrides (key -> value),
--- only (array), fresh, threads, quiet, keep_going}
+-- only (array), fresh, threads, quiet, keep_going, jobs (a count or
+-- 'auto'), launcher ('local' | 'slurm'), slurm ({{key, value}, ...}),
+-- array_limit, status, worker (a run: '<cell dir>/seed-<n>'),
+-- report_only}. execute also takes command ({exe, args...}: how to start
+-- this script again, for workers; run() fills it in) and print.
 function Experiment:parse(argv)
   local args = {}
   for i = 1, #(argv or {}) do args[i] = argv[i] end
   local ok, r = self:parser():pparse(args)
   if not ok then return nil, r end
   local o = {help = r.help, list = r.list, fresh = r.fresh or false, quiet = r.quiet or false,
-             keep_going = r.keep_going or false, out = r.out or 'runs', only = r.only or {}, overrides = {}}
+             keep_going = r.keep_going or false, out = r.out or 'runs', only = r.only or {}, overrides = {},
+             status = r.status or false, worker = r.worker, report_only = r.report or false, jobs = 'auto',
+             launcher = r.launcher or 'local', slurm = {}}
   if r.seeds then
     local n, err = positive_int('--seeds', r.seeds)
     if not n then return nil, err end
@@ -409,6 +425,26 @@ function Experiment:parse(argv)
     local n, err = positive_int('--threads', r.threads)
     if not n then return nil, err end
     o.threads = n
+  end
+  if r.jobs then
+    local n, err = positive_int('--jobs', r.jobs)
+    if not n then return nil, err end
+    o.jobs = n
+  end
+  if o.launcher ~= 'local' and o.launcher ~= 'slurm' then
+    return nil, string.format("--launcher must be 'local' or 'slurm', got '%s'", o.launcher)
+  end
+  if r.array_limit then
+    local n, err = positive_int('--array-limit', r.array_limit)
+    if not n then return nil, err end
+    if o.launcher ~= 'slurm' then return nil, '--array-limit goes with --launcher slurm' end
+    o.array_limit = n
+  end
+  for _, kv in ipairs(r.slurm or {}) do
+    local k, v = kv:match('^%-*([%w][%w%-_]*)=(.*)$')
+    if not k then return nil, string.format("--slurm %s: expected key=value, e.g. partition=cpu", kv) end
+    if o.launcher ~= 'slurm' then return nil, '--slurm goes with --launcher slurm' end
+    o.slurm[#o.slurm + 1] = {k, v}
   end
   if r.steps then
     local n, err = positive_int('--steps', r.steps)
@@ -486,103 +522,14 @@ function M.environment()
 end
 
 ---------------------------------------------------------------------------
--- Checkpoints
+-- Checkpoints (rnn.experiment.checkpoint)
 
-local function model_of(state, where)
-  local m = type(state) == 'table' and state.model
-  if type(m) ~= 'table' or type(m.state_dict) ~= 'function' or type(m.named_parameters) ~= 'function' then
-    error(string.format('rnn.experiment: %s must return a state table with a model (an rnn.nn module)', where), 0)
-  end
-  return m
-end
-
---- Saves the state of a run after `step` to path (atomically).
-function M.save_checkpoint(path, state, step, info)
-  local R = rnn()
-  local model = model_of(state, 'setup')
-  local tensors, meta = {}, {}
-  for name, t in pairs(model:state_dict()) do tensors['model.' .. name] = t end
-  for _, p in ipairs(model:named_parameters()) do
-    if p[2].grad then tensors['grad.' .. p[1]] = p[2].grad end
-  end
-  if state.opt then
-    local ot, om = state.opt:state_tensors('optim.')
-    for k, v in pairs(ot) do tensors[k] = v end
-    meta.optim = json.encode(om)
-  end
-  if state.clip and state.clip.state_dict then meta.clip = json.encode(state.clip:state_dict()) end
-  if state.schedule and state.schedule.state_dict then meta.schedule = json.encode(state.schedule:state_dict()) end
-  meta.extra = json.encode(state.extra or {})
-  local rng = {}
-  for i, v in ipairs(R.get_rng_state()) do rng[i] = string.format('%d', v) end
-  meta.rng = json.encode(rng)
-  meta.step = json.encode(step)
-  meta.format = json.encode(M.FORMAT)
-  for k, v in pairs(info or {}) do meta[k] = json.encode(v) end
-  R.save(path, tensors, meta)
-end
-
-local function prefixed(tensors, prefix)
-  local out = {}
-  for k, v in pairs(tensors) do
-    if k:sub(1, #prefix) == prefix then out[k:sub(#prefix + 1)] = v end
-  end
-  return out
-end
-
---- Restores a run's state from a checkpoint; returns its step.
-function M.load_checkpoint(path, state)
-  local R = rnn()
-  local tensors, meta = R.load(path)
-  local function get(key)
-    local s = meta[key]
-    if s == nil then return nil end
-    return json.decode(s)
-  end
-  if get('format') ~= M.FORMAT then
-    error(string.format('rnn.experiment: %s is not a checkpoint of the harness (format %s)', path,
-      tostring(meta.format)), 0)
-  end
-  local model = model_of(state, 'setup')
-  model:load_state_dict(prefixed(tensors, 'model.'))
-  local grads = prefixed(tensors, 'grad.')
-  R.no_grad(function()
-    for _, p in ipairs(model:named_parameters()) do
-      local g = grads[p[1]]
-      if g then p[2].grad = g:to(p[2]:dtype()):clone() else p[2].grad = nil end
-    end
-  end)
-  if state.opt then
-    local om = get('optim')
-    if not om then error('rnn.experiment: ' .. path .. ' holds no optimizer state but the run has an optimizer', 0) end
-    state.opt:load_state_tensors(tensors, om, 'optim.')
-  end
-  if state.clip and state.clip.load_state_dict and meta.clip then state.clip:load_state_dict(get('clip')) end
-  if state.schedule and state.schedule.load_state_dict and meta.schedule then
-    state.schedule:load_state_dict(json.integers(get('schedule')))
-  end
-  local extra = json.integers(get('extra') or {})
-  if next(extra) ~= nil or state.extra then
-    state.extra = state.extra or {}
-    for k in pairs(state.extra) do state.extra[k] = nil end
-    for k, v in pairs(extra) do state.extra[k] = v end
-  end
-  local rng = {}
-  for i, s in ipairs(get('rng')) do rng[i] = math.tointeger(tonumber(s)) end
-  R.set_rng_state(rng)
-  return math.tointeger(get('step'))
-end
+setmetatable(M, {__index = function(_, k) if k == 'FORMAT' then return checkpoint.FORMAT end end})
+M.save_checkpoint = function(...) return checkpoint.save(...) end
+M.load_checkpoint = function(...) return checkpoint.load(...) end
 
 ---------------------------------------------------------------------------
 -- Running
-
--- For the crash tests: RNNLUA_EXPERIMENT_KILL_AT=k makes the process
--- SIGKILL itself right after writing the metrics row of step k (before
--- that step's checkpoint), =done just before the done marker.
-function M._kill_self()
-  io.stdout:flush()
-  os.execute('kill -9 $PPID')
-end
 
 -- the config of this invocation: defaults, overrides (not grid axes)
 local function resolve_config(self, overrides)
@@ -620,173 +567,19 @@ function Experiment:cells(o)
   return cells
 end
 
--- what config.json must agree on for a run to be continued
-local function run_identity(doc)
-  return json.encode{config = doc.config, grid = doc.grid, seed = doc.seed, experiment = doc.experiment}
-end
-
-local function describe_difference(old, new)
-  local diffs = {}
-  local keys = {}
-  for k in pairs(old.config or {}) do keys[k] = true end
-  for k in pairs(new.config or {}) do keys[k] = true end
-  for _, k in ipairs(json.sorted_keys(keys)) do
-    local a, b = (old.config or {})[k], (new.config or {})[k]
-    if json.encode(a) ~= json.encode(b) then
-      diffs[#diffs + 1] = string.format('%s: %s there, %s now', k, json.encode(a), json.encode(b))
-    end
-  end
-  return #diffs > 0 and table.concat(diffs, '; ') or 'grid values or seed differ'
-end
-
-local function mean_of_last(rows, fraction)
-  local n = #rows
-  if n == 0 then return {} end
-  local k = math.max(1, math.floor(n * fraction))
-  local sums, counts = {}, {}
-  for i = n - k + 1, n do
-    for key, v in pairs(rows[i]) do
-      if key ~= 'step' then
-        if type(v) == 'boolean' then v = v and 1 or 0 end
-        if type(v) == 'number' then
-          sums[key] = (sums[key] or 0) + v
-          counts[key] = (counts[key] or 0) + 1
-        end
-      end
-    end
-  end
-  local out = {}
-  for key, s in pairs(sums) do out[key] = s / counts[key] end
-  return out
-end
-
--- evaluate with the model in eval mode and the generator untouched
-local function evaluate(self, state, cfg)
-  if not self.evaluate_fn then return {} end
-  local R = rnn()
-  local model = state.model
-  local was_training = model.training
-  local rng = R.get_rng_state()
-  model:eval()
-  local ok, r = xpcall(self.evaluate_fn, debug.traceback, state, cfg)
-  model:train(was_training ~= false)
-  R.set_rng_state(rng)
-  if not ok then error(r, 0) end
-  if r == nil then return {} end
-  if type(r) ~= 'table' then error('rnn.experiment: evaluate must return a table of metrics, got ' .. type(r), 0) end
-  return r
-end
-
-local function split_series(r)
-  local metrics, series = {}, nil
-  for k, v in pairs(r) do
-    if k == 'series' then series = v else metrics[k] = v end
-  end
-  return metrics, series
-end
-
---- Runs (or resumes, or skips) one cell × seed; returns the done marker.
-function Experiment:run_one(cell, seed, dir, cfg_base, prog, index)
-  local R = rnn()
-  files.mkdir_p(dir)
-  local cfg = {}
-  for k, v in pairs(cfg_base) do cfg[k] = v end
-  for k, v in pairs(cell.values) do cfg[k] = v end
-  local doc = {experiment = self.name, cell = cell.name, grid = cell.values, seed = seed, config = cfg,
-               environment = M.environment()}
-  local config_path = dir .. '/config.json'
-  local old = files.read(config_path)
-  local od_env
-  if old then
-    local ok, od = pcall(json.decode, old)
-    if ok and type(od) == 'table' then
-      od_env = od.environment
-      json.integers(od)
-      if run_identity(od) ~= run_identity(doc) then
-        error(string.format('rnn.experiment: %s was made with another configuration (%s); rerun with --fresh to '
-          .. 'replace it, or choose another --out', dir, describe_difference(od, doc)), 0)
-      end
-    else
-      old = nil
-    end
-  end
-  local done_path = dir .. '/done'
-  local done_text = files.read(done_path)
-  if done_text and old then
-    prog:skip_run(index, cell.name, seed)
-    local then_commit = type(od_env) == 'table' and od_env.git_commit or nil
-    local now_commit = doc.environment.git_commit
-    local stale = type(then_commit) == 'string' and type(now_commit) == 'string' and then_commit ~= now_commit
-    return json.integers(json.decode(done_text)), 'skipped', stale and then_commit or nil
-  end
-  if not old then files.write_atomic(config_path, json.encode(doc, {indent = 2}) .. '\n') end
-
-  local total = cfg.steps
-  local ckpt_every = cfg.checkpoint_every
-  local eval_every = cfg.eval_every or 0
-  R.manual_seed(seed)
-  local state = self.setup_fn(cfg, seed)
-  local model = model_of(state, 'setup')
-  model:train()
-  local ckpt = dir .. '/checkpoint.safetensors'
-  local start = 0
-  if files.exists(ckpt) then
-    start = M.load_checkpoint(ckpt, state)
-    if start > total then
-      error(string.format('rnn.experiment: %s: the checkpoint is at step %d, past steps = %d', dir, start, total), 0)
-    end
-  end
-  os.execute('rm -f ' .. files.quote(ckpt) .. '.tmp.*') -- temporary files of a killed save
-  local metrics = files.Metrics.open(dir, start, total)
-  local info = {experiment = self.name, cell = cell.name, seed = seed}
-  local kill_at = os.getenv('RNNLUA_EXPERIMENT_KILL_AT')
-  kill_at = kill_at and (math.tointeger(tonumber(kill_at)) or kill_at)
-  prog:start_run(index, cell.name, seed, start, total)
-  local where = string.format('step (cell %s, seed %d)', cell.name, seed)
-  for step = start + 1, total do
-    local row = self.step_fn(state, cfg, step)
-    if type(row) ~= 'table' then
-      error(string.format('rnn.experiment: %s must return a table of metrics, got %s', where, type(row)), 0)
-    end
-    metrics:append('train', step, row, where)
-    if kill_at == step then M._kill_self() end
-    prog:step(step, row)
-    if eval_every > 0 and step % eval_every == 0 and step < total then
-      local r = split_series(evaluate(self, state, cfg))
-      metrics:append('eval', step, r, 'evaluate')
-    end
-    if step % ckpt_every == 0 or step == total then
-      metrics:flush()
-      M.save_checkpoint(ckpt, state, step, info)
-    end
-  end
-  local final, series = split_series(evaluate(self, state, cfg))
-  if next(final) ~= nil then metrics:append('eval', total, final, 'evaluate') end
-  metrics:close()
-  if series ~= nil then
-    if type(series) ~= 'table' then error('rnn.experiment: evaluate: series must be a table {name = {values...}}', 0) end
-    files.write_atomic(dir .. '/series.json', json.encode(series) .. '\n')
-  end
-  if kill_at == 'done' then M._kill_self() end
-  local rows = metrics:train_rows()
-  local marker = {step = total, eval = final, train = mean_of_last(rows, 0.1), last = rows[#rows] or {}}
-  files.write_atomic(done_path, json.encode(marker, {indent = 2}) .. '\n')
-  prog:end_run(final)
-  return marker, 'ran'
-end
-
---- Runs everything the options select, then writes the report. Returns
--- {rows = summary rows, markdown = table text, index = path of
--- index.html, failed = {...}}.
+--- Runs everything the options select, then writes the report (see the
+-- header). Returns {rows = summary rows, markdown = table text, index =
+-- path of index.html, failed = {{cell, seed, error}}, runs = {{cell, seed,
+-- dir, rel, done, state, status}}, dir, elapsed}; for --worker
+-- {exit_code}; for --status the status rows; for --launcher slurm the
+-- submitted job ids. A stop by a signal raises an error whose exit_code
+-- field is the status to exit with.
 function Experiment:execute(o)
   o = o or {}
-  local R = rnn()
-  if o.threads then R.set_num_threads(o.threads) end
   local cfg = resolve_config(self, o.overrides)
   local cells = self:cells(o)
   local seeds = o.seeds or self.seeds
-  local out = o.out or 'runs'
-  local dir = out .. '/' .. self.name
+  local dir = (o.out or 'runs') .. '/' .. self.name
   local print_ = o.print or print
   if #cells == 0 then
     error(string.format('rnn.experiment: no cell matches --only %s (cells: %s)', table.concat(o.only or {}, ', '),
@@ -800,72 +593,32 @@ function Experiment:execute(o)
     for _, c in ipairs(cells) do print_(c.name) end
     return {cells = cells}
   end
-  -- one process at a time per experiment folder
-  files.mkdir_p(out)
-  local unlock = files.lock(out .. '/.' .. self.name .. '.lock', dir)
-  local ok, r = pcall(self._execute_locked, self, o, cfg, cells, seeds, dir)
-  unlock()
-  if not ok then error(r, 0) end
-  return r
+  return sweep.execute(self, o, cfg, cells, seeds, dir)
 end
 
-function Experiment:_execute_locked(o, cfg, cells, seeds, dir)
-  local R = rnn()
-  local print_ = o.print or print
-  if o.fresh then
-    if not o.only or #o.only == 0 then files.remove_tree(dir)
-    else for _, c in ipairs(cells) do files.remove_tree(dir .. '/' .. c.dir) end end
-  end
-  files.mkdir_p(dir)
-  local prog = progress.new{mode = o.quiet and 'quiet' or o.progress, runs = #cells * #seeds, steps = cfg.steps}
-  local runs, failed, stale = {}, {}, {}
-  local index = 0
-  local t0 = R.clock()
-  for _, c in ipairs(cells) do
-    for _, seed in ipairs(seeds) do
-      index = index + 1
-      local rel = c.dir .. '/seed-' .. seed
-      local rdir = dir .. '/' .. rel
-      local ok, marker, status, commit = xpcall(self.run_one, debug.traceback, self, c, seed, rdir, cfg, prog, index)
-      if commit then stale[#stale + 1] = commit end
-      if ok then
-        runs[#runs + 1] = {cell = c.name, seed = seed, dir = rdir, rel = rel, done = marker, status = status}
-      else
-        runs[#runs + 1] = {cell = c.name, seed = seed, dir = rdir, rel = rel, status = 'failed'}
-        failed[#failed + 1] = {cell = c.name, seed = seed, error = marker}
-        files.mkdir_p(rdir)
-        files.write_atomic(rdir .. '/error.txt', tostring(marker) .. '\n')
-        if not o.keep_going then
-          prog:clear()
-          error(string.format('rnn.experiment: run %s seed %d failed (rerun to resume from its last checkpoint; '
-            .. '--keep-going runs the others anyway):\n%s', c.name, seed, tostring(marker)), 0)
-        end
-        prog:error(string.format('[%d] %s seed %d failed: %s', index, c.name, seed, tostring(marker)))
-      end
-    end
-  end
-  local elapsed = R.clock() - t0
-  local ctx = {name = self.name, description = self.description, dir = dir, axes = self.axes,
-               axis_values = self.axis_values, cells = cells, runs = runs, seeds = seeds, config = cfg,
-               env = M.environment(), summary = self.summary, plots = self.plots}
-  local md, rows, index_path = report.build(ctx)
-  if not o.quiet then
-    print_('')
-    print_(string.format('%s: %d runs in %.1f s (%d failed)', self.name, #runs, elapsed, #failed))
-    print_(md)
-    if #stale > 0 then
-      print_(string.format('note: %d finished run(s) were made at another git commit (%s, now %s); --fresh '
-        .. 'reruns them', #stale, stale[1]:sub(1, 10), tostring(M.environment().git_commit):sub(1, 10)))
-    end
-    print_('summary: ' .. dir .. '/summary.md')
-    print_('report:  ' .. index_path)
-  end
-  return {rows = rows, markdown = md, index = index_path, failed = failed, runs = runs, dir = dir,
-          elapsed = elapsed}
+-- The command that starts this script again (the workers of --jobs, the
+-- tasks of a Slurm array): this interpreter (its path resolved), its
+-- options, the script and the script's arguments.
+local function own_command(argv)
+  if type(arg) ~= 'table' or type(arg[0]) ~= 'string' or arg[0] == '-' then return nil end
+  local f = io.open(arg[0], 'rb')
+  if not f then return nil end
+  f:close()
+  local first = 0
+  while arg[first - 1] ~= nil do first = first - 1 end
+  local ok, uv = pcall(require, 'luv')
+  local exe = ok and uv.exepath() or arg[first]
+  local cmd = {exe}
+  for i = first + 1, 0 do cmd[#cmd + 1] = arg[i] end
+  for i = 1, #argv do cmd[#cmd + 1] = argv[i] end
+  return cmd
 end
+M._own_command = own_command
 
 --- Parses `argv` (the script's `arg`) and runs; prints --help / --list
--- and errors of the command line (then exits with status 2).
+-- and errors of the command line (then exits with status 2). Exits with
+-- status 1 when a run failed, 128 + the signal's number when stopped by
+-- one; a worker (--worker) exits with its own status (rnn.experiment.pool).
 function Experiment:run(argv)
   local o, err = self:parse(argv or {})
   if not o then
@@ -876,11 +629,13 @@ function Experiment:run(argv)
     print(self:help())
     return nil
   end
+  o.command = o.command or own_command(argv or {})
   local ok, r = pcall(self.execute, self, o)
   if not ok then
     io.stderr:write(tostring(r), '\n')
-    os.exit(1)
+    os.exit(type(r) == 'table' and r.exit_code or 1)
   end
+  if r.exit_code then os.exit(r.exit_code, true) end
   if r.failed and #r.failed > 0 then
     io.stderr:write(string.format('rnn.experiment: %d run(s) failed; see error.txt in their folders\n', #r.failed))
     os.exit(1)

@@ -8,6 +8,12 @@
 --   'plain'  (stdout is a file or a pipe) a line when a run resumes, every
 --            10 s during a run, and one when it ends with its results.
 --   'quiet'  nothing but errors.
+--   'events' (a worker process of a sweep, rnn.experiment.pool) JSON lines
+--            on a pipe to the parent, which draws them: {"ev":"start",
+--            "step":s,"total":n}, {"ev":"step","step":k,"loss":..,
+--            "grad_norm":..} (at most ten a second, and the last step),
+--            {"ev":"end","final":{..}}, {"ev":"skip"}, {"ev":"msg","text":..},
+--            {"ev":"error","text":..}.
 -- The mode is chosen once: RNNLUA_PROGRESS=bar|plain|quiet if set, else
 -- 'bar' when `test -t 1` succeeds and TERM is not 'dumb', else 'plain'.
 local json = require 'rnn.experiment.json'
@@ -47,8 +53,54 @@ Progress.__index = Progress
 -- plain mode: a line at most this often (seconds) during a run
 local PLAIN_EVERY = 10
 
+local Events = {}
+Events.__index = Events
+
+-- the events of one worker, written to `out` (a file open on a pipe)
+local function new_events(out)
+  return setmetatable({out = out, last_sent = -1}, Events)
+end
+
+--- Sends one event; a write that fails (the parent is gone) is noted in
+-- self.broken, and the harness stops the run at the next step's end.
+function Events:send(ev)
+  local ok = self.out:write(json.encode(ev), '\n')
+  if ok then ok = self.out:flush() end
+  if not ok then self.broken = true end
+end
+
+function Events:clear() end
+function Events:message(text) self:send{ev = 'msg', text = text} end
+function Events:error(text) self:send{ev = 'error', text = text} end
+function Events:skip_run() self:send{ev = 'skip'} end
+
+function Events:start_run(index, cell, seed, start, total)
+  self.total = total
+  self:send{ev = 'start', step = start, total = total}
+end
+
+function Events:step(step, row)
+  local now = clock()
+  if now - self.last_sent < 0.1 and step < self.total then return end
+  self.last_sent = now
+  local ev = {ev = 'step', step = step}
+  if type(row.loss) == 'number' then ev.loss = row.loss end
+  if type(row.grad_norm) == 'number' then ev.grad_norm = row.grad_norm end
+  self:send(ev)
+end
+
+function Events:end_run(final)
+  local f = {}
+  for k, v in pairs(final or {}) do
+    if type(v) == 'number' or type(v) == 'boolean' then f[k] = v end
+  end
+  self:send{ev = 'end', final = f}
+end
+
 --- new{mode, runs = total number of runs, steps = steps per run, out = io.stdout}
+-- (mode 'events': out is the pipe to the parent)
 function M.new(o)
+  if o.mode == 'events' then return new_events(o.out) end
   local self = setmetatable({
     mode = o.mode or M.detect(), runs = o.runs or 1, steps = o.steps or 1, out = o.out or io.stdout,
     width = tonumber(os.getenv('COLUMNS')) or 100, steps_done = 0, time_spent = 0, steps_left = 0,

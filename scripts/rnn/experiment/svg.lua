@@ -298,11 +298,7 @@ end
 
 --- Writes text to path (through a temporary file and a rename).
 function M.write(path, text)
-  local tmp = path .. '.tmp'
-  local f = assert(io.open(tmp, 'wb'))
-  f:write(text)
-  f:close()
-  assert(os.rename(tmp, path))
+  require('rnn.experiment.files').write_atomic(path, text)
 end
 
 return M

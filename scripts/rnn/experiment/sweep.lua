@@ -1,0 +1,481 @@
+--- rnn.experiment.sweep: every run an invocation selects, by one of the
+-- launchers, and the report made from what the run folders hold.
+--
+--   serial  in this process, one run after another (--jobs 1)
+--   pool    worker processes on this machine (--jobs N; rnn.experiment.pool)
+--   mpi     the ranks of `mpirun -np N rnnlua exp.lua`, each taking the
+--           next free run; rank 0 writes the report when all are done
+--   slurm   a Slurm job array (--launcher slurm; rnn.experiment.slurm),
+--           whose tasks run as workers (M.worker)
+--
+-- Whatever the launcher, a run is worked on under its lock
+-- (rnn.experiment.lock) by one process at a time, with the same number of
+-- BLAS threads (--threads, default 1: the summation order of products
+-- depends on it), so a run's files are the same bytes. Runs held by
+-- another process (a second command, another machine) are waited for and
+-- taken over if that process ends before the run does, so the report an
+-- invocation writes covers every run it selected.
+local json = require 'rnn.experiment.json'
+local files = require 'rnn.experiment.files'
+local lock = require 'rnn.experiment.lock'
+local progress = require 'rnn.experiment.progress'
+local run = require 'rnn.experiment.run'
+
+local M = {}
+
+local function rnn() return require 'rnn' end
+local function core() return require 'rnn.core' end
+local function environment() return require('rnn.experiment').environment() end
+
+-- exit statuses of a worker (rnn.experiment.pool)
+local pool_codes = {ok = 0, failed = 1, busy = 73, stopped = 75}
+
+local SIGNAL_STATUS = {INT = 130, TERM = 143, HUP = 129, USR1 = 138}
+
+--- The runs of cells × seeds, first cell first: array of {key, rel,
+-- index, cell (the cell), name (its name), seed, dir}.
+function M.runs(cells, seeds, dir)
+  local out = {}
+  for _, c in ipairs(cells) do
+    for _, seed in ipairs(seeds) do
+      local rel = c.dir .. '/seed-' .. seed
+      out[#out + 1] = {key = rel, rel = rel, index = #out + 1, cell = c, name = c.name, seed = seed,
+                       dir = dir .. '/' .. rel}
+    end
+  end
+  return out
+end
+
+local function is_done(r) return files.exists(r.dir .. '/done') end
+
+local function write_error(r, text)
+  files.mkdir_p(r.dir)
+  files.write_atomic(r.dir .. '/error.txt', tostring(text) .. '\n')
+end
+
+local function failure_message(r, err)
+  return string.format('rnn.experiment: run %s seed %d failed (rerun to resume from its last checkpoint; '
+    .. '--keep-going runs the others anyway):\n%s', r.name, r.seed, tostring(err))
+end
+
+local function sleep(seconds)
+  require('luv').sleep(math.floor(seconds * 1000))
+end
+
+---------------------------------------------------------------------------
+-- --fresh
+
+--- Removes the earlier results of the selected runs (all results without
+-- --only), refusing while another process holds one of them.
+function M.fresh(o, runs, dir)
+  local held = {}
+  local function take(path, what)
+    local lk, owner = lock.acquire(path)
+    if not lk then
+      for _, h in ipairs(held) do h:release() end
+      error(string.format('rnn.experiment: --fresh: %s is being worked on by %s; stop it first', what,
+        lock.describe(owner)), 0)
+    end
+    held[#held + 1] = lk
+  end
+  for _, r in ipairs(runs) do take(lock.path(dir, r.rel), r.rel) end
+  local all = not o.only or #o.only == 0
+  local ok, err = pcall(function()
+    if all then
+      -- every lock of the folder, including runs this invocation does not select
+      local lfs = require 'lfs'
+      local ldir = dir .. '/.locks'
+      if lfs.attributes(ldir, 'mode') == 'directory' then
+        local mine = {}
+        for _, h in ipairs(held) do mine[h.path] = true end
+        for name in lfs.dir(ldir) do
+          local p = ldir .. '/' .. name
+          if name:match('%.lock$') and not mine[p] then take(p, name:gsub('%.lock$', ''):gsub('@', '/')) end
+        end
+      end
+      if lfs.attributes(dir, 'mode') == 'directory' then
+        for name in lfs.dir(dir) do
+          if name ~= '.' and name ~= '..' and name ~= '.locks' then files.remove_tree(dir .. '/' .. name) end
+        end
+      end
+    else
+      for _, r in ipairs(runs) do files.remove_tree(r.dir) end
+    end
+  end)
+  for _, h in ipairs(held) do h:release() end
+  if not ok then error(err, 0) end
+end
+
+---------------------------------------------------------------------------
+-- The report
+
+--- The state of a run on disk: 'done', 'failed' (error.txt and no done
+-- marker) or 'not finished'; and its done marker.
+function M.disk_state(r)
+  local text = files.read(r.dir .. '/done')
+  if text then
+    local ok, marker = pcall(json.decode, text)
+    if ok and type(marker) == 'table' then return 'done', json.integers(marker) end
+  end
+  if files.exists(r.dir .. '/error.txt') then return 'failed' end
+  return 'not finished'
+end
+
+--- Writes the summary and the report of `runs` from their folders.
+-- Returns {rows, markdown, index, runs, stale = {commits of finished runs
+-- made at another git commit}}.
+function M.report(exp, o, cfg, cells, seeds, runs, dir, status)
+  local report = require 'rnn.experiment.report'
+  local now_commit = environment().git_commit
+  local out, stale = {}, {}
+  for _, r in ipairs(runs) do
+    local state, marker = M.disk_state(r)
+    out[#out + 1] = {cell = r.name, seed = r.seed, dir = r.dir, rel = r.rel, done = marker, state = state,
+                     status = status and status[r.key] or state}
+    if marker and type(now_commit) == 'string' then
+      local ok, doc = pcall(json.decode, files.read(r.dir .. '/config.json') or '')
+      local then_commit = ok and type(doc) == 'table' and type(doc.environment) == 'table'
+        and doc.environment.git_commit
+      if type(then_commit) == 'string' and then_commit ~= now_commit then stale[#stale + 1] = then_commit end
+    end
+  end
+  local ctx = {name = exp.name, description = exp.description, dir = dir, axes = exp.axes,
+               axis_values = exp.axis_values, cells = cells, runs = out, seeds = seeds, config = cfg,
+               env = environment(), summary = exp.summary, plots = exp.plots}
+  local md, rows, index_path = report.build(ctx)
+  return {rows = rows, markdown = md, index = index_path, runs = out, stale = stale}
+end
+
+---------------------------------------------------------------------------
+-- In this process
+
+--- Runs `order` (runs) in this process, each under its lock. Options:
+-- mode (progress), total (runs in the sweep), signals (caught: a stop at
+-- a step's end), keep_going. Runs held by another process are waited for
+-- (and taken over when their holder ends first). Returns {status = {key =
+-- 'ran'|'skipped'|'failed'}, failed = {{run, error}}, stopped = reason}.
+-- Without keep_going, a failure raises (after recording error.txt).
+function M.serial(exp, o, cfg, order, opts)
+  local dir = opts.dir
+  local prog = progress.new{mode = opts.mode, runs = opts.total or #order, steps = cfg.steps}
+  local result = {status = {}, failed = {}}
+  core()._signals_catch(opts.signals or {'INT', 'TERM', 'HUP'}, true)
+  local function stop()
+    local name = core()._signals_caught()
+    if name then return 'SIG' .. name end
+    return opts.stop and opts.stop() or nil
+  end
+  -- one attempt at a run: 'busy' (held elsewhere), or done with it
+  local function attempt(r)
+    local lk
+    if not is_done(r) then
+      local owner
+      lk, owner = lock.acquire(lock.path(dir, r.rel))
+      if not lk then return 'busy', owner end
+    end
+    local ok, marker, status = xpcall(run.run_one, debug.traceback, exp, r, cfg, prog, {stop = stop})
+    if lk then lk:release() end
+    if ok then
+      result.status[r.key] = status
+      return status, marker
+    end
+    if run.is_stop(marker) then
+      result.stopped = marker.reason
+      prog:clear()
+      return 'stopped'
+    end
+    result.status[r.key] = 'failed'
+    result.failed[#result.failed + 1] = {run = r, error = marker}
+    write_error(r, marker)
+    if not o.keep_going then
+      prog:clear()
+      error(failure_message(r, marker), 0)
+    end
+    prog:error(string.format('[%d/%d] %s seed %d failed: %s', r.index, opts.total or #order, r.name, r.seed,
+      tostring(marker)))
+    return 'failed'
+  end
+  local ok, err = pcall(function()
+    local waiting = {}
+    for _, r in ipairs(order) do
+      if result.stopped or stop() then result.stopped = result.stopped or stop() break end
+      local what, owner = attempt(r)
+      if what == 'busy' then
+        waiting[#waiting + 1] = r
+        prog:message(string.format('[%d/%d] %s seed %d: held by %s; coming back to it', r.index,
+          opts.total or #order, r.name, r.seed, lock.describe(owner)))
+      end
+    end
+    -- runs other processes were working on: wait for them, or take them over
+    while #waiting > 0 and not result.stopped do
+      sleep(opts.poll or 1)
+      local reason = stop()
+      if reason then result.stopped = reason break end
+      local still = {}
+      for _, r in ipairs(waiting) do
+        if attempt(r) == 'busy' then still[#still + 1] = r end
+        if result.stopped then break end
+      end
+      waiting = still
+    end
+  end)
+  core()._signals_release()
+  if not ok then error(err, 0) end
+  return result
+end
+
+---------------------------------------------------------------------------
+-- A worker: one run, for the pool or a Slurm task
+
+--- Runs the one run named `rel` ('<cell dir>/seed-<n>') and returns the
+-- exit status for the process: 0 done, 1 failed, 73 held elsewhere (pool
+-- workers only; a standalone worker waits for it), 75 stopped by a signal.
+-- A pool worker (RNNLUA_WORKER_FD set) sends events on that descriptor;
+-- a standalone one (a Slurm task) prints plain progress lines, and on
+-- Slurm's warning signal (USR1) saves a checkpoint and requeues itself.
+function M.worker(exp, o, cfg, runs, dir)
+  local r
+  for _, x in ipairs(runs) do
+    if x.rel == o.worker then r = x break end
+  end
+  if not r then
+    error(string.format("rnn.experiment: --worker %s: no such run in this invocation (runs: %s%s)", o.worker,
+      runs[1] and runs[1].rel or 'none', #runs > 1 and ', ...' or ''), 0)
+  end
+  local fd = os.getenv('RNNLUA_WORKER_FD')
+  local events, prog_mode, out
+  if fd then
+    out = io.open('/dev/fd/' .. fd, 'w')
+    if not out then error('rnn.experiment: --worker: cannot open descriptor ' .. fd, 0) end
+    core()._signals_ignore_pipe()
+    prog_mode = 'events'
+  else
+    prog_mode = o.quiet and 'quiet' or 'plain'
+  end
+  local function send(ev)
+    if events then events:send(ev) end
+  end
+  local prog = progress.new{mode = prog_mode, out = out, runs = r.index, steps = cfg.steps}
+  if fd then events = prog end
+  local uv = require 'luv'
+  local ppid = uv.os_getppid()
+  local slurm_task = not fd and os.getenv('SLURM_ARRAY_JOB_ID') ~= nil
+  local signals = {'INT', 'TERM', 'HUP'}
+  if slurm_task then signals[#signals + 1] = 'USR1' end
+  core()._signals_catch(signals, true)
+  local function stop()
+    local name = core()._signals_caught()
+    if name then return 'SIG' .. name end
+    if fd and (uv.os_getppid() ~= ppid or (events and events.broken)) then return 'the sweep process is gone' end
+    return nil
+  end
+  local code
+  local ok, err = pcall(function()
+    local lk, owner
+    if not is_done(r) then
+      lk, owner = lock.acquire(lock.path(dir, r.rel))
+      while not lk do
+        if fd then
+          send{ev = 'busy', owner = owner}
+          code = pool_codes.busy
+          return
+        end
+        if stop() then code = pool_codes.stopped return end
+        io.stdout:write(string.format('%s seed %d: held by %s; waiting\n', r.name, r.seed, lock.describe(owner)))
+        io.stdout:flush()
+        sleep(5)
+        if is_done(r) then break end
+        lk, owner = lock.acquire(lock.path(dir, r.rel))
+      end
+    end
+    local rok, marker, status = xpcall(run.run_one, debug.traceback, exp, r, cfg, prog, {stop = stop})
+    if lk then lk:release() end
+    if rok then
+      send{ev = 'outcome', outcome = status == 'skipped' and 'skipped' or 'done'}
+      code = pool_codes.ok
+    elseif run.is_stop(marker) then
+      send{ev = 'stopped', step = marker.step}
+      if not fd then
+        io.stdout:write(tostring(marker), '; its checkpoint is saved\n')
+        io.stdout:flush()
+      end
+      if slurm_task and marker.reason == 'SIGUSR1' then require('rnn.experiment.slurm').requeue_self() end
+      code = pool_codes.stopped
+    else
+      write_error(r, marker)
+      send{ev = 'failed', error = tostring(marker)}
+      if not fd then io.stderr:write(failure_message(r, marker), '\n') end
+      code = pool_codes.failed
+    end
+  end)
+  core()._signals_release()
+  if out then out:close() end
+  if not ok then error(err, 0) end
+  return code
+end
+
+---------------------------------------------------------------------------
+-- MPI ranks
+
+-- whether this process is one rank of several under mpirun
+function M.under_mpi()
+  local n = tonumber(os.getenv('OMPI_COMM_WORLD_SIZE') or os.getenv('PMIX_SIZE') or os.getenv('PMI_SIZE') or '')
+  return n ~= nil and n > 1
+end
+
+---------------------------------------------------------------------------
+-- The whole invocation
+
+local function to_do_count(runs)
+  local n = 0
+  for _, r in ipairs(runs) do if not is_done(r) then n = n + 1 end end
+  return n
+end
+
+--- How many worker processes: o.jobs, or 'auto' (one per core this
+-- process may run on, capped by the runs still to do; 1 when there is no
+-- command to start workers with, as for execute called from a REPL).
+function M.jobs(o, runs)
+  local left = to_do_count(runs)
+  local jobs = o.jobs or 1
+  if jobs == 'auto' and not o.command then
+    jobs = 1
+  elseif jobs == 'auto' then
+    local uv = require 'luv'
+    jobs = uv.available_parallelism and uv.available_parallelism() or #uv.cpu_info()
+  end
+  return math.max(1, math.min(jobs, left)), left
+end
+
+local function with_threads(threads, fn, ...)
+  local R = rnn()
+  local before = R.get_num_threads()
+  R.set_num_threads(threads)
+  local res = table.pack(pcall(fn, ...))
+  R.set_num_threads(before)
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+local function stopped_error(reason, runs)
+  local done = 0
+  for _, r in ipairs(runs) do if is_done(r) then done = done + 1 end end
+  local e = string.format('rnn.experiment: stopped (%s): %d of %d runs done; rerun the same command to resume',
+    reason, done, #runs)
+  local sig = reason:match('^SIG(%u+)')
+  return setmetatable({message = e, exit_code = sig and SIGNAL_STATUS[sig] or 1},
+    {__tostring = function(s) return s.message end})
+end
+
+--- Runs (or submits, or reports on) what the options select. See
+-- rnn.experiment's header for the options and the result.
+function M.execute(exp, o, cfg, cells, seeds, dir)
+  local runs = M.runs(cells, seeds, dir)
+  local threads = o.threads or 1
+  if o.worker then
+    local code = with_threads(threads, M.worker, exp, o, cfg, runs, dir)
+    return {exit_code = code, dir = dir}
+  end
+  if o.status then return require('rnn.experiment.status').show(exp, o, runs, dir) end
+  local t0 = core().clock()
+  local result = {status = {}, failed = {}}
+  if o.report_only then
+    -- nothing to run (the report job of a Slurm sweep)
+  elseif o.launcher == 'slurm' then
+    if o.fresh then M.fresh(o, runs, dir) end
+    return require('rnn.experiment.slurm').submit(exp, o, cfg, runs, dir)
+  elseif M.under_mpi() then
+    result = M.mpi(exp, o, cfg, runs, dir, threads)
+    if not result then return {dir = dir, rank = rnn().distributed.rank()} end
+  else
+    if o.fresh then M.fresh(o, runs, dir) end
+    files.mkdir_p(dir)
+    local jobs, left = M.jobs(o, runs)
+    if jobs > 1 then
+      if not o.command then
+        error('rnn.experiment: jobs > 1 starts the script again in worker processes: give options.command '
+          .. '(exp:run(arg) does) or jobs = 1', 0)
+      end
+      local board = require('rnn.experiment.board').new{mode = o.quiet and 'quiet' or o.progress,
+        total = #runs, done = #runs - left, to_do = left, steps = cfg.steps}
+      for _, r in ipairs(runs) do
+        if is_done(r) then board:skipped(r) result.status[r.key] = 'skipped' end
+      end
+      local todo = {}
+      for _, r in ipairs(runs) do if not result.status[r.key] then todo[#todo + 1] = r end end
+      local p = require('rnn.experiment.pool').run{command = o.command, runs = todo, jobs = jobs, threads = threads,
+        keep_going = o.keep_going, board = board,
+        lock_path = function(r) return lock.path(dir, r.rel) end, is_done = is_done, on_crash = write_error}
+      board:close()
+      for k, v in pairs(p.outcome) do result.status[k] = v == 'done' and 'ran' or v end
+      result.failed, result.stopped = p.failed, p.stopped and ('SIG' .. p.stopped)
+      if not result.stopped and #result.failed > 0 and not o.keep_going then
+        local f = result.failed[1]
+        error(failure_message(f.run, f.error), 0)
+      end
+    else
+      result = with_threads(threads, M.serial, exp, o, cfg, runs, {dir = dir, total = #runs,
+        mode = o.quiet and 'quiet' or o.progress})
+    end
+  end
+  if result.stopped then error(stopped_error(result.stopped, runs), 0) end
+  local elapsed = core().clock() - t0
+  local rep = M.report(exp, o, cfg, cells, seeds, runs, dir, result.status)
+  local failed = {}
+  for _, f in ipairs(result.failed) do failed[#failed + 1] = {cell = f.run.name, seed = f.run.seed, error = f.error} end
+  local print_ = o.print or print
+  if not o.quiet then
+    print_('')
+    print_(string.format('%s: %d runs in %.1f s (%d failed)', exp.name, #runs, elapsed, #failed))
+    print_(rep.markdown)
+    if #rep.stale > 0 then
+      print_(string.format('note: %d finished run(s) were made at another git commit (%s, now %s); --fresh '
+        .. 'reruns them', #rep.stale, rep.stale[1]:sub(1, 10), tostring(environment().git_commit):sub(1, 10)))
+    end
+    print_('summary: ' .. dir .. '/summary.md')
+    print_('report:  ' .. rep.index)
+  end
+  return {rows = rep.rows, markdown = rep.markdown, index = rep.index, failed = failed, runs = rep.runs, dir = dir,
+          elapsed = elapsed}
+end
+
+--- The MPI launcher: every rank takes the next free run (through the
+-- locks), starting at its own place in the list; after a barrier rank 0
+-- writes the report. Returns the result on rank 0, nil on the others.
+function M.mpi(exp, o, cfg, runs, dir, threads)
+  local D = rnn().distributed
+  D.init()
+  local rank, size = D.rank(), D.size()
+  local ok, err = true, nil
+  if rank == 0 and o.fresh then ok, err = pcall(M.fresh, o, runs, dir) end
+  if ok then ok, err = pcall(files.mkdir_p, dir) end
+  D.barrier()
+  local result = {status = {}, failed = {}}
+  if ok then
+    local order = {}
+    local first = (rank * #runs) // size
+    for i = 1, #runs do order[i] = runs[(first + i - 1) % #runs + 1] end
+    ok, err = pcall(function()
+      result = with_threads(threads, M.serial, exp, o, cfg, order, {dir = dir, total = #runs,
+        mode = o.quiet and 'quiet' or 'plain'})
+    end)
+  end
+  -- every rank learns whether any rank failed or stopped
+  local flags = rnn().tensor({(ok and #result.failed == 0) and 0 or 1, result.stopped and 1 or 0}, 'int64')
+  D.allreduce_(flags, 'max')
+  local any_failed, any_stopped = flags[1] > 0, flags[2] > 0
+  if not ok then error(err, 0) end
+  if any_stopped and not result.stopped then result.stopped = 'another rank was stopped' end
+  if any_failed and #result.failed == 0 then
+    if rank == 0 then io.stderr:write('rnn.experiment: a run failed on another rank\n') end
+    result.failed = {{run = {name = '(another rank)', seed = 0}, error = 'see its error.txt'}}
+  end
+  if rank ~= 0 then
+    if result.stopped then error(stopped_error(result.stopped, runs), 0) end
+    if #result.failed > 0 then error('rnn.experiment: a run failed (see error.txt in its folder)', 0) end
+    return nil
+  end
+  return result
+end
+
+return M
