@@ -74,6 +74,7 @@ busted_counts busted-1thread 1 tests/spec/recurrent_torch_spec.lua \
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
 suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"
+suite jobs bash tests/experiment/jobs_test.sh "$RNNLUA"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -3,7 +3,9 @@
 -- random generator (random h0 draws and the data), Adam's moments, the
 -- adaptive clipping history, a learning-rate schedule and an `extra`
 -- counter. config.delay (seconds of busy waiting a step) slows it down so
--- the test can kill it mid-run; it changes no number.
+-- the test can kill it mid-run; it changes no number. TOY_FAIL=<h0>:<seed>:
+-- <step>[:segv] makes that run raise an error at that step (or die of
+-- SIGSEGV), for the tests of failing runs; a rerun without it resumes.
 --
 --     ./rnnlua tests/experiment/toy.lua --out DIR [--set delay=0.005]
 local rnn = require 'rnn'
@@ -27,13 +29,19 @@ local exp = rnn.experiment.new{
   grid = {{'h0', {'random', 'learned'}}},
   config = {steps = 60, checkpoint_every = 15, hidden = 8, T = 10, batch = 8, lr = 1e-2, delay = 0},
   seeds = 2,
-  setup = function(cfg)
+  setup = function(cfg, seed)
     local model = Net{hidden = cfg.hidden, h0 = cfg.h0}
     local opt = rnn.optim.Adam(model:parameters(), {lr = cfg.lr})
+    local h0, fseed, fstep, how = (os.getenv('TOY_FAIL') or ''):match('^([^:]+):(%d+):(%d+):?(%a*)$')
+    local fail = h0 == cfg.h0 and tonumber(fseed) == seed and {step = tonumber(fstep), how = how} or nil
     return {model = model, opt = opt, clip = rnn.clip.adaptive{percentile = 50},
-            schedule = rnn.optim.schedule.StepLR(opt, 20, 0.5), extra = {batches = 0}}
+            schedule = rnn.optim.schedule.StepLR(opt, 20, 0.5), extra = {batches = 0}, fail = fail}
   end,
-  step = function(s, cfg)
+  step = function(s, cfg, step)
+    if s.fail and s.fail.step == step then
+      if s.fail.how == 'segv' then os.execute('kill -SEGV $PPID') end
+      error('injected failure at step ' .. step)
+    end
     local t0 = rnn.clock()
     local x, y = rnn.data.adding{T = cfg.T, batch = cfg.batch}
     s.opt:zero_grad()

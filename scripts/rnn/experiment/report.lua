@@ -592,7 +592,7 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
   add('<h2>Runs</h2>\n<table>\n<tr><th>cell</th><th>seed</th><th>status</th><th>files</th></tr>\n')
   for _, r in ipairs(ctx.runs) do
     local rel = r.rel
-    add('<tr><td>', esc(r.cell), '</td><td>', esc(r.seed), '</td><td>', esc(r.status or (r.done and 'done' or
+    add('<tr><td>', esc(r.cell), '</td><td>', esc(r.seed), '</td><td>', esc(r.state or (r.done and 'done' or
       'not finished')), '</td><td>')
     add('<a href="', esc(rel), '/config.json">config</a> · <a href="', esc(rel), '/metrics.csv">metrics.csv</a>')
     if r.done then add(' · <a href="', esc(rel), '/checkpoint.safetensors">checkpoint</a>') end
