@@ -2,14 +2,15 @@
  * harness): a signal sets a flag that the loop reads at a safe point (a
  * training step's end), where it can save a checkpoint and stop cleanly.
  *
- *   rnn.core._signals_catch({'INT', 'TERM', 'USR1'} [, hard_second])
+ *   rnn.core._signals_catch({'INT', 'TERM', 'USR1'} [, {'INT', 'TERM'}])
  *   rnn.core._signals_caught()   -> name of the first signal caught and the
  *                                   number caught so far, or nil
  *   rnn.core._signals_release()  -> the previous handlers are back
  *
- * With hard_second, a second signal of the set (while the first is not yet
- * handled) takes its default action at once: a second Ctrl-C stops a
- * process stuck in a long step. A signal handler may only touch
+ * A signal of the second list that comes after a first one takes its
+ * default action at once: a second Ctrl-C stops a process stuck in a long
+ * step. Others may repeat harmlessly (Slurm's scancel sends its signal
+ * again while it retries). A signal handler may only touch
  * sig_atomic_t flags and call async-signal-safe functions, which is why the
  * Lua side polls instead of being called back. */
 #include "lrl.h"
@@ -27,7 +28,7 @@ static const struct {
 
 static volatile sig_atomic_t caught = 0;       /* index + 1 of the first signal */
 static volatile sig_atomic_t count = 0;        /* signals of the set caught */
-static volatile sig_atomic_t hard_second = 0;
+static volatile sig_atomic_t hard[NKNOWN];    /* a second one is immediate */
 static struct sigaction saved[NKNOWN];
 static int installed[NKNOWN];
 
@@ -39,7 +40,7 @@ static void on_signal(int sig)
             break;
     if (i == NKNOWN)
         return;
-    if (caught && hard_second) {
+    if (caught && hard[i]) {
         signal(sig, SIG_DFL);
         raise(sig); /* delivered when this handler returns */
         return;
@@ -62,27 +63,37 @@ static void release_all(void)
     count = 0;
 }
 
-static int l_catch(lua_State *L)
+/* Marks in `out` the signals named by the array at idx (absent: none). */
+static void check_names(lua_State *L, int idx, int *out)
 {
-    const char *fn = "_signals_catch";
-    int wanted[NKNOWN] = {0};
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, 1);
+    if (lua_isnoneornil(L, idx))
+        return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, idx);
     for (lua_Integer k = 1; k <= n; k++) {
-        lua_geti(L, 1, k);
+        lua_geti(L, idx, k);
         const char *name = lua_tostring(L, -1);
         int i;
         for (i = 0; i < NKNOWN; i++)
             if (name && strcmp(name, known[i].name) == 0)
                 break;
         if (i == NKNOWN)
-            return rlua_error(L, fn, "unknown signal '%s' (known: INT, TERM, USR1, USR2, HUP)",
-                              name ? name : luaL_typename(L, -1));
-        wanted[i] = 1;
+            rlua_error(L, "_signals_catch", "unknown signal '%s' (known: INT, TERM, USR1, USR2, HUP)",
+                       name ? name : luaL_typename(L, -1));
+        out[i] = 1;
         lua_pop(L, 1);
     }
+}
+
+static int l_catch(lua_State *L)
+{
+    int wanted[NKNOWN] = {0}, second[NKNOWN] = {0};
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_names(L, 1, wanted);
+    check_names(L, 2, second);
     release_all();
-    hard_second = lua_toboolean(L, 2);
+    for (int i = 0; i < NKNOWN; i++)
+        hard[i] = (sig_atomic_t)second[i];
     for (int i = 0; i < NKNOWN; i++) {
         if (!wanted[i])
             continue;

@@ -67,9 +67,23 @@
 -- key=value (repeatable; numbers, true/false or text; a grid axis set this
 -- way keeps only that value), --only TEXT (cells whose name contains it;
 -- repeatable), --fresh (delete the earlier results first), --threads N
--- (BLAS threads), --quiet, --keep-going (carry on past a failed run),
--- --list (print the cells), --help. exp:parse(argv) -> options | nil, error
--- and exp:execute(options) are the two halves, for scripts and tests.
+-- (BLAS threads of each run, default 1), --jobs N (runs at a time in
+-- worker processes; default one per core, capped by the runs left; 1 runs
+-- them in this process), --launcher local|slurm, --slurm key=value
+-- (sbatch options, repeatable), --array-limit N, --status (where every run
+-- stands), --quiet, --keep-going (carry on past a failed run), --list
+-- (print the cells), --help. exp:parse(argv) -> options | nil, error and
+-- exp:execute(options) are the two halves, for scripts and tests. Under
+-- `mpirun -np N`, the ranks share the runs (rnn.experiment.sweep).
+--
+-- Scaling out: whatever runs a run — this process, a worker of --jobs
+-- (rnn.experiment.pool), a Slurm task (rnn.experiment.slurm), an MPI
+-- rank — it writes the same bytes, with one BLAS thread unless --threads
+-- says otherwise. Each run has its own lock (rnn.experiment.lock), so two
+-- commands, machines or ranks on one folder never work on the same run;
+-- a run held elsewhere is waited for, and taken over if its holder dies.
+-- SIGINT, SIGTERM (and Slurm's warning, SIGUSR1) stop a run at the end of
+-- its step with a checkpoint of that step; a second one stops at once.
 --
 -- Files, under <out>/<name>/:
 --   <cell>/seed-<n>/config.json     config, grid values, seed, environment
@@ -112,9 +126,9 @@
 -- to the bit, as one never interrupted. A run whose folder holds a
 -- config.json for another configuration is refused (use --fresh or
 -- another --out). Data must come from the seeded generator (or depend on
--- the step only) for this to hold. One process at a time works on an
--- experiment folder: <out>/.<name>.lock holds its pid (a lock left by a
--- killed process is taken over). RNNLUA_EXPERIMENT_KILL_AT=<step> (or
+-- the step only) for this to hold. A run in progress holds its lock,
+-- <name>/.locks/<cell>@seed-<n>.lock (fcntl: released by the kernel when
+-- its process ends, however it ends). RNNLUA_EXPERIMENT_KILL_AT=<step> (or
 -- 'done') makes the process SIGKILL itself right after writing that step's
 -- metrics row (or just before a done marker), for the crash tests.
 local M = {}

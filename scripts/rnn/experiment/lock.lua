@@ -60,7 +60,8 @@ end
 --- A holder's description for messages: 'pid 123 on node1 (Slurm 45_2)'.
 function M.describe(owner)
   if type(owner) ~= 'table' then return 'another process' end
-  local s = string.format('pid %s on %s', tostring(owner.pid), tostring(owner.host))
+  local pid = math.tointeger(owner.pid) or owner.pid
+  local s = string.format('pid %s on %s', tostring(pid), tostring(owner.host))
   if owner.slurm then s = s .. ' (Slurm job ' .. owner.slurm .. ')' end
   if owner.mpi_rank then s = s .. ' (MPI rank ' .. owner.mpi_rank .. ')' end
   return s

@@ -234,7 +234,7 @@ function M.run(o)
     end
   end
 
-  core()._signals_catch({'INT', 'TERM', 'HUP'}, false)
+  core()._signals_catch({'INT', 'TERM', 'HUP'})
   local seen = 0
   local function tick()
     local name, count = core()._signals_caught()

@@ -159,7 +159,7 @@ function M.serial(exp, o, cfg, order, opts)
   local dir = opts.dir
   local prog = progress.new{mode = opts.mode, runs = opts.total or #order, steps = cfg.steps}
   local result = {status = {}, failed = {}}
-  core()._signals_catch(opts.signals or {'INT', 'TERM', 'HUP'}, true)
+  core()._signals_catch(opts.signals or {'INT', 'TERM', 'HUP'}, {'INT', 'TERM', 'HUP'})
   local function stop()
     local name = core()._signals_caught()
     if name then return 'SIG' .. name end
@@ -255,14 +255,16 @@ function M.worker(exp, o, cfg, runs, dir)
   local function send(ev)
     if events then events:send(ev) end
   end
-  local prog = progress.new{mode = prog_mode, out = out, runs = r.index, steps = cfg.steps}
+  local prog = progress.new{mode = prog_mode, out = out, runs = #runs, steps = cfg.steps}
   if fd then events = prog end
   local uv = require 'luv'
   local ppid = uv.os_getppid()
   local slurm_task = not fd and os.getenv('SLURM_ARRAY_JOB_ID') ~= nil
-  local signals = {'INT', 'TERM', 'HUP'}
-  if slurm_task then signals[#signals + 1] = 'USR1' end
-  core()._signals_catch(signals, true)
+  -- A Slurm task takes every signal as a request to stop cleanly: scancel
+  -- may repeat its signal, and Slurm sends TERM right after a requeue
+  -- (SIGKILL follows KillWait later anyway).
+  if slurm_task then core()._signals_catch({'INT', 'TERM', 'HUP', 'USR1'})
+  else core()._signals_catch({'INT', 'TERM', 'HUP'}, {'INT', 'TERM', 'HUP'}) end
   local function stop()
     local name = core()._signals_caught()
     if name then return 'SIG' .. name end
@@ -376,7 +378,7 @@ function M.execute(exp, o, cfg, cells, seeds, dir)
     local code = with_threads(threads, M.worker, exp, o, cfg, runs, dir)
     return {exit_code = code, dir = dir}
   end
-  if o.status then return require('rnn.experiment.status').show(exp, o, runs, dir) end
+  if o.status then return require('rnn.experiment.status').show(exp, o, runs, dir, cfg) end
   local t0 = core().clock()
   local result = {status = {}, failed = {}}
   if o.report_only then
