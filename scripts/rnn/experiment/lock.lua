@@ -63,7 +63,7 @@ function M.describe(owner)
   local pid = math.tointeger(owner.pid) or owner.pid
   local s = string.format('pid %s on %s', tostring(pid), tostring(owner.host))
   if owner.slurm then s = s .. ' (Slurm job ' .. owner.slurm .. ')' end
-  if owner.mpi_rank then s = s .. ' (MPI rank ' .. owner.mpi_rank .. ')' end
+  if owner.mpi_rank then s = s .. ' (MPI rank ' .. (math.tointeger(owner.mpi_rank) or owner.mpi_rank) .. ')' end
   return s
 end
 

@@ -139,9 +139,11 @@ function M.report(exp, o, cfg, cells, seeds, runs, dir, status)
       if type(then_commit) == 'string' and then_commit ~= now_commit then stale[#stale + 1] = then_commit end
     end
   end
+  local env = environment()
+  env.threads = o.threads or 1 -- the runs', whatever this process has
   local ctx = {name = exp.name, description = exp.description, dir = dir, axes = exp.axes,
                axis_values = exp.axis_values, cells = cells, runs = out, seeds = seeds, config = cfg,
-               env = environment(), summary = exp.summary, plots = exp.plots}
+               env = env, summary = exp.summary, plots = exp.plots}
   local md, rows, index_path = report.build(ctx)
   return {rows = rows, markdown = md, index = index_path, runs = out, stale = stale}
 end
@@ -150,8 +152,10 @@ end
 -- In this process
 
 --- Runs `order` (runs) in this process, each under its lock. Options:
--- mode (progress), total (runs in the sweep), signals (caught: a stop at
--- a step's end), keep_going. Runs held by another process are waited for
+-- dir, mode (progress), total (runs in the sweep), signals (caught: a stop
+-- at a step's end), silent_skips (runs found done are passed over without
+-- a word: the MPI ranks, which find each other's). Runs held by another
+-- process are waited for
 -- (and taken over when their holder ends first). Returns {status = {key =
 -- 'ran'|'skipped'|'failed'}, failed = {{run, error}}, stopped = reason}.
 -- Without keep_going, a failure raises (after recording error.txt).
@@ -166,14 +170,18 @@ function M.serial(exp, o, cfg, order, opts)
     return opts.stop and opts.stop() or nil
   end
   -- one attempt at a run: 'busy' (held elsewhere), or done with it
+  local quiet = progress.new{mode = 'quiet'}
   local function attempt(r)
     local lk
-    if not is_done(r) then
+    local done = is_done(r)
+    if not done then
       local owner
       lk, owner = lock.acquire(lock.path(dir, r.rel))
       if not lk then return 'busy', owner end
     end
-    local ok, marker, status = xpcall(run.run_one, debug.traceback, exp, r, cfg, prog, {stop = stop})
+    -- (a run found done still goes through run_one, which checks its configuration)
+    local ok, marker, status = xpcall(run.run_one, debug.traceback, exp, r, cfg,
+      (done and opts.silent_skips) and quiet or prog, {stop = stop})
     if lk then lk:release() end
     if ok then
       result.status[r.key] = status
@@ -202,8 +210,10 @@ function M.serial(exp, o, cfg, order, opts)
       local what, owner = attempt(r)
       if what == 'busy' then
         waiting[#waiting + 1] = r
-        prog:message(string.format('[%d/%d] %s seed %d: held by %s; coming back to it', r.index,
-          opts.total or #order, r.name, r.seed, lock.describe(owner)))
+        if not opts.silent_skips then
+          prog:message(string.format('[%d/%d] %s seed %d: held by %s; coming back to it', r.index,
+            opts.total or #order, r.name, r.seed, lock.describe(owner)))
+        end
       end
     end
     -- runs other processes were working on: wait for them, or take them over
@@ -459,7 +469,7 @@ function M.mpi(exp, o, cfg, runs, dir, threads)
     for i = 1, #runs do order[i] = runs[(first + i - 1) % #runs + 1] end
     ok, err = pcall(function()
       result = with_threads(threads, M.serial, exp, o, cfg, order, {dir = dir, total = #runs,
-        mode = o.quiet and 'quiet' or 'plain'})
+        mode = o.quiet and 'quiet' or 'plain', silent_skips = true})
     end)
   end
   -- every rank learns whether any rank failed or stopped
