@@ -1,6 +1,6 @@
 # rnnlua — build, tests, demo, sanitizers, benchmarks.
 #
-#   make            ./rnnlua and the loadable module rnn/core.so
+#   make            ./rnnlua and the loadable modules rnn/core.so and rnn/mpi.so
 #   make run        installs what is missing, builds, runs the default experiment
 #   make test       installs what is missing, builds, runs every test
 #   make asan       the whole test suite under AddressSanitizer + UBSan
@@ -39,7 +39,7 @@ TEST_DEPS_OK := build/.test-deps-ok
 .PHONY: all run test asan bench install clean deps
 
 all: $(DEPS_OK)
-	@$(MAKE) --no-print-directory rnnlua rnn/core.so
+	@$(MAKE) --no-print-directory rnnlua rnn/core.so rnn/mpi.so
 
 $(DEPS_OK): tools/deps.sh
 	@sh tools/deps.sh
@@ -61,6 +61,9 @@ $(B)/%.o: %.c $(HEADERS)
 # at -O3 and when comparisons may be if-converted (no FP traps are observed
 # here; values are unchanged).
 $(B)/core/rnn.o $(B)/core/ops.o: CFLAGS += -O3 -fno-trapping-math
+# The optimizers' element loops (core/optim.c) vectorise at -O3 once sqrt
+# needs no errno check (it never sets errno here: its argument is >= 0 or NaN).
+$(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
 
 rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
@@ -72,6 +75,22 @@ scripts/rnn/core.so: $(BIND_OBJ) $(CORE_OBJ)
 # rnn/init.lua and rnn/core.so.
 rnn/core.so: scripts/rnn/core.so
 
+# rnn.distributed's MPI half (bindings/mpi/, outside the bindings/*.c of
+# core.so): a module of its own, so that only a script that uses
+# rnn.distributed under mpirun loads libmpi. It links no core object (the
+# core's global state would exist twice) and no Lua library (the
+# interpreter's symbols serve it). build/asan/scripts/rnn/mpi.so is the
+# sanitized one, which build/asan/rnnlua finds next to itself.
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null)
+$(B)/bindings/mpi/distributed.o: CFLAGS += $(MPI_CFLAGS) -O3
+
+scripts/rnn/mpi.so build/asan/scripts/rnn/mpi.so: $(B)/bindings/mpi/distributed.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(MPI_LIBS) -ldl $(LDFLAGS)
+
+rnn/mpi.so: scripts/rnn/mpi.so
+
 $(B)/test_core: $(CTEST_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
@@ -82,10 +101,12 @@ test: $(TEST_DEPS_OK) all
 # Everything rebuilt with the sanitizers into build/asan, then the same suite.
 ASAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
               -fno-omit-frame-pointer
+# tests/lsan.supp: OpenMPI's own leaks (see there and bindings/mpi/distributed.c).
 asan: $(DEPS_OK) $(TEST_DEPS_OK)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		build/asan/rnnlua build/asan/test_core
+		build/asan/rnnlua build/asan/test_core build/asan/scripts/rnn/mpi.so
 	@RNNLUA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
 
 build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
@@ -105,7 +126,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn $(DESTDIR)$(PREFIX)/share/lua/5.4
 	install -m 755 rnnlua $(DESTDIR)$(PREFIX)/bin/rnnlua
 	install -m 755 scripts/rnn/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn/core.so
+	install -m 755 scripts/rnn/mpi.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn/mpi.so
 	cd scripts && find rnn -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/lua/5.4/{} \;
 
 clean:
-	rm -rf build rnnlua scripts/rnn/core.so
+	rm -rf build rnnlua scripts/rnn/core.so scripts/rnn/mpi.so

@@ -174,3 +174,16 @@ END {
             (tb == "" ? "-" : sprintf("%.2fx", (rp - rb) / (tp - tb)))
     }
 }' "$out"
+
+# ------------------------------------------------------------------------
+# 4. Data-parallel training over MPI (rnn.distributed): samples per second
+#    of 2 ranks x 1 thread (batch 32 each) against 1 process x 1 thread
+#    (batch 64) on an LSTM of config B, forward + backward +
+#    average_gradients + Adam step (bench/data_parallel.sh, which runs
+#    experiments/data_parallel.lua under mpirun).
+echo
+if command -v mpirun >/dev/null 2>&1; then
+    sh bench/data_parallel.sh "$repeats"
+else
+    echo "data parallel over MPI: mpirun not found (Debian: openmpi-bin), skipped"
+fi

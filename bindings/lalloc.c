@@ -15,8 +15,10 @@
  * Not thread-safe, like the rest of the core's caches. Under
  * AddressSanitizer free blocks and the uncarved rest of a chunk are
  * poisoned, so a use after free of a Lua object is still caught. */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include "lrl.h"
 
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +175,18 @@ void rlua_install_allocator(lua_State *L)
     while (i < nprev && !(prevs[i].prev == prev && prevs[i].prev_ud == ud)) i++;
     if (i == MAX_PREV) return; /* plain allocation still works */
     if (i == nprev) prevs[nprev++] = (pool_state){prev, ud};
+    /* The state now calls into this library until its very last free, but
+     * a plain lua5.4 unloads C modules (dlclose) in lua_close before the
+     * state's remaining objects are freed: when glibc then unmaps rnn/core.so
+     * (as it does once another C module such as cjson or rnn/mpi.so was
+     * loaded), those frees jump into unmapped memory. So the library that
+     * holds the allocator stays mapped until the process ends. */
+    static bool pinned;
+    Dl_info info;
+    if (!pinned && dladdr((void *)pool_lua_alloc, &info) && info.dli_fname) {
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+        pinned = true;
+    }
     lua_setallocf(L, pool_lua_alloc, &prevs[i]);
 }
 

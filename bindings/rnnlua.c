@@ -425,7 +425,8 @@ static int setup_rnn(lua_State *L)
 
     /* Both the build tree (<bin>/scripts, when rnnlua sits at the repository
      * root) and an installed tree (<prefix>/bin + <prefix>/share/lua/5.4)
-     * are searched before the usual path. */
+     * are searched before the usual path; C modules (rnn/mpi.so, loaded by
+     * rnn.distributed) likewise in <bin>/scripts and <prefix>/lib/lua/5.4. */
     if (exe_dir(dir, sizeof dir)) {
         lua_getglobal(L, "package");
         lua_pushfstring(L,
@@ -437,6 +438,13 @@ static int setup_rnn(lua_State *L)
         lua_getfield(L, -2, "path");
         lua_concat(L, 2);
         lua_setfield(L, -2, "path");
+        lua_pushfstring(L,
+            "%s/scripts/?.so;"
+            "%s/../lib/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.so;",
+            dir, dir);
+        lua_getfield(L, -2, "cpath");
+        lua_concat(L, 2);
+        lua_setfield(L, -2, "cpath");
         lua_pop(L, 1);
     }
 

@@ -344,6 +344,35 @@ static int is_tensor(lua_State *L)
     return 1;
 }
 
+/* For rnn.distributed, whose MPI module (rnn/mpi.so, bindings/mpi/) is a
+ * library of its own that must not link the core a second time (its global
+ * state would be duplicated): it works on raw memory, and the Lua side
+ * (scripts/rnn/distributed.lua) does the checks.
+ *   core._tensor_memory(t) -> pointer (lightuserdata, t's first element),
+ *       bytes (numel times the element size), dtype, contiguous
+ *   core._tensor_written(t)
+ *       t's memory was written from outside the core: bumps its storage
+ *       version, as every in-place op does (rlua_check_inplace), so that a
+ *       backward that saved t fails and weights packed by the recurrent
+ *       kernels (kept by storage id and version) are packed again. What
+ *       autograd allows is decided by the caller. */
+static int l_tensor_memory(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "_tensor_memory", "tensor");
+    lua_pushlightuserdata(L, rl_tensor_data(t));
+    lua_pushinteger(L, (lua_Integer)((size_t)rl_tensor_numel(t) * rl_dtype_size(t->dtype)));
+    lua_pushstring(L, rl_dtype_name(t->dtype));
+    lua_pushboolean(L, rl_tensor_is_contiguous(t));
+    return 4;
+}
+
+static int l_tensor_written(lua_State *L)
+{
+    rl_tensor *t = rlua_check(L, 1, "_tensor_written", "tensor");
+    t->storage->version++;
+    return 0;
+}
+
 static const luaL_Reg methods[] = {
     {"shape", t_shape},   {"size", t_size},     {"stride", t_stride},       {"dim", t_dim},
     {"numel", t_numel},   {"dtype", t_dtype},   {"is_contiguous", t_is_contiguous},
@@ -379,4 +408,8 @@ void rlua_open_tensor(lua_State *L)
     lua_setfield(L, -2, "Tensor"); /* module.Tensor = metatable */
     lua_pushcfunction(L, is_tensor);
     lua_setfield(L, -2, "is_tensor");
+    lua_pushcfunction(L, l_tensor_memory);
+    lua_setfield(L, -2, "_tensor_memory");
+    lua_pushcfunction(L, l_tensor_written);
+    lua_setfield(L, -2, "_tensor_written");
 }
