@@ -66,7 +66,7 @@ same_files() {
 }
 
 # the same command, locally
-ARGS="--set delay=0.03 --set checkpoint_every=20"
+ARGS="--set delay=0.06 --set checkpoint_every=20"
 "$RNNLUA" "$TOY" --quiet --jobs 2 --out "$TMP/local" $ARGS
 check $? "the local sweep finishes"
 
@@ -96,13 +96,17 @@ sed 's/^/# /' "$TMP/status-mid.txt"
 grep -q 'running .*Slurm job '"$array"'_0' "$TMP/status-mid.txt" && grep -q 'pending .*Slurm task' "$TMP/status-mid.txt"
 check $? "--status shows runs running (with their Slurm task) and pending"
 
-# Slurm's warning signal to task 2 mid-run, as before a time limit. (Task 2
-# runs once tasks 0 and 1 are over: with no task of the array pending,
-# scancel delivers the signal once and returns 0 — see FINDINGS.md.)
+# Slurm's warning signal to task 2 mid-run, as before a time limit, once
+# task 3 has started too: while a task of the array is pending, scancel
+# sends the signal again every few seconds (see FINDINGS.md)
 third=$(sed -n 3p "$tasks")
 rows=0
-for _ in $(seq 1 900); do rows=$(rows_of "$third"); [ "$rows" -ge 25 ] && break; sleep 0.1; done
-scancel --batch --signal=USR1 "${array}_2"
+for _ in $(seq 1 900); do
+    rows=$(rows_of "$third")
+    [ "$rows" -ge 5 ] && [ -z "$(squeue -h -r -j "$array" -t PENDING -o %i 2>/dev/null)" ] && break
+    sleep 0.1
+done
+timeout 20 scancel --batch --signal=USR1 "${array}_2" && [ "$rows" -lt 60 ]
 check $? "scancel sends the warning signal (USR1) to task ${array}_2 at row $rows of 60"
 
 # wait for the report job to end
@@ -114,7 +118,10 @@ done
 check $? "every task and the report job have ended"
 out2=$(ls "$TMP"/slurm/toy/.slurm/*/task-"${array}"_2.out)
 sed 's/^/# task 2: /' "$out2"
-grep -q 'stopped at step' "$out2" && grep -q 'DUE TO JOB REQUEUE' "$out2" && grep -q 'resuming at step' "$out2"
+# (slurmstepd's "CANCELLED ... DUE TO JOB REQUEUE" line appears only when
+# the task has not exited yet as the requeue ends it)
+grep -q 'stopped at step' "$out2" && grep -q "requeued Slurm task ${array}_2" "$out2" \
+    && grep -q 'resuming at step' "$out2"
 check $? "task 2 stopped with a checkpoint, requeued itself and resumed from the checkpoint"
 same_files "$TMP/local" "$TMP/slurm"
 check $? "every run's files, the summary and the report equal the local sweep's (cmp)"

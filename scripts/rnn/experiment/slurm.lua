@@ -192,7 +192,12 @@ function M.requeue_self()
   local id = job and task and (job .. '_' .. task) or os.getenv('SLURM_JOB_ID')
   if not id then return false end
   local out, ok = capture('scontrol requeue ' .. quote(id))
-  if not ok then io.stderr:write('rnn.experiment: scontrol requeue ', id, ' failed: ', out, '\n') end
+  if ok then
+    io.stdout:write('rnn.experiment: requeued Slurm task ', id, '; it resumes from the checkpoint\n')
+    io.stdout:flush()
+  else
+    io.stderr:write('rnn.experiment: scontrol requeue ', id, ' failed: ', out, '\n')
+  end
   return ok
 end
 
