@@ -4,7 +4,8 @@
 # lock) and rank 0 writes the summary and report when all are done:
 #   - every file of every run, the summary and the report equal a local
 #     sweep's (cmp), and each run was run once;
-#   - a failing run without --keep-going: mpirun ends non-zero, no hang;
+#   - a failing run without --keep-going: mpirun ends non-zero, no hang,
+#     the failure is named and no report is written;
 #     with --keep-going the other runs finish and rank 0 writes the report;
 #   - a rerun under mpirun resumes the failed run to the same files.
 # Usage: tests/mpi/sweep_test.sh [RNNLUA]. Prints ok/not ok lines and
@@ -49,8 +50,9 @@ check $? "the files of the MPI sweep equal the local sweep's (runs, checkpoints,
 F="$TMP/fail"
 TOY_FAIL=random:2:10 $MPIRUN -x TOY_FAIL "$RNNLUA" "$TOY" --quiet --out "$F" --set delay=0.002 >"$TMP/fail.log" 2>&1
 status=$?
-[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ -f "$F/toy/h0=random/seed-2/error.txt" ]
-check $? "a failing run without --keep-going: mpirun ends with status $status (no hang), error.txt written"
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ -f "$F/toy/h0=random/seed-2/error.txt" ] \
+    && [ ! -f "$F/toy/summary.md" ] && grep -q 'run h0=random seed 2 failed' "$TMP/fail.log"
+check $? "a failing run without --keep-going: mpirun ends with status $status (no hang), error.txt, no report"
 TOY_FAIL=random:2:10 $MPIRUN -x TOY_FAIL "$RNNLUA" "$TOY" --quiet --keep-going --out "$F" --set delay=0.002 \
     >"$TMP/fail2.log" 2>&1
 status=$?

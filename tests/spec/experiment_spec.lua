@@ -356,6 +356,51 @@ describe('rnn.experiment command line', function()
     assert.truthy(err:find('bogus', 1, true))
   end)
 
+  it('reads the scale-out options and refuses bad ones, naming the option', function()
+    local o = assert(exp:parse{})
+    assert.equal('auto', o.jobs)
+    assert.equal('local', o.launcher)
+    o = assert(exp:parse{'--jobs', '3', '--threads', '2'})
+    assert.equal(3, o.jobs)
+    assert.equal(2, o.threads)
+    o = assert(exp:parse{'--launcher', 'slurm', '--slurm', 'partition=cpu', '--slurm', 'time=02:00:00',
+                         '--array-limit', '4'})
+    assert.same({{'partition', 'cpu'}, {'time', '02:00:00'}}, o.slurm)
+    assert.equal(4, o.array_limit)
+    for _, case in ipairs{
+      {{'--jobs', '0'}, '--jobs must be a positive integer'},
+      {{'--jobs', 'many'}, '--jobs must be a positive integer'},
+      {{'--launcher', 'pbs'}, "--launcher must be 'local' or 'slurm', got 'pbs'"},
+      {{'--slurm', 'partition=cpu'}, '--slurm goes with --launcher slurm'},
+      {{'--launcher', 'slurm', '--slurm', 'partition'}, 'expected key=value'},
+      {{'--array-limit', '2'}, '--array-limit goes with --launcher slurm'},
+    } do
+      local bad, err = exp:parse(case[1])
+      assert.is_nil(bad, table.concat(case[1], ' '))
+      assert.truthy(err:find(case[2], 1, true), err)
+    end
+    -- the worker and report options are there but not in --help
+    assert.equal('h/seed-1', assert(exp:parse{'--worker', 'h/seed-1'}).worker)
+    assert.is_true(assert(exp:parse{'--report'}).report_only)
+    assert.falsy(exp:help():find('--worker', 1, true))
+    assert.truthy(exp:help():find('--jobs', 1, true))
+  end)
+
+  it('takes one worker a core, capped by the runs still to do; 1 with no command to start workers', function()
+    local sweep = require 'rnn.experiment.sweep'
+    local cores = require('luv').available_parallelism()
+    local runs = {}
+    for i = 1, 5 do runs[i] = {dir = '/nonexistent/run-' .. i} end
+    assert.equal(math.min(cores, 5), (sweep.jobs({jobs = 'auto', command = {'x'}}, runs)))
+    assert.equal(1, (sweep.jobs({jobs = 'auto', command = {'x'}}, {runs[1]})))
+    assert.equal(1, (sweep.jobs({jobs = 'auto'}, runs)))
+    assert.equal(5, (sweep.jobs({jobs = 8, command = {'x'}}, runs)))
+    local o = assert(exp:parse{'--jobs', '2', '--out', '/nonexistent-rnnlua-dir'})
+    local ok, err = pcall(exp.execute, exp, o)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('jobs > 1 starts the script again', 1, true))
+  end)
+
   it('narrows a grid axis set with --set and selects cells with --only', function()
     local o = assert(exp:parse{'--set', 'opt=adam'})
     local cells = exp:cells(o)

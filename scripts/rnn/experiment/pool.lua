@@ -7,7 +7,7 @@
 -- threads, sends its progress as JSON lines on descriptor 3
 -- (rnn.experiment.progress, mode 'events'), and exits with
 --   0   the run is done (or was found done),
---   1   the run failed (its error.txt is written),
+--   1   the run failed (its error.txt written, a 'failed' event sent),
 --   73  another process holds the run's lock (tried again later),
 --   75  stopped by a signal at a step's end, its checkpoint saved.
 -- Anything else (a crash, a script that fails before the harness starts)
@@ -90,7 +90,9 @@ function M.run(o)
     if w.killed and w.signal ~= 0 then
       outcome = 'stopped'
     elseif w.signal ~= 0 or not (w.code == 0 or w.code == M.EXIT_FAILED or w.code == M.EXIT_BUSY
-        or w.code == M.EXIT_STOPPED) then
+        or w.code == M.EXIT_STOPPED) or (w.code == M.EXIT_FAILED and not w.error) then
+      -- a crash; status 1 without a 'failed' event too (a sanitizer's
+      -- report, a C library's exit(1)): the worker wrote no error.txt
       outcome = 'failed'
       local how = w.signal ~= 0 and string.format('the worker (pid %d) died of signal %d', w.pid, w.signal)
         or string.format('the worker (pid %d) exited with status %d', w.pid, w.code)

@@ -398,16 +398,29 @@ function M.execute(exp, o, cfg, cells, seeds, dir)
     return require('rnn.experiment.slurm').submit(exp, o, cfg, runs, dir)
   elseif M.under_mpi() then
     result = M.mpi(exp, o, cfg, runs, dir, threads)
-    if not result then return {dir = dir, rank = rnn().distributed.rank()} end
+    local D = rnn().distributed
+    local ok, out = true, nil
+    if D.rank() == 0 and not result.error then
+      ok, out = pcall(M.finish, exp, o, cfg, cells, seeds, runs, dir, result, t0)
+    end
+    -- no rank ends before rank 0's report is written: under mpirun a rank
+    -- that exits non-zero ends every other
+    D.barrier()
+    if result.error then error(result.error, 0) end
+    if not ok then error(out, 0) end
+    if D.rank() == 0 then return out end
+    if result.stopped then error(stopped_error(result.stopped, runs), 0) end
+    if #result.failed > 0 then error('rnn.experiment: a run failed (see error.txt in its folder)', 0) end
+    return {dir = dir, rank = D.rank()}
   else
+    if o.jobs ~= 'auto' and (o.jobs or 1) > 1 and not o.command then
+      error('rnn.experiment: jobs > 1 starts the script again in worker processes: give options.command '
+        .. '(exp:run(arg) does) or jobs = 1', 0)
+    end
     if o.fresh then M.fresh(o, runs, dir) end
     files.mkdir_p(dir)
     local jobs, left = M.jobs(o, runs)
     if jobs > 1 then
-      if not o.command then
-        error('rnn.experiment: jobs > 1 starts the script again in worker processes: give options.command '
-          .. '(exp:run(arg) does) or jobs = 1', 0)
-      end
       local board = require('rnn.experiment.board').new{mode = o.quiet and 'quiet' or o.progress,
         total = #runs, done = #runs - left, to_do = left, steps = cfg.steps}
       for _, r in ipairs(runs) do
@@ -430,6 +443,12 @@ function M.execute(exp, o, cfg, cells, seeds, dir)
         mode = o.quiet and 'quiet' or o.progress})
     end
   end
+  return M.finish(exp, o, cfg, cells, seeds, runs, dir, result, t0)
+end
+
+--- After the runs: raises if they were stopped, else writes the summary and
+-- report from the run folders and prints them (unless quiet).
+function M.finish(exp, o, cfg, cells, seeds, runs, dir, result, t0)
   if result.stopped then error(stopped_error(result.stopped, runs), 0) end
   local elapsed = core().clock() - t0
   local rep = M.report(exp, o, cfg, cells, seeds, runs, dir, result.status)
@@ -453,7 +472,9 @@ end
 
 --- The MPI launcher: every rank takes the next free run (through the
 -- locks), starting at its own place in the list; after a barrier rank 0
--- writes the report. Returns the result on rank 0, nil on the others.
+-- writes the report (M.execute). Returns every rank's result, with the
+-- failure and stop flags agreed between ranks; result.error is this
+-- rank's own error (a run failed without keep_going).
 function M.mpi(exp, o, cfg, runs, dir, threads)
   local D = rnn().distributed
   D.init()
@@ -476,16 +497,15 @@ function M.mpi(exp, o, cfg, runs, dir, threads)
   local flags = rnn().tensor({(ok and #result.failed == 0) and 0 or 1, result.stopped and 1 or 0}, 'int64')
   D.allreduce_(flags, 'max')
   local any_failed, any_stopped = flags[1] > 0, flags[2] > 0
-  if not ok then error(err, 0) end
+  if not ok then result.error = err end
   if any_stopped and not result.stopped then result.stopped = 'another rank was stopped' end
   if any_failed and #result.failed == 0 then
     if rank == 0 then io.stderr:write('rnn.experiment: a run failed on another rank\n') end
     result.failed = {{run = {name = '(another rank)', seed = 0}, error = 'see its error.txt'}}
   end
-  if rank ~= 0 then
-    if result.stopped then error(stopped_error(result.stopped, runs), 0) end
-    if #result.failed > 0 then error('rnn.experiment: a run failed (see error.txt in its folder)', 0) end
-    return nil
+  if any_failed and not o.keep_going and not result.error then
+    -- as without MPI: no report after a failure unless --keep-going
+    result.error = 'rnn.experiment: a run failed on another rank (see error.txt in its folder)'
   end
   return result
 end
