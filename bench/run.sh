@@ -187,3 +187,10 @@ if command -v mpirun >/dev/null 2>&1; then
 else
     echo "data parallel over MPI: mpirun not found (Debian: openmpi-bin), skipped"
 fi
+
+# ------------------------------------------------------------------------
+# 5. A sweep on every core (rnn.experiment --jobs): 16 small runs with
+#    --jobs 1 and --jobs 2, wall time of the whole command, and whether the
+#    files are the same (bench/sweep.sh).
+echo
+sh bench/sweep.sh ./rnnlua

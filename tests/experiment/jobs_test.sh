@@ -18,6 +18,7 @@
 #     resumes the failed run to the same files;
 #   - the display: one line per active run and a total line on a terminal,
 #     plain lines (no escape sequences) otherwise.
+#   - the workers of --jobs N are N processes, each doing runs in turn;
 # Usage: tests/experiment/jobs_test.sh [RNNLUA]. Prints ok/not ok lines and
 # "jobs: N passed, M failed" last.
 set -u
@@ -110,10 +111,12 @@ toy() { "$RNNLUA" "$TOY" "$@"; }
 # 1. --jobs 2 against --jobs 1
 toy --quiet --jobs 1 --out "$TMP/serial"
 s1=$?
-toy --quiet --jobs 2 --out "$TMP/jobs2"
+TOY_PIDS="$TMP/pids" toy --quiet --jobs 2 --out "$TMP/jobs2"
 s2=$?
 [ "$s1" -eq 0 ] && [ "$s2" -eq 0 ] && same_files "$TMP/serial" "$TMP/jobs2"
 check $? "--jobs 2 writes the same files as --jobs 1 (runs, checkpoints, summary, plots, index.html)"
+[ "$(wc -l <"$TMP/pids")" -eq 4 ] && [ "$(sort -u "$TMP/pids" | wc -l)" -eq 2 ]
+check $? "--jobs 2: two worker processes do the 4 runs ($(sort -u "$TMP/pids" | wc -l) pids)"
 toy --quiet --jobs 4 --out "$TMP/jobs4" --set checkpoint_every=7
 toy --quiet --jobs 1 --out "$TMP/serial7" --set checkpoint_every=7
 same_files "$TMP/serial7" "$TMP/jobs4"

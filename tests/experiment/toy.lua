@@ -6,6 +6,7 @@
 -- the test can kill it mid-run; it changes no number. TOY_FAIL=<h0>:<seed>:
 -- <step>[:segv] makes that run raise an error at that step (or die of
 -- SIGSEGV), for the tests of failing runs; a rerun without it resumes.
+-- TOY_PIDS=<file> appends the pid of the process that sets each run up.
 --
 --     ./rnnlua tests/experiment/toy.lua --out DIR [--set delay=0.005]
 local rnn = require 'rnn'
@@ -30,6 +31,11 @@ local exp = rnn.experiment.new{
   config = {steps = 60, checkpoint_every = 15, hidden = 8, T = 10, batch = 8, lr = 1e-2, delay = 0},
   seeds = 2,
   setup = function(cfg, seed)
+    if os.getenv('TOY_PIDS') then
+      local f = assert(io.open(os.getenv('TOY_PIDS'), 'a'))
+      f:write(require('luv').os_getpid(), '\n')
+      f:close()
+    end
     local model = Net{hidden = cfg.hidden, h0 = cfg.h0}
     local opt = rnn.optim.Adam(model:parameters(), {lr = cfg.lr})
     local h0, fseed, fstep, how = (os.getenv('TOY_FAIL') or ''):match('^([^:]+):(%d+):(%d+):?(%a*)$')

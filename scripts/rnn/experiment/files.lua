@@ -23,10 +23,30 @@ function M.exists(path)
   return false
 end
 
---- mkdir -p
+--- mkdir -p (lua-filesystem: no shell, which a worker would start for
+-- every run)
 function M.mkdir_p(dir)
-  local ok = os.execute('mkdir -p ' .. M.quote(dir))
-  if not ok then error(string.format('rnn.experiment: cannot create the folder %s', dir), 0) end
+  local lfs = require 'lfs'
+  local path = dir:sub(1, 1) == '/' and '' or '.'
+  for part in dir:gmatch('[^/]+') do
+    path = path .. '/' .. part
+    if lfs.attributes(path, 'mode') ~= 'directory' then
+      local ok, err = lfs.mkdir(path)
+      -- (another process may have made it meanwhile)
+      if not ok and lfs.attributes(path, 'mode') ~= 'directory' then
+        error(string.format('rnn.experiment: cannot create the folder %s: %s', dir, tostring(err)), 0)
+      end
+    end
+  end
+end
+
+--- Removes the files of folder `dir` whose names start with `prefix`.
+function M.remove_prefixed(dir, prefix)
+  local lfs = require 'lfs'
+  if lfs.attributes(dir, 'mode') ~= 'directory' then return end
+  for name in lfs.dir(dir) do
+    if name:sub(1, #prefix) == prefix then os.remove(dir .. '/' .. name) end
+  end
 end
 
 --- rm -rf of a folder (the harness's own run folders only)

@@ -378,7 +378,8 @@ function Experiment:parser()
   p:option('--array-limit', 'With --launcher slurm: at most N tasks of the array at once (%N).'):argname('<N>')
   p:flag('--status', 'List every run as done, running, pending, failed, stopped or not started, and exit.')
   p:flag('--list', 'List the cells and exit.')
-  p:option('--worker', 'Run only this run (<cell>/seed-<n>): what worker processes and Slurm tasks do.')
+  p:option('--worker', "Run only this run (<cell>/seed-<n>; a Slurm task), or '-': the runs named on standard "
+    .. 'input (a worker process of --jobs).')
     :argname('<RUN>'):hidden(true)
   p:flag('--report', 'Only write the summary and report from the run folders (the report job of a Slurm '
     .. 'sweep).'):hidden(true)

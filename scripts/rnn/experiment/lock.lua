@@ -28,10 +28,7 @@ end
 
 local function ensure_dir(path)
   local d = path:match('^(.*)/[^/]*$')
-  if d and not lfs().attributes(d, 'mode') then
-    local ok = os.execute('mkdir -p \'' .. d:gsub("'", "'\\''") .. '\'')
-    if not ok then error('rnn.experiment: cannot create the folder ' .. d, 0) end
-  end
+  if d and not lfs().attributes(d, 'mode') then require('rnn.experiment.files').mkdir_p(d) end
 end
 
 --- Who this process is, as recorded in an owner file.

@@ -2,17 +2,22 @@
 -- machine, `jobs` at a time (rnnlua exp.lua --jobs N).
 --
 -- A worker is the same script started again — same interpreter, options
--- and arguments — with `--worker <cell>/seed-<n>` appended. It runs that
--- one run under the run's lock (rnn.experiment.lock), with `threads` BLAS
--- threads, sends its progress as JSON lines on descriptor 3
--- (rnn.experiment.progress, mode 'events'), and exits with
+-- and arguments — with `--worker -` appended. It reads the runs to do, one
+-- '<cell>/seed-<n>' line at a time, on its standard input, and does each
+-- under the run's lock (rnn.experiment.lock) with `threads` BLAS threads,
+-- in its own process memory, which later runs reuse (a fresh process per
+-- run would spend ~0.1 s faulting in its memory). It sends the progress of
+-- each as JSON lines on descriptor 3 (rnn.experiment.progress, mode
+-- 'events') and ends each with an 'exit' event whose code is
 --   0   the run is done (or was found done),
 --   1   the run failed (its error.txt written, a 'failed' event sent),
 --   73  another process holds the run's lock (tried again later),
---   75  stopped by a signal at a step's end, its checkpoint saved.
--- Anything else (a crash, a script that fails before the harness starts)
--- counts as a failure; the pool writes error.txt with the worker's last
--- lines of output.
+--   75  stopped by a signal at a step's end, its checkpoint saved (the
+--       worker then ends).
+-- The end of its input ends a worker. A worker that ends in the middle of a
+-- run (a crash, a sanitizer's report, a script that fails before the
+-- harness starts) fails that run; the pool writes its error.txt with the
+-- worker's last lines of output, and a new worker takes the next run.
 --
 -- Workers start in their own session (setsid): Ctrl-C on the terminal
 -- reaches only this process, which sends each worker one SIGTERM; every
@@ -82,27 +87,30 @@ function M.run(o)
     return not stopping and (o.keep_going or #result.failed == 0)
   end
 
-  local function finish(w)
+  local next_run -- function(): the next run to start, or nil
+
+  -- the end of a worker's run r: outcome from its 'exit' event, or from how
+  -- the worker ended
+  local function finish_run(w, code)
     local r = w.run
-    n_active = n_active - 1
-    workers[r.key] = nil
+    w.run = nil
     local outcome, detail
-    if w.killed and w.signal ~= 0 then
-      outcome = 'stopped'
-    elseif w.signal ~= 0 or not (w.code == 0 or w.code == M.EXIT_FAILED or w.code == M.EXIT_BUSY
-        or w.code == M.EXIT_STOPPED) or (w.code == M.EXIT_FAILED and not w.error) then
-      -- a crash; status 1 without a 'failed' event too (a sanitizer's
-      -- report, a C library's exit(1)): the worker wrote no error.txt
-      outcome = 'failed'
-      local how = w.signal ~= 0 and string.format('the worker (pid %d) died of signal %d', w.pid, w.signal)
-        or string.format('the worker (pid %d) exited with status %d', w.pid, w.code)
-      detail = how .. (#w.tail > 0 and (':\n' .. table.concat(w.tail, '\n')) or '')
-      o.on_crash(r, detail)
-    elseif w.code == M.EXIT_BUSY then
+    if code == nil then
+      -- the worker ended during the run
+      if w.killed and w.signal ~= 0 then
+        outcome = 'stopped'
+      else
+        outcome = 'failed'
+        local how = w.signal ~= 0 and string.format('the worker (pid %d) died of signal %d', w.pid, w.signal)
+          or string.format('the worker (pid %d) exited with status %d during the run', w.pid, w.code)
+        detail = how .. (#w.tail > 0 and (':\n' .. table.concat(w.tail, '\n')) or '')
+        o.on_crash(r, detail)
+      end
+    elseif code == M.EXIT_BUSY then
       outcome = 'busy'
-    elseif w.code == M.EXIT_STOPPED then
+    elseif code == M.EXIT_STOPPED then
       outcome = 'stopped'
-    elseif w.code == M.EXIT_FAILED then
+    elseif code == M.EXIT_FAILED then
       outcome = 'failed'
       detail = w.error or (#w.tail > 0 and table.concat(w.tail, '\n')) or 'failed'
     else
@@ -120,38 +128,59 @@ function M.run(o)
     board:finished(r, outcome, detail)
   end
 
-  local function maybe_finish(w)
+  -- gives worker w run r (through its standard input)
+  local function assign(w, r)
+    w.run, w.error, w.outcome, w.owner, w.tail = r, nil, nil, nil, {}
+    board:started(r)
+    w.input:write(r.rel .. '\n')
+  end
+
+  -- w is between runs: the next one, or the end of its input
+  local function next_for(w)
+    local r = (not stopping) and next_run() or nil
+    if r then assign(w, r)
+    elseif not w.input:is_closing() then w.input:close() end
+  end
+
+  local function worker_ended(w)
+    n_active = n_active - 1
+    workers[w] = nil
+    if w.run then finish_run(w, nil) end
+  end
+
+  local function maybe_ended(w)
     w.open = w.open - 1
-    if w.open == 0 then finish(w) end
+    if w.open == 0 then worker_ended(w) end
   end
 
   local function spawn(r)
-    -- stdout and stderr through libuv's pipes (socket pairs); the events
-    -- through a real pipe, which the worker opens as /dev/fd/3 (a socket
-    -- cannot be opened that way)
-    local out, err, ev = uv.new_pipe(false), uv.new_pipe(false), uv.new_pipe(false)
+    -- stdin, stdout and stderr through libuv's pipes (socket pairs); the
+    -- events through a real pipe, which the worker opens as /dev/fd/3 (a
+    -- socket cannot be opened that way)
+    local input, out, err, ev = uv.new_pipe(false), uv.new_pipe(false), uv.new_pipe(false), uv.new_pipe(false)
     local fds = uv.pipe({nonblock = true}, {nonblock = false})
     ev:open(fds.read)
     local args = {}
     for i = 2, #o.command do args[#args + 1] = o.command[i] end
     args[#args + 1] = '--worker'
-    args[#args + 1] = r.rel
-    local w = {run = r, open = 4, tail = {}, signal = 0}
-    local handle, pid = uv.spawn(o.command[1], {args = args, stdio = {nil, out, err, fds.write}, env = env,
+    args[#args + 1] = '-'
+    local w = {open = 4, tail = {}, signal = 0, input = input}
+    local handle, pid = uv.spawn(o.command[1], {args = args, stdio = {input, out, err, fds.write}, env = env,
       detached = true}, function(code, signal)
         w.code, w.signal = code, signal
         if w.handle then w.handle:close() end
-        maybe_finish(w)
+        if not input:is_closing() then input:close() end
+        maybe_ended(w)
       end)
     uv.fs_close(fds.write)
     if not handle then
-      for _, p in ipairs{out, err, ev} do p:close() end
+      for _, p in ipairs{input, out, err, ev} do p:close() end
       error(string.format('rnn.experiment: cannot start a worker (%s): %s', o.command[1], tostring(pid)), 0)
     end
     w.handle, w.pid = handle, pid
     n_active = n_active + 1
-    workers[r.key] = w
-    board:started(r)
+    workers[w] = true
+    assign(w, r)
     local function keep_tail(line)
       w.tail[#w.tail + 1] = line
       if #w.tail > TAIL_LINES then table.remove(w.tail, 1) end
@@ -164,7 +193,7 @@ function M.run(o)
         else
           if buf[1] ~= '' then on_line(buf[1]) end
           pipe:close()
-          maybe_finish(w)
+          maybe_ended(w)
         end
         if rerr then keep_tail('(read error: ' .. tostring(rerr) .. ')') end
       end)
@@ -179,17 +208,22 @@ function M.run(o)
     end)
     reader(ev, function(line)
       local ok, e = pcall(json.decode, line)
-      if not ok or type(e) ~= 'table' then return end
+      if not ok or type(e) ~= 'table' or not w.run then return end
       json.integers(e)
       if e.ev == 'busy' then w.owner = e.owner
       elseif e.ev == 'failed' then w.error = e.error
       elseif e.ev == 'outcome' then w.outcome = e.outcome
-      else board:event(r, e) end
+      elseif e.ev == 'exit' then
+        finish_run(w, e.code)
+        next_for(w)
+      else board:event(w.run, e) end
     end)
   end
 
-  local function start_more()
-    while n_active < o.jobs and #queue > 0 and may_start() do
+  -- the next run to start (skipping those found done, deferring those
+  -- held elsewhere), or nil
+  next_run = function()
+    while #queue > 0 and may_start() do
       local r = table.remove(queue, 1)
       if o.is_done(r) then
         result.outcome[r.key] = 'skipped'
@@ -197,14 +231,22 @@ function M.run(o)
         board:finished(r, 'skipped')
       else
         local owner = lock.held(o.lock_path(r))
-        if owner then
-          deferred[#deferred + 1] = {run = r, owner = owner, next_check = clock() + 1}
-          board:message(string.format('[%d/%d] %s seed %d: held by %s; waiting for it', r.index, board.total, r.name,
-            r.seed, lock.describe(owner)))
-        else
-          spawn(r)
-        end
+        if not owner then return r end
+        deferred[#deferred + 1] = {run = r, owner = owner, next_check = clock() + 1}
+        board:message(string.format('[%d/%d] %s seed %d: held by %s; waiting for it', r.index, board.total, r.name,
+          r.seed, lock.describe(owner)))
       end
+    end
+    return nil
+  end
+
+  -- (a worker between runs takes the next at once or has its input closed,
+  -- so only new workers start runs here)
+  local function start_more()
+    while n_active < o.jobs do
+      local r = next_run()
+      if not r then break end
+      spawn(r)
     end
   end
 
@@ -230,7 +272,8 @@ function M.run(o)
   end
 
   local function signal_workers(sig)
-    for _, w in pairs(workers) do
+    for w in pairs(workers) do
+      if not w.input:is_closing() then w.input:close() end
       if sig == 'sigkill' then w.killed = true end
       pcall(uv.process_kill, w.handle, sig)
     end

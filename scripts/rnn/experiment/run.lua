@@ -160,7 +160,7 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
       error(string.format('rnn.experiment: %s: the checkpoint is at step %d, past steps = %d', dir, start, total), 0)
     end
   end
-  os.execute('rm -f ' .. files.quote(ckpt) .. '.tmp.*') -- temporary files of a killed save
+  files.remove_prefixed(dir, 'checkpoint.safetensors.tmp.') -- temporary files of a killed save
   local metrics = files.Metrics.open(dir, start, total)
   local info = {experiment = self.name, cell = cell.name, seed = seed}
   local kill_at = os.getenv('RNNLUA_EXPERIMENT_KILL_AT')

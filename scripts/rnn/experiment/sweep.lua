@@ -235,24 +235,32 @@ function M.serial(exp, o, cfg, order, opts)
 end
 
 ---------------------------------------------------------------------------
--- A worker: one run, for the pool or a Slurm task
+-- A worker: runs for the pool, or one run as a Slurm task
 
---- Runs the one run named `rel` ('<cell dir>/seed-<n>') and returns the
--- exit status for the process: 0 done, 1 failed, 73 held elsewhere (pool
--- workers only; a standalone worker waits for it), 75 stopped by a signal.
--- A pool worker (RNNLUA_WORKER_FD set) sends events on that descriptor;
--- a standalone one (a Slurm task) prints plain progress lines, and on
--- Slurm's warning signal (USR1) saves a checkpoint and requeues itself.
-function M.worker(exp, o, cfg, runs, dir)
-  local r
+local function find_run(runs, rel, option)
   for _, x in ipairs(runs) do
-    if x.rel == o.worker then r = x break end
+    if x.rel == rel then return x end
   end
-  if not r then
-    error(string.format("rnn.experiment: --worker %s: no such run in this invocation (runs: %s%s)", o.worker,
-      runs[1] and runs[1].rel or 'none', #runs > 1 and ', ...' or ''), 0)
-  end
+  error(string.format("rnn.experiment: %s %s: no such run in this invocation (runs: %s%s)", option, rel,
+    runs[1] and runs[1].rel or 'none', #runs > 1 and ', ...' or ''), 0)
+end
+
+--- Runs `o.worker` and returns the exit status for the process: 0 done, 1
+-- failed, 73 held elsewhere (pool workers only; a standalone worker waits
+-- for it), 75 stopped by a signal. o.worker is a run ('<cell dir>/seed-<n>')
+-- or '-': the runs named on standard input, one a line, each ended by an
+-- 'exit' event with its status, until the input ends or a run is stopped
+-- (rnn.experiment.pool). A pool worker (RNNLUA_WORKER_FD set) sends events
+-- on that descriptor; a standalone one (a Slurm task) prints plain
+-- progress lines, and on Slurm's warning signal (USR1) saves a checkpoint
+-- and requeues itself.
+function M.worker(exp, o, cfg, runs, dir)
   local fd = os.getenv('RNNLUA_WORKER_FD')
+  if o.worker == '-' and not fd then
+    error('rnn.experiment: --worker -: runs from standard input are for the workers of a sweep '
+      .. '(RNNLUA_WORKER_FD is not set)', 0)
+  end
+  local first = o.worker ~= '-' and find_run(runs, o.worker, '--worker') or nil
   local events, prog_mode, out
   if fd then
     out = io.open('/dev/fd/' .. fd, 'w')
@@ -281,18 +289,18 @@ function M.worker(exp, o, cfg, runs, dir)
     if fd and (uv.os_getppid() ~= ppid or (events and events.broken)) then return 'the sweep process is gone' end
     return nil
   end
-  local code
-  local ok, err = pcall(function()
+
+  -- the one run r, under its lock: its exit status
+  local function work_on(r)
     local lk, owner
     if not is_done(r) then
       lk, owner = lock.acquire(lock.path(dir, r.rel))
       while not lk do
         if fd then
           send{ev = 'busy', owner = owner}
-          code = pool_codes.busy
-          return
+          return pool_codes.busy
         end
-        if stop() then code = pool_codes.stopped return end
+        if stop() then return pool_codes.stopped end
         io.stdout:write(string.format('%s seed %d: held by %s; waiting\n', r.name, r.seed, lock.describe(owner)))
         io.stdout:flush()
         sleep(5)
@@ -304,7 +312,7 @@ function M.worker(exp, o, cfg, runs, dir)
     if lk then lk:release() end
     if rok then
       send{ev = 'outcome', outcome = status == 'skipped' and 'skipped' or 'done'}
-      code = pool_codes.ok
+      return pool_codes.ok
     elseif run.is_stop(marker) then
       send{ev = 'stopped', step = marker.step}
       if not fd then
@@ -312,12 +320,25 @@ function M.worker(exp, o, cfg, runs, dir)
         io.stdout:flush()
       end
       if slurm_task and marker.reason == 'SIGUSR1' then require('rnn.experiment.slurm').requeue_self() end
-      code = pool_codes.stopped
-    else
-      write_error(r, marker)
-      send{ev = 'failed', error = tostring(marker)}
-      if not fd then io.stderr:write(failure_message(r, marker), '\n') end
-      code = pool_codes.failed
+      return pool_codes.stopped
+    end
+    write_error(r, marker)
+    send{ev = 'failed', error = tostring(marker)}
+    if not fd then io.stderr:write(failure_message(r, marker), '\n') end
+    return pool_codes.failed
+  end
+
+  local code = pool_codes.ok
+  local ok, err = pcall(function()
+    if first then
+      code = work_on(first)
+      return
+    end
+    for line in io.stdin:lines() do
+      code = work_on(find_run(runs, line, '--worker - (standard input)'))
+      send{ev = 'exit', code = code}
+      if code == pool_codes.stopped or stop() then break end
+      collectgarbage()
     end
   end)
   core()._signals_release()
