@@ -19,6 +19,7 @@ rnn.init = require 'rnn.initializers' -- not rnn/init.lua: that file is this pac
 rnn.clip = require 'rnn.clip'
 rnn.data = require 'rnn.data'
 rnn.experiment = require 'rnn.experiment'
+rnn.stats = require 'rnn.stats'
 -- rnn.distributed loads on first use (the MPI module rnn/mpi.so and libmpi
 -- only under a launcher): most processes never need it
 setmetatable(rnn, {__index = function(t, k)
