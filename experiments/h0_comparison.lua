@@ -167,6 +167,8 @@ Expected from the literature (Zimmermann et al. 2012; Pitis 2016, "Non-zero init
             h0_std = 0.5, h0_noise = 0.5, k = 5, positions = 40, val_batch = 512, checkpoint_every = 50,
             eval_every = 50},
   seeds = 2,
+  -- every h0 against the zero h0, within a task (comparing tasks says nothing)
+  baseline = {h0 = 'zero'},
   summary = {'val_loss_first_k', 'val_loss', 'train_loss'},
   plots = {facet = 'task', metrics = {'loss', 'loss_first_k', 'grad_norm', 'clipped'},
            titles = {loss_by_position = 'validation loss at each position after a reset'},

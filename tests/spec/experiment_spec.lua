@@ -237,13 +237,24 @@ describe('rnn.experiment runs', function()
     local r = run(toy(), {'--out', dir})
     local ed = dir .. '/toy'
     local csv = read(ed .. '/summary.csv')
-    assert.truthy(csv:find('^opt,lr,cell,runs,val_loss_mean,val_loss_std,train_loss_mean'))
+    assert.truthy(csv:find('^opt,lr,cell,runs,val_loss_n,val_loss_mean,val_loss_sd,val_loss_ci_low,val_loss_ci_high,'
+      .. 'val_loss_diverged,train_loss_n'))
     local md = read(ed .. '/summary.md')
     assert.truthy(md:find('±', 1, true))
     assert.truthy(md:find('| sgd ', 1, true))
+    assert.truthy(md:find('sample sd', 1, true))
     assert.equal(4, #r.rows)
     assert.equal(2, r.rows[1].n)
-    assert.is_number(r.rows[1].stats.val_loss.std)
+    assert.is_number(r.rows[1].stats.val_loss.sd)
+    -- a grid of 2 x 2: opt pairs at each lr, lr pairs at each opt; per metric
+    local cmp = read(ed .. '/comparisons.csv')
+    assert.truthy(cmp:find('^metric,cell_a,cell_b,n,diff,ci_low,ci_high,p,p_holm,effect,n_for_power,'))
+    local lines = select(2, cmp:gsub('\n', ''))
+    local metrics = 0
+    for _ in pairs(r.rows[1].stats) do metrics = metrics + 1 end
+    assert.equal(1 + 4 * metrics, lines)
+    assert.truthy(read(ed .. '/comparisons.md'):find('p (Holm)', 1, true))
+    assert.truthy(md:find('n for 80% power', 1, true))
     local html = read(ed .. '/index.html')
     assert.truthy(html:find('Linear regression, for the tests.', 1, true))
     assert.truthy(html:find('<svg', 1, true))
@@ -269,15 +280,32 @@ describe('rnn.experiment runs', function()
 end)
 
 describe('rnn.experiment summary', function()
-  it('computes mean and sample standard deviation', function()
-    local m, s = report.mean_std{1, 2, 3, 4}
-    assert.equal(2.5, m)
-    assert.near(math.sqrt(5 / 3), s, 1e-15)
-    m, s = report.mean_std{7}
-    assert.equal(7, m)
-    assert.is_nil(s)
-    assert.equal('2.5 ± 1.3', report.format_mean_std(2.5, math.sqrt(5 / 3)))
-    assert.equal('7', report.format_mean_std(7, nil))
+  it('computes mean, sample sd and a t interval per cell; non-finite values are counted as diverged', function()
+    local summary = require 'rnn.experiment.summary'
+    local opts = summary.options()
+    local s = summary.describe({[1] = 1, [2] = 2, [3] = 3, [4] = 4}, opts)
+    assert.equal(2.5, s.mean)
+    assert.near(math.sqrt(5 / 3), s.sd, 1e-15)
+    -- mean -+ t(0.975, 3) sd / sqrt(4), by hand with scipy.stats.t.ppf
+    assert.near(0.445739743239121, s.ci_low, 1e-12)
+    assert.near(4.5542602567608785, s.ci_high, 1e-12)
+    assert.equal('2.5 ± 1.3 [0.4457, 4.554]', summary.format(s))
+    s = summary.describe({[1] = 1, [2] = 0 / 0, [3] = 3, [4] = math.huge}, opts)
+    assert.same({2, 2, 4}, {s.n, s.diverged, s.runs})
+    assert.equal(2, s.mean)
+    assert.truthy(summary.format(s):find('diverged 2/4', 1, true))
+    s = summary.describe({[1] = 0 / 0, [2] = 0 / 0}, opts)
+    assert.equal('diverged 2/2', summary.format(s))
+    assert.equal('7', summary.format(summary.describe({[1] = 7}, opts)))
+    -- a bootstrap interval where asked: deterministic, near the t interval
+    local xs = {}
+    for i = 1, 40 do xs[i] = math.sin(i) end
+    local b1 = summary.describe(xs, summary.options{ci = 'bootstrap'})
+    local b2 = summary.describe(xs, summary.options{ci = 'bootstrap'})
+    local t = summary.describe(xs, opts)
+    assert.equal(b1.ci_low, b2.ci_low)
+    assert.near(t.ci_low, b1.ci_low, 0.05)
+    assert.near(t.ci_high, b1.ci_high, 0.05)
   end)
 
   it('summarizes per cell with success rates', function()
@@ -291,13 +319,13 @@ describe('rnn.experiment summary', function()
     local rows, names = report.summarize(cells, runs)
     assert.same({'v', 'train_loss'}, names)
     assert.equal(2, rows[1].stats.v.mean)
-    assert.near(math.sqrt(2), rows[1].stats.v.std, 1e-15)
+    assert.near(math.sqrt(2), rows[1].stats.v.sd, 1e-15)
     assert.equal(4, rows[1].stats.train_loss.mean)
     assert.same({k = 1, n = 2}, rows[1].success)
     assert.equal(1, rows[2].n)
     assert.equal(2, rows[2].total)
     local md = report.markdown({'a'}, rows, names)
-    assert.truthy(md:find('| x | 2      | 2 ± 1.4 | 4 ± 1.4    | 1/2 (50%)  |', 1, true))
+    assert.truthy(md:find('| x | 2      | 2 ± 1.4 [-10.71, 14.71] | 4 ± 1.4 [-8.706, 16.71] | 1/2 (50%)  |', 1, true))
     assert.truthy(md:find('1 of 2', 1, true))
   end)
 
@@ -420,5 +448,165 @@ describe('rnn.experiment command line', function()
                           '--fresh', 'checkpoint_every', 'noise', 'Grid (4 cells', 'sgd, adam'} do
       assert.truthy(h:find(want, 1, true), want)
     end
+  end)
+end)
+
+describe('rnn.experiment comparisons', function()
+  local compare = require 'rnn.experiment.compare'
+  local summary = require 'rnn.experiment.summary'
+
+  it('pairs the cells that differ in one axis, or each cell with its baseline', function()
+    local cells = E.expand_grid{{'a', {'x', 'y', 'z'}}, {'b', {1, 2}}}
+    local axes, values = {'a', 'b'}, {a = {'x', 'y', 'z'}, b = {1, 2}}
+    local ps = compare.pairs(cells, axes, values)
+    assert.equal(9, #ps) -- a: 3 pairs at each b; b: one pair at each a
+    for _, p in ipairs(ps) do
+      local other = p.axis == 'a' and 'b' or 'a'
+      assert.equal(p.a.values[other], p.b.values[other])
+      -- the later value of the axis is cell_a
+      local function idx(v) for i, x in ipairs(values[p.axis]) do if x == v then return i end end end
+      assert.is_true(idx(p.a.values[p.axis]) > idx(p.b.values[p.axis]))
+    end
+    ps = compare.pairs(cells, axes, values, {a = 'x'})
+    assert.equal(4, #ps)
+    for _, p in ipairs(ps) do assert.equal('x', p.b.values.a) end
+  end)
+
+  -- the values of two cells over four seeds; references: scipy.stats
+  -- ttest_rel / ttest_ind(equal_var=False) and the t interval by hand
+  local A = {1.0, 2.0, 3.5, 4.0}
+  local B = {0.5, 1.7, 3.0, 3.9}
+  local function ctx_of(a, b, extra)
+    local runs = {}
+    for i = 1, #a do
+      runs[#runs + 1] = {cell = 'h=y', seed = i, done = {eval = {v = a[i]}, setup_rng = 'f' .. i}}
+      runs[#runs + 1] = {cell = 'h=x', seed = i, done = {eval = {v = b[i]}, setup_rng = 'f' .. i}}
+    end
+    local ctx = {cells = E.expand_grid{{'h', {'x', 'y'}}}, axes = {'h'}, axis_values = {h = {'x', 'y'}}, runs = runs}
+    for k, v in pairs(extra or {}) do ctx[k] = v end
+    return ctx
+  end
+
+  it('tests paired seeds with the paired t test, and says whether they drew the same numbers', function()
+    local rows = compare.compare(ctx_of(A, B), {'v'})
+    assert.equal(1, #rows)
+    local r = rows[1]
+    assert.same({'v', 'h=y', 'h=x', 4, 'yes', 'yes'}, {r.metric, r.cell_a, r.cell_b, r.n, r.paired, r.same_draws})
+    assert.near(0.35, r.diff, 1e-15)
+    assert.near(0.0453039638341845, r.ci_low, 1e-12)
+    assert.near(0.6546960361658156, r.ci_high, 1e-12)
+    assert.near(0.035352847002517326, r.p, 1e-10)
+    assert.near(0.7417826332156517, r.p_welch, 1e-10)
+    assert.near(1.827815387534828, r.effect, 1e-12)
+    assert.equal(r.p, r.p_holm) -- a family of one
+    assert.is_true(r.boot_low < r.diff and r.diff < r.boot_high)
+    assert.is_true(r.n_for_power >= 2 and r.n_for_power <= 6)
+    local csv = compare.csv(rows)
+    assert.truthy(csv:find('\nv,h=y,h=x,4,0.35', 1, true))
+  end)
+
+  it('leaves out and counts seeds with a non-finite value; draws differ when the setups did', function()
+    local a = {A[1], 0 / 0, A[3], A[4]}
+    local ctx = ctx_of(a, B)
+    ctx.runs[1].done.setup_rng = 'other'
+    local r = compare.compare(ctx, {'v'})[1]
+    assert.equal(3, r.n)
+    assert.equal(1, r.diverged)
+    assert.near(0.11070270820011234, r.p, 1e-10) -- ttest_rel on the three finite pairs
+    assert.equal('some', r.same_draws)
+    local md = compare.markdown({r})
+    assert.truthy(md:find('3 (1 diverged)', 1, true))
+    assert.falsy(md:find('nan', 1, true))
+  end)
+
+  it('uses Welch when seeds are declared unpaired, and Holm over the comparisons of a metric', function()
+    local r = compare.compare(ctx_of(A, B, {paired = false}), {'v'})[1]
+    assert.equal('no', r.paired)
+    assert.near(0.7417826332156517, r.p, 1e-10)
+    assert.is_nil(r.boot_low)
+    -- three cells on one axis: three comparisons, one family
+    local runs = {}
+    local vals = {x = {1, 2, 3, 4}, y = {1.5, 2.4, 3.6, 4.3}, z = {3, 4.1, 5, 6.2}}
+    for cell, vs in pairs(vals) do
+      for i, v in ipairs(vs) do runs[#runs + 1] = {cell = 'h=' .. cell, seed = i, done = {eval = {v = v}}} end
+    end
+    local rows = compare.compare({cells = E.expand_grid{{'h', {'x', 'y', 'z'}}}, axes = {'h'},
+      axis_values = {h = {'x', 'y', 'z'}}, runs = runs}, {'v'})
+    assert.equal(3, #rows)
+    local ps = {}
+    for i, row in ipairs(rows) do ps[i] = row.p end
+    local sorted = {table.unpack(ps)}
+    table.sort(sorted)
+    for _, row in ipairs(rows) do
+      -- Holm: the k-th smallest p times (3 - k + 1), monotone, at most 1
+      local k
+      for i, p in ipairs(sorted) do if p == row.p then k = i end end
+      local expect = 0
+      for i = 1, k do expect = math.max(expect, math.min(1, sorted[i] * (3 - i + 1))) end
+      assert.near(expect, row.p_holm, 1e-15)
+    end
+  end)
+
+  it('takes the seeds for 80% power from a declared min_effect', function()
+    local r = compare.compare(ctx_of(A, B, {min_effect = {v = 0.05}}), {'v'})[1]
+    local big = compare.compare(ctx_of(A, B), {'v'})[1]
+    assert.is_true(r.n_for_power > big.n_for_power)
+  end)
+
+  it('refuses bad statistics options in the declaration, naming the field', function()
+    local function bad(fields, pattern)
+      local ok, err = pcall(toy, fields)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(pattern), tostring(err))
+    end
+    bad({baseline = {nope = 1}}, "baseline: 'nope' is not a grid axis")
+    bad({baseline = {opt = 'rmsprop'}}, "baseline: rmsprop is not a value of grid axis 'opt'")
+    bad({stats = {level = 1.5}}, 'stats.level must be a number in %(0, 1%)')
+    bad({stats = {ci = 'normal'}}, "stats.ci must be 't' or 'bootstrap'")
+    bad({min_effect = {val_loss = -1}}, 'min_effect.val_loss must be a positive finite number')
+    bad({paired = 'yes'}, 'paired must be a boolean')
+  end)
+end)
+
+describe('rnn.experiment --target-ci', function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() os.execute('rm -rf "' .. dir .. '"') end)
+
+  it('parses metric=width, --max-seeds and --seed-batch, and refuses bad ones', function()
+    local exp = toy()
+    local o = assert(exp:parse{'--target-ci', 'val_loss=0.02', '--max-seeds', '9', '--seed-batch', '3'})
+    assert.same({{'val_loss', 0.02}}, o.target_ci)
+    assert.same({9, 3}, {o.max_seeds, o.seed_batch})
+    assert.same({3, 5, 8}, assert(exp:parse{'--seed-list', '3,5,8'}).seeds)
+    for _, case in ipairs{
+      {{'--target-ci', 'val_loss'}, 'expected metric=width'},
+      {{'--target-ci', 'val_loss=-1'}, 'expected metric=width with a positive width'},
+      {{'--max-seeds', '4'}, '--max-seeds goes with --target-ci'},
+      {{'--target-ci', 'val_loss=1', '--seed-batch', '0'}, '--seed-batch must be a positive integer'},
+      {{'--target-ci', 'val_loss=1', '--launcher', 'slurm'}, 'not with --launcher slurm'},
+    } do
+      local bad, err = exp:parse(case[1])
+      assert.is_nil(bad, table.concat(case[1], ' '))
+      assert.truthy(err:find(case[2], 1, true), err)
+    end
+  end)
+
+  it('stops at once when the intervals are narrow enough, else adds seeds up to --max-seeds', function()
+    local r = run(toy(), {'--out', dir, '--seeds', '2', '--only', 'lr=0.1', '--target-ci', 'val_loss=1e9'})
+    assert.same({'target', 1}, {r.adaptive.reason, r.adaptive.rounds})
+    assert.same({1, 2}, r.adaptive.seeds)
+    r = run(toy(), {'--out', dir, '--seeds', '2', '--only', 'lr=0.1', '--target-ci', 'val_loss=1e-12',
+      '--max-seeds', '5', '--seed-batch', '2'})
+    assert.same({'max-seeds', 3}, {r.adaptive.reason, r.adaptive.rounds})
+    assert.same({1, 2, 3, 4, 5}, r.adaptive.seeds)
+    assert.truthy(io.open(dir .. '/toy/opt=adam,lr=0.1/seed-5/done'))
+    assert.equal(5, r.comparisons[1].n)
+    local md = read(dir .. '/toy/summary.md')
+    assert.truthy(md:find('stopped at --max-seeds 5', 1, true), md)
+    assert.truthy(read(dir .. '/toy/index.html'):find('--target-ci: 5 seeds in 3 rounds', 1, true))
+    local ok, err = pcall(run, toy(), {'--out', dir, '--seeds', '2', '--only', 'lr=0.1', '--target-ci', 'nope=1'})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("no comparison has the metric 'nope'", 1, true), tostring(err))
   end)
 end)

@@ -53,6 +53,16 @@
 --                against t).
 --   summary      optional: the metric names of the summary table, in order
 --                (default: every evaluation metric, then train_loss)
+--   stats        optional: {level = 0.95, ci = 't' | 'bootstrap' (the
+--                summary's interval of the mean), resamples = 10000, seed
+--                = 1 (of the bootstrap's own generator)}
+--   baseline     optional: {axis = value}: compare every cell with the one
+--                that has this value of the axis (default: every two cells
+--                that differ in one axis; rnn.experiment.compare)
+--   paired       optional: false when the seeds do not pair the cells
+--                (default true: the same seed gives the same start)
+--   min_effect   optional: {metric = difference}: the smallest difference
+--                of interest, for the seeds needed for 80% power
 --   plots        optional: {facet = axis (one figure per value of it),
 --                metrics = {per-step columns to plot}, log_y = {name =
 --                true|false} (default: log for names with 'loss' or 'norm'
@@ -111,7 +121,12 @@
 --                                   evaluation without series), train (means
 --                                   over the last tenth of the steps), last
 --                                   (the last training row)}
---   summary.csv, summary.md, plots/*.svg, index.html
+--   summary.csv, summary.md     per cell and metric: n, mean, sample sd,
+--                                   95% CI of the mean, diverged runs
+--   comparisons.csv, comparisons.md  (with a grid) paired differences of
+--                                   cells with CIs, p, Holm's p, effect,
+--                                   seeds for 80% power
+--   plots/*.svg, index.html
 -- The cell folder name is 'axis=value,axis=value' with characters other
 -- than letters, digits and . _ - = , + replaced by '_'.
 --
@@ -213,7 +228,8 @@ function M.new(spec)
   local fn = 'rnn.experiment.new'
   if type(spec) ~= 'table' then fail(2, '%s: argument 1 must be a table, got %s', fn, type(spec)) end
   local known = {name = true, description = true, grid = true, config = true, seeds = true, setup = true,
-                 step = true, evaluate = true, summary = true, plots = true}
+                 step = true, evaluate = true, summary = true, plots = true, stats = true, baseline = true,
+                 paired = true, min_effect = true}
   for k in pairs(spec) do
     if not known[k] then
       local ks = {}
@@ -294,6 +310,58 @@ function M.new(spec)
     fail(2, '%s: seeds must be a count or an array of integers, got %s', fn, tostring(seeds))
   end
   self.seeds = seeds
+  -- statistics
+  if spec.paired ~= nil and type(spec.paired) ~= 'boolean' then
+    fail(2, '%s: paired must be a boolean, got %s', fn, type(spec.paired))
+  end
+  self.paired = spec.paired
+  if spec.baseline ~= nil then
+    if type(spec.baseline) ~= 'table' then
+      fail(2, '%s: baseline must be a table {axis = value}, got %s', fn, type(spec.baseline))
+    end
+    for axis, v in pairs(spec.baseline) do
+      local vals = axis_values[axis]
+      if not vals then fail(2, "%s: baseline: '%s' is not a grid axis", fn, tostring(axis)) end
+      local found = false
+      for _, x in ipairs(vals) do if x == v then found = true end end
+      if not found then fail(2, "%s: baseline: %s is not a value of grid axis '%s'", fn, tostring(v), axis) end
+    end
+  end
+  self.baseline = spec.baseline
+  if spec.min_effect ~= nil then
+    if type(spec.min_effect) ~= 'table' then
+      fail(2, '%s: min_effect must be a table {metric = smallest difference of interest}, got %s', fn,
+        type(spec.min_effect))
+    end
+    for k, v in pairs(spec.min_effect) do
+      if type(v) ~= 'number' or not (v > 0) or v == math.huge then
+        fail(2, '%s: min_effect.%s must be a positive finite number, got %s', fn, tostring(k), tostring(v))
+      end
+    end
+  end
+  self.min_effect = spec.min_effect
+  if spec.stats ~= nil then
+    local st = spec.stats
+    if type(st) ~= 'table' then fail(2, '%s: stats must be a table, got %s', fn, type(st)) end
+    for k in pairs(st) do
+      if k ~= 'level' and k ~= 'ci' and k ~= 'resamples' and k ~= 'seed' then
+        fail(2, "%s: stats: unknown field '%s' (known: ci, level, resamples, seed)", fn, tostring(k))
+      end
+    end
+    if st.level ~= nil and (type(st.level) ~= 'number' or not (st.level > 0 and st.level < 1)) then
+      fail(2, '%s: stats.level must be a number in (0, 1), got %s', fn, tostring(st.level))
+    end
+    if st.ci ~= nil and st.ci ~= 't' and st.ci ~= 'bootstrap' then
+      fail(2, "%s: stats.ci must be 't' or 'bootstrap', got %s", fn, tostring(st.ci))
+    end
+    if st.resamples ~= nil and (math.type(st.resamples) ~= 'integer' or st.resamples < 100) then
+      fail(2, '%s: stats.resamples must be an integer >= 100, got %s', fn, tostring(st.resamples))
+    end
+    if st.seed ~= nil and math.type(st.seed) ~= 'integer' then
+      fail(2, '%s: stats.seed must be an integer, got %s', fn, tostring(st.seed))
+    end
+  end
+  self.stats = spec.stats
   return self
 end
 
@@ -366,7 +434,7 @@ function Experiment:parser()
   p:option('--set', 'Override a configuration key (repeatable).'):argname('<key=value>'):count('*')
   p:option('--only', 'Run only the cells whose name contains TEXT (repeatable).'):argname('<TEXT>'):count('*')
   p:flag('--fresh', 'Delete earlier results of these cells first.')
-  p:option('--threads', 'BLAS threads (default: as OpenBLAS decides).'):argname('<N>')
+  p:option('--threads', 'BLAS threads of each run (default: 1).'):argname('<N>')
   p:flag('--quiet', 'No progress display.')
   p:flag('--keep-going', 'Carry on with the other runs after a run fails.')
   p:option('--jobs', 'Runs at a time, each in its own worker process (default: one per core, at most the '
@@ -377,10 +445,16 @@ function Experiment:parser()
     .. 'time=02:00:00, mem=4G, account=..., cpus-per-task=...'):argname('<key=value>'):count('*')
   p:option('--array-limit', 'With --launcher slurm: at most N tasks of the array at once (%N).'):argname('<N>')
   p:flag('--status', 'List every run as done, running, pending, failed, stopped or not started, and exit.')
+  p:option('--target-ci', 'Add seeds in rounds until the 95% interval of every comparison of METRIC is narrower '
+    .. 'than WIDTH (repeatable).'):argname('<METRIC=WIDTH>'):count('*')
+  p:option('--max-seeds', 'With --target-ci: stop adding seeds at N (default 50).'):argname('<N>')
+  p:option('--seed-batch', 'With --target-ci: seeds added a round (default 5).'):argname('<N>')
   p:flag('--list', 'List the cells and exit.')
   p:option('--worker', "Run only this run (<cell>/seed-<n>; a Slurm task), or '-': the runs named on standard "
     .. 'input (a worker process of --jobs).')
     :argname('<RUN>'):hidden(true)
+  p:option('--seed-list', 'The seeds, as a comma-separated list (the workers of --target-ci rounds).')
+    :argname('<S,S,...>'):hidden(true)
   p:flag('--report', 'Only write the summary and report from the run folders (the report job of a Slurm '
     .. 'sweep).'):hidden(true)
   local lines = {'Configuration (--set key=value):'}
@@ -419,7 +493,7 @@ end
 -- only (array), fresh, threads, quiet, keep_going, jobs (a count or
 -- 'auto'), launcher ('local' | 'slurm'), slurm ({{key, value}, ...}),
 -- array_limit, status, worker (a run: '<cell dir>/seed-<n>'),
--- report_only}. execute also takes command ({exe, args...}: how to start
+-- report_only, target_ci ({{metric, width}, ...}), max_seeds, seed_batch}. execute also takes command ({exe, args...}: how to start
 -- this script again, for workers; run() fills it in) and print.
 function Experiment:parse(argv)
   local args = {}
@@ -435,6 +509,14 @@ function Experiment:parse(argv)
     if not n then return nil, err end
     o.seeds = {}
     for i = 1, n do o.seeds[i] = i end
+  end
+  if r.seed_list then
+    o.seeds = {}
+    for part in (r.seed_list .. ','):gmatch('([^,]*),') do
+      local n = math.tointeger(tonumber(part))
+      if not n then return nil, string.format('--seed-list %s: expected integers separated by commas', r.seed_list) end
+      o.seeds[#o.seeds + 1] = n
+    end
   end
   if r.threads then
     local n, err = positive_int('--threads', r.threads)
@@ -460,6 +542,27 @@ function Experiment:parse(argv)
     if not k then return nil, string.format("--slurm %s: expected key=value, e.g. partition=cpu", kv) end
     if o.launcher ~= 'slurm' then return nil, '--slurm goes with --launcher slurm' end
     o.slurm[#o.slurm + 1] = {k, v}
+  end
+  o.target_ci = {}
+  for _, kv in ipairs(r.target_ci or {}) do
+    local k, v = kv:match('^([%w_]+)=(.*)$')
+    local w = tonumber(v)
+    if not k or not w or not (w > 0) or w == math.huge then
+      return nil, string.format('--target-ci %s: expected metric=width with a positive width, e.g. val_loss=0.02', kv)
+    end
+    o.target_ci[#o.target_ci + 1] = {k, w}
+  end
+  for _, name in ipairs{'max_seeds', 'seed_batch'} do
+    if r[name] then
+      local flag = '--' .. name:gsub('_', '-')
+      local n, err = positive_int(flag, r[name])
+      if not n then return nil, err end
+      if #o.target_ci == 0 then return nil, flag .. ' goes with --target-ci' end
+      o[name] = n
+    end
+  end
+  if #o.target_ci > 0 and o.launcher == 'slurm' then
+    return nil, '--target-ci adds seeds in rounds on this machine or under mpirun, not with --launcher slurm'
   end
   if r.steps then
     local n, err = positive_int('--steps', r.steps)
@@ -607,6 +710,9 @@ function Experiment:execute(o)
   if o.list then
     for _, c in ipairs(cells) do print_(c.name) end
     return {cells = cells}
+  end
+  if o.target_ci and #o.target_ci > 0 and not (o.worker or o.status or o.report_only) then
+    return require('rnn.experiment.adaptive').execute(self, o, cfg, cells, seeds, dir)
   end
   return sweep.execute(self, o, cfg, cells, seeds, dir)
 end

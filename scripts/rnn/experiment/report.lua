@@ -6,13 +6,15 @@
 local json = require 'rnn.experiment.json'
 local files = require 'rnn.experiment.files'
 local svg = require 'rnn.experiment.svg'
+local summary = require 'rnn.experiment.summary'
+local compare = require 'rnn.experiment.compare'
 
 local M = {}
 
 local function finite(v) return type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge end
 
 ---------------------------------------------------------------------------
--- Statistics
+-- The tables (rnn.experiment.summary, rnn.experiment.compare)
 
 --- mean and sample standard deviation (n - 1 in the denominator; nil with
 -- fewer than two values) of an array of numbers. NaN in, NaN out.
@@ -28,198 +30,11 @@ function M.mean_std(xs)
   return mean, math.sqrt(q / (n - 1))
 end
 
---- "mean ± std" with 4 significant digits ("mean" alone without a std).
-function M.format_mean_std(mean, std)
-  if mean == nil then return 'n/a' end
-  if std == nil then return string.format('%.4g', mean) end
-  return string.format('%.4g ± %.2g', mean, std)
-end
-
--- the final metrics of a run from its done marker: evaluation metrics as
--- named, training metrics (means over the last tenth of the steps) as
--- train_<name>; booleans as 1/0
-local function final_metrics(done)
-  local out = {}
-  for k, v in pairs(done.eval or {}) do
-    if type(v) == 'number' or type(v) == 'boolean' then out[k] = v end
-  end
-  for k, v in pairs(done.train or {}) do
-    if type(v) == 'number' then out['train_' .. k] = v end
-  end
-  return out
-end
-M.final_metrics = final_metrics
-
---- summarize(cells, runs, names) -> rows, names. cells: array of cells
--- ({name, values}); runs: array of {cell = name, seed, done = marker or
--- nil}; names: the metrics to show (nil: every evaluation metric, then
--- train_loss). Each row: {cell, values, n (finished runs), total (runs),
--- stats = {name = {mean, std, n}}, success = {k, n} or nil}.
-function M.summarize(cells, runs, names)
-  local by_cell = {}
-  for _, r in ipairs(runs) do
-    by_cell[r.cell] = by_cell[r.cell] or {}
-    table.insert(by_cell[r.cell], r)
-  end
-  -- the metric names when not given
-  local any_success = false
-  if not names then
-    local seen, evals = {}, {}
-    local has_train_loss = false
-    for _, r in ipairs(runs) do
-      if r.done then
-        for k, v in pairs(r.done.eval or {}) do
-          if k ~= 'success' and (type(v) == 'number' or type(v) == 'boolean') and not seen[k] then
-            seen[k] = true
-            evals[#evals + 1] = k
-          end
-        end
-        if r.done.train and r.done.train.loss ~= nil then has_train_loss = true end
-      end
-    end
-    table.sort(evals)
-    names = evals
-    if has_train_loss then names[#names + 1] = 'train_loss' end
-  end
-  for _, r in ipairs(runs) do
-    if r.done and r.done.eval and r.done.eval.success ~= nil then any_success = true end
-  end
-  local rows = {}
-  for _, c in ipairs(cells) do
-    local rs = by_cell[c.name] or {}
-    local row = {cell = c.name, values = c.values, n = 0, total = #rs, stats = {}}
-    local finals = {}
-    for _, r in ipairs(rs) do
-      if r.done then
-        row.n = row.n + 1
-        finals[#finals + 1] = final_metrics(r.done)
-      end
-    end
-    for _, name in ipairs(names) do
-      local xs = {}
-      for _, f in ipairs(finals) do
-        local v = f[name]
-        if type(v) == 'boolean' then v = v and 1 or 0 end
-        if type(v) == 'number' then xs[#xs + 1] = v end
-      end
-      local mean, std = M.mean_std(xs)
-      row.stats[name] = {mean = mean, std = std, n = #xs}
-    end
-    if any_success then
-      local k, n = 0, 0
-      for _, f in ipairs(finals) do
-        if f.success ~= nil then
-          n = n + 1
-          if f.success == true or f.success == 1 then k = k + 1 end
-        end
-      end
-      row.success = {k = k, n = n}
-    end
-    rows[#rows + 1] = row
-  end
-  return rows, names
-end
-
--- the table as arrays of strings: header, then one array per row
-local function table_cells(axes, rows, names)
-  local header = {}
-  for _, a in ipairs(axes) do header[#header + 1] = a end
-  if #axes == 0 then header[#header + 1] = 'cell' end
-  header[#header + 1] = 'seeds'
-  for _, n in ipairs(names) do header[#header + 1] = n end
-  local has_success = rows[1] and rows[1].success ~= nil
-  if has_success then header[#header + 1] = 'success' end
-  local body = {}
-  for _, r in ipairs(rows) do
-    local line = {}
-    for _, a in ipairs(axes) do line[#line + 1] = tostring(r.values[a]) end
-    if #axes == 0 then line[#line + 1] = r.cell end
-    line[#line + 1] = r.n == r.total and tostring(r.n) or string.format('%d of %d', r.n, r.total)
-    for _, n in ipairs(names) do
-      local s = r.stats[n]
-      line[#line + 1] = s.n > 0 and M.format_mean_std(s.mean, s.std) or 'n/a'
-    end
-    if has_success then
-      local s = r.success
-      line[#line + 1] = s.n > 0 and string.format('%d/%d (%d%%)', s.k, s.n, math.floor(100 * s.k / s.n + 0.5))
-        or 'n/a'
-    end
-    body[#body + 1] = line
-  end
-  return header, body
-end
-M.table_cells = table_cells
-
--- UTF-8 aware width (± is two bytes, one column)
-local function width(s)
-  local _, n = s:gsub('[^\128-\191]', '')
-  return n
-end
-
---- The summary as a Markdown table with padded columns (also what is
--- printed).
-function M.markdown(axes, rows, names)
-  local header, body = table_cells(axes, rows, names)
-  local w = {}
-  for i, h in ipairs(header) do w[i] = width(h) end
-  for _, line in ipairs(body) do
-    for i, s in ipairs(line) do w[i] = math.max(w[i], width(s)) end
-  end
-  local function fmt_line(cells)
-    local parts = {}
-    for i, s in ipairs(cells) do parts[i] = s .. string.rep(' ', w[i] - width(s)) end
-    return '| ' .. table.concat(parts, ' | ') .. ' |'
-  end
-  local out = {fmt_line(header)}
-  local sep = {}
-  for i = 1, #header do sep[i] = string.rep('-', w[i]) end
-  out[#out + 1] = '|-' .. table.concat(sep, '-|-') .. '-|'
-  for _, line in ipairs(body) do out[#out + 1] = fmt_line(line) end
-  return table.concat(out, '\n') .. '\n'
-end
-
---- The summary as CSV: axis columns, cell, runs, <metric>_mean,
--- <metric>_std for each metric (std empty with one run), and
--- success_rate, success_count, success_runs when runs report success.
-function M.csv(axes, rows, names)
-  local header = {}
-  for _, a in ipairs(axes) do header[#header + 1] = a end
-  header[#header + 1] = 'cell'
-  header[#header + 1] = 'runs'
-  for _, n in ipairs(names) do
-    header[#header + 1] = n .. '_mean'
-    header[#header + 1] = n .. '_std'
-  end
-  local has_success = rows[1] and rows[1].success ~= nil
-  if has_success then
-    header[#header + 1] = 'success_rate'
-    header[#header + 1] = 'success_count'
-    header[#header + 1] = 'success_runs'
-  end
-  local out = {}
-  local h = {}
-  for i, s in ipairs(header) do h[i] = files.csv_field(s) end
-  out[1] = table.concat(h, ',')
-  for _, r in ipairs(rows) do
-    local f = {}
-    for _, a in ipairs(axes) do f[#f + 1] = files.csv_field(r.values[a]) end
-    f[#f + 1] = files.csv_field(r.cell)
-    f[#f + 1] = files.csv_field(r.n)
-    for _, n in ipairs(names) do
-      local s = r.stats[n]
-      f[#f + 1] = files.csv_field(s.mean)
-      f[#f + 1] = files.csv_field(s.std)
-    end
-    if has_success then
-      local s = r.success
-      f[#f + 1] = s.n > 0 and files.csv_field(s.k / s.n) or ''
-      f[#f + 1] = files.csv_field(s.k)
-      f[#f + 1] = files.csv_field(s.n)
-    end
-    out[#out + 1] = table.concat(f, ',')
-  end
-  return table.concat(out, '\n') .. '\n'
-end
+M.summarize = summary.summarize
+M.markdown = summary.markdown
+M.csv = summary.csv
+M.final_metrics = summary.final_metrics
+local table_cells = summary.table_cells
 
 ---------------------------------------------------------------------------
 -- Plot data
@@ -551,20 +366,32 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
   add('<p class="meta">', esc(env.rnnlua or ''), ' · BLAS ', esc(env.blas or '?'), ' · ', esc(env.threads or '?'),
     ' threads · git ', esc(env.git_commit or 'n/a'), ' · seeds ', esc(table.concat(ctx.seeds, ', ')), '</p>\n')
 
-  add('<h2>Summary</h2>\n')
-  add('<p>Mean ± sample standard deviation over seeds of the final metrics (evaluation at the last step; ',
-    'train_* metrics are means over the last tenth of the training steps). ',
-    'Files: <a href="summary.csv">summary.csv</a>, <a href="summary.md">summary.md</a>.</p>\n')
-  local header, body = table_cells(ctx.axes, rows, names)
-  add('<table>\n<tr>')
-  for _, h in ipairs(header) do add('<th>', esc(h), '</th>') end
-  add('</tr>\n')
-  for _, line in ipairs(body) do
-    add('<tr>')
-    for _, s in ipairs(line) do add('<td>', esc(s), '</td>') end
+  local function html_table(header, body)
+    add('<table>\n<tr>')
+    for _, h in ipairs(header) do add('<th>', esc(h), '</th>') end
     add('</tr>\n')
+    for _, line in ipairs(body) do
+      add('<tr>')
+      for _, s in ipairs(line) do add('<td>', esc(s), '</td>') end
+      add('</tr>\n')
+    end
+    add('</table>\n')
   end
-  add('</table>\n')
+  add('<h2>Summary</h2>\n')
+  add('<p>The final metrics (evaluation at the last step; train_* metrics are means over the last tenth of the ',
+    'training steps): ', esc(summary.legend(ctx.stats_options)), '. ',
+    'Files: <a href="summary.csv">summary.csv</a>, <a href="summary.md">summary.md</a>.</p>\n')
+  html_table(table_cells(ctx.axes, rows, names))
+  if ctx.note then add('<p>', esc(ctx.note), '</p>\n') end
+  if ctx.comparisons then
+    add('<h2>Comparisons</h2>\n')
+    add('<p>', esc(compare.legend(ctx.comparisons, ctx.paired ~= false)), '. ',
+      'File: <a href="comparisons.csv">comparisons.csv</a> (with the bootstrap intervals, Welch p and ',
+      'same_draws).</p>\n')
+    local md_rows = {}
+    for _, r in ipairs(ctx.comparisons) do md_rows[#md_rows + 1] = r end
+    html_table(compare.table_cells(md_rows, ctx.stats_options))
+  end
 
   add('<h2>Plots</h2>\n')
   local last_group = false
@@ -602,12 +429,24 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
   return table.concat(out)
 end
 
---- Writes summary.csv, summary.md, plots/*.svg and index.html under
--- ctx.dir; returns the markdown table, the rows and the path of index.html.
+--- Writes summary.csv, summary.md, comparisons.csv and .md (with a grid),
+-- plots/*.svg and index.html under ctx.dir; returns the markdown tables
+-- (summary, then comparisons), the rows and the path of index.html.
 function M.build(ctx)
-  local rows, names = M.summarize(ctx.cells, ctx.runs, ctx.summary)
-  local md = M.markdown(ctx.axes, rows, names)
+  local opts = summary.options(ctx.stats)
+  ctx.stats_options = opts
+  local rows, names = M.summarize(ctx.cells, ctx.runs, ctx.summary, opts)
+  local md = M.markdown(ctx.axes, rows, names) .. '\n' .. summary.legend(opts) .. '\n'
   files.write_atomic(ctx.dir .. '/summary.csv', M.csv(ctx.axes, rows, names))
+  if #ctx.axes > 0 then
+    ctx.comparisons = compare.compare(ctx, names, opts)
+    files.write_atomic(ctx.dir .. '/comparisons.csv', compare.csv(ctx.comparisons))
+    local cmd = compare.markdown(ctx.comparisons, opts) .. '\n' .. compare.legend(ctx.comparisons, ctx.paired ~= false)
+      .. '\n'
+    files.write_atomic(ctx.dir .. '/comparisons.md', '# ' .. ctx.name .. ': comparisons\n\n' .. cmd)
+    md = md .. '\n' .. cmd
+  end
+  if ctx.note then md = md .. '\n' .. ctx.note .. '\n' end
   files.write_atomic(ctx.dir .. '/summary.md', '# ' .. ctx.name .. ': summary\n\n' .. md)
   local figures = M.plots(ctx)
   files.mkdir_p(ctx.dir .. '/plots')

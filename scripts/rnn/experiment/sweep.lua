@@ -143,9 +143,10 @@ function M.report(exp, o, cfg, cells, seeds, runs, dir, status)
   env.threads = o.threads or 1 -- the runs', whatever this process has
   local ctx = {name = exp.name, description = exp.description, dir = dir, axes = exp.axes,
                axis_values = exp.axis_values, cells = cells, runs = out, seeds = seeds, config = cfg,
-               env = env, summary = exp.summary, plots = exp.plots}
+               env = env, summary = exp.summary, plots = exp.plots, stats = exp.stats, baseline = exp.baseline,
+               paired = exp.paired, min_effect = exp.min_effect, note = o.adaptive_note}
   local md, rows, index_path = report.build(ctx)
-  return {rows = rows, markdown = md, index = index_path, runs = out, stale = stale}
+  return {rows = rows, markdown = md, index = index_path, runs = out, stale = stale, comparisons = ctx.comparisons}
 end
 
 ---------------------------------------------------------------------------
@@ -488,7 +489,7 @@ function M.finish(exp, o, cfg, cells, seeds, runs, dir, result, t0)
     print_('report:  ' .. rep.index)
   end
   return {rows = rep.rows, markdown = rep.markdown, index = rep.index, failed = failed, runs = rep.runs, dir = dir,
-          elapsed = elapsed}
+          elapsed = elapsed, comparisons = rep.comparisons}
 end
 
 --- The MPI launcher: every rank takes the next free run (through the
