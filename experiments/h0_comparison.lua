@@ -169,6 +169,9 @@ Expected from the literature (Zimmermann et al. 2012; Pitis 2016, "Non-zero init
   seeds = 2,
   -- every h0 against the zero h0, within a task (comparing tasks says nothing)
   baseline = {h0 = 'zero'},
+  -- the checkpoint of the lowest validation loss, beside the last (the
+  -- longer runs overfit the small corpus)
+  select = 'val_loss',
   summary = {'val_loss_first_k', 'val_loss', 'train_loss'},
   plots = {facet = 'task', metrics = {'loss', 'loss_first_k', 'grad_norm', 'clipped'},
            titles = {loss_by_position = 'validation loss at each position after a reset'},

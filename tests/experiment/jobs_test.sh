@@ -34,7 +34,7 @@ not_ok() { echo "not ok - $1"; fail=$((fail + 1)); }
 check() { if [ "$1" -eq 0 ]; then ok "$2"; else not_ok "$2"; fi; }
 
 RUNS="h0=random/seed-1 h0=random/seed-2 h0=learned/seed-1 h0=learned/seed-2"
-RUN_FILES="config.json metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done checkpoint.safetensors"
+RUN_FILES="config.json metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done checkpoint.safetensors best.safetensors"
 REPORT_FILES="summary.csv summary.md index.html plots/loss.svg plots/grad_norm.svg plots/clipped.svg"
 
 # same_files DIR1 DIR2: every file of every run, and the report, identical
@@ -61,7 +61,7 @@ same_files() {
 same_results() {
     local r f
     for r in $RUNS; do
-        for f in metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done; do
+        for f in metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done best.safetensors; do
             if ! cmp -s "$1/toy/$r/$f" "$2/toy/$r/$f"; then
                 echo "# differs: $r/$f" >&2
                 return 1

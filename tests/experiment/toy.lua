@@ -28,7 +28,8 @@ local exp = rnn.experiment.new{
   name = 'toy',
   description = 'A tiny adding problem for the crash and resume tests.',
   grid = {{'h0', {'random', 'learned'}}},
-  config = {steps = 60, checkpoint_every = 15, hidden = 8, T = 10, batch = 8, lr = 1e-2, delay = 0},
+  config = {steps = 60, checkpoint_every = 15, eval_every = 10, hidden = 8, T = 10, batch = 8, lr = 1e-2, delay = 0},
+  select = 'val_loss', -- best.safetensors, resumed like the rest
   seeds = 2,
   setup = function(cfg, seed)
     if os.getenv('TOY_PIDS') then

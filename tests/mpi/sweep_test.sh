@@ -27,7 +27,7 @@ RUNS="h0=random/seed-1 h0=random/seed-2 h0=learned/seed-1 h0=learned/seed-2"
 same_files() {
     local r f
     for r in $RUNS; do
-        for f in config.json metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done checkpoint.safetensors; do
+        for f in config.json metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done checkpoint.safetensors best.safetensors; do
             cmp -s "$1/toy/$r/$f" "$2/toy/$r/$f" || { echo "# differs: $r/$f"; return 1; }
         done
     done

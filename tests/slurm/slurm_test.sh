@@ -51,7 +51,7 @@ ok "a single-node Slurm cluster starts on localhost ($(grep -o 'ports [0-9/]*' "
 eval "$(bash "$CLUSTER" env "$TMP/cluster")"
 
 RUNS="h0=random/seed-1 h0=random/seed-2 h0=learned/seed-1 h0=learned/seed-2"
-RUN_FILES="config.json metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done checkpoint.safetensors"
+RUN_FILES="config.json metrics.csv metrics.jsonl eval.csv eval.jsonl series.json done checkpoint.safetensors best.safetensors"
 REPORT_FILES="summary.csv summary.md index.html plots/loss.svg plots/grad_norm.svg"
 same_files() {
     local r f

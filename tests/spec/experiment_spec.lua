@@ -610,3 +610,72 @@ describe('rnn.experiment --target-ci', function()
     assert.truthy(tostring(err):find("no comparison has the metric 'nope'", 1, true), tostring(err))
   end)
 end)
+
+describe('rnn.experiment select (best and last)', function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() os.execute('rm -rf "' .. dir .. '"') end)
+
+  it('keeps the checkpoint of the best evaluation and reports best beside final', function()
+    local r = run(toy{select = 'val_loss'}, {'--out', dir, '--only', 'opt=sgd,lr=0.1', '--set', 'eval_every=3'})
+    local rd = dir .. '/toy/opt=sgd,lr=0.1/seed-1'
+    local done = json.integers(json.decode(read(rd .. '/done')))
+    -- the lowest finite val_loss of eval.csv, the earliest on ties
+    local header, rows = files.read_csv(rd .. '/eval.csv')
+    local col
+    for i, h in ipairs(header) do if h == 'val_loss' then col = i end end
+    local best_step, best_v = nil, math.huge
+    for _, row in ipairs(rows) do
+      if row[col] < best_v then best_step, best_v = row[1], row[col] end
+    end
+    assert.same({best_step, best_v, 'val_loss', 'min'}, {done.best.step, done.best.value, done.best.metric,
+      done.best.mode})
+    local _, meta = rnn.load(rd .. '/best.safetensors')
+    assert.equal(tostring(best_step), tostring(meta.step))
+    local names = {}
+    for name in pairs(r.rows[1].stats) do names[name] = true end
+    assert.is_true(names.best_val_loss and names.best_step)
+    local md = read(dir .. '/toy/summary.md')
+    assert.truthy(md:find('| val_loss[^\n]*| best_val_loss[^\n]*| best_step'), md)
+  end)
+
+  it('refuses a bad select', function()
+    for _, case in ipairs{
+      {{select = 3}, 'select must be a metric name'},
+      {{select = {metric = 'val_loss', mode = 'lowest'}}, "select: mode must be 'min' or 'max'"},
+    } do
+      local ok, err = pcall(toy, case[1])
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+    end
+    local ok, err = pcall(E.new, {name = 'x', setup = print, step = print, select = 'v'})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('select needs an evaluate function', 1, true), tostring(err))
+  end)
+end)
+
+describe('rnn.experiment forest plot', function()
+  it('draws one row per comparison with its interval and a dashed zero line', function()
+    local text = svg.forest_plot{title = 'val_loss <diffs>', xlabel = 'a − b', rows = {
+      {label = 'h0=learned − h0=zero', est = -0.2, lo = -0.5, hi = 0.1},
+      {label = 'h0=random − h0=zero', est = 0.3, lo = 0.1, hi = 0.5},
+      {label = 'too few seeds', est = 0.1},
+      {label = 'none'},
+    }}
+    assert.truthy(text:find('val_loss &lt;diffs&gt;', 1, true))
+    assert.truthy(text:find('stroke-dasharray', 1, true))
+    assert.equal(3, select(2, text:gsub('<rect x=', '')))
+    assert.truthy(text:find('-0.2 [-0.5, 0.1]', 1, true))
+    assert.truthy(text:find('>n/a<', 1, true))
+    -- the zero line sits between the ticks at -0.5 and 0.5
+    local zero = tonumber(text:match('<line x1="([%d.]+)"[^>]*stroke%-dasharray'))
+    local function tick_x(v) return tonumber(text:match('<text x="([%d.]+)"[^>]*>' .. v .. '</text>')) end
+    assert.is_true(tick_x('%-0.4') < zero and zero < tick_x('0.4'))
+    local stack = {}
+    for close, tag, selfclose in text:gmatch('<(/?)([%w:]+)[^>]-(/?)>') do
+      if close == '/' then assert.equal(table.remove(stack), tag)
+      elseif selfclose ~= '/' then stack[#stack + 1] = tag end
+    end
+    assert.equal(0, #stack)
+  end)
+end)

@@ -333,6 +333,14 @@ function Metrics:close()
   for k, h in pairs(self.handles) do h:close(); self.handles[k] = nil end
 end
 
+--- The evaluation rows of the files (decoded JSON lines), in order.
+function Metrics:eval_rows()
+  local lines = complete_lines(self.files.eval.jsonl) or {}
+  local rows = {}
+  for _, line in ipairs(lines) do rows[#rows + 1] = json.integers(json.decode(line)) end
+  return rows
+end
+
 --- The training rows of the files (decoded JSON lines), in order.
 function Metrics:train_rows()
   local lines = complete_lines(self.files.train.jsonl) or {}

@@ -63,6 +63,13 @@
 --                (default true: the same seed gives the same start)
 --   min_effect   optional: {metric = difference}: the smallest difference
 --                of interest, for the seeds needed for 80% power
+--   select       optional: an evaluation metric ('val_loss', lowest best)
+--                or {metric = name, mode = 'min' | 'max'}: every run keeps
+--                the checkpoint of its best evaluation (best.safetensors;
+--                evaluations every eval_every steps and at the end), its
+--                done marker records it (best = {step, value, eval}), and
+--                the summary shows best_<metric> and best_step beside the
+--                final value
 --   plots        optional: {facet = axis (one figure per value of it),
 --                metrics = {per-step columns to plot}, log_y = {name =
 --                true|false} (default: log for names with 'loss' or 'norm'
@@ -117,6 +124,8 @@
 --                                   optim (rnn.optim's state_tensors
 --                                   metadata), clip, schedule, extra,
 --                                   experiment, cell, seed
+--   <cell>/seed-<n>/best.safetensors  with select: the checkpoint of the
+--                                   best evaluation
 --   <cell>/seed-<n>/done            written last: JSON {step, eval (final
 --                                   evaluation without series), train (means
 --                                   over the last tenth of the steps), last
@@ -229,7 +238,7 @@ function M.new(spec)
   if type(spec) ~= 'table' then fail(2, '%s: argument 1 must be a table, got %s', fn, type(spec)) end
   local known = {name = true, description = true, grid = true, config = true, seeds = true, setup = true,
                  step = true, evaluate = true, summary = true, plots = true, stats = true, baseline = true,
-                 paired = true, min_effect = true}
+                 paired = true, min_effect = true, select = true}
   for k in pairs(spec) do
     if not known[k] then
       local ks = {}
@@ -362,6 +371,20 @@ function M.new(spec)
     end
   end
   self.stats = spec.stats
+  if spec.select ~= nil then
+    local sel = spec.select
+    if type(sel) == 'string' then sel = {metric = sel, mode = 'min'}
+    elseif type(sel) == 'table' then sel = {metric = sel.metric or sel[1], mode = sel.mode or sel[2] or 'min'}
+    else fail(2, "%s: select must be a metric name or {metric = name, mode = 'min' | 'max'}, got %s", fn, type(sel)) end
+    if type(sel.metric) ~= 'string' or sel.metric == '' then
+      fail(2, '%s: select: the metric must be a name, got %s', fn, tostring(sel.metric))
+    end
+    if sel.mode ~= 'min' and sel.mode ~= 'max' then
+      fail(2, "%s: select: mode must be 'min' or 'max', got %s", fn, tostring(sel.mode))
+    end
+    if not spec.evaluate then fail(2, '%s: select needs an evaluate function (it picks the best evaluation)', fn) end
+    self.select = sel
+  end
   return self
 end
 

@@ -429,11 +429,33 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
   return table.concat(out)
 end
 
+--- One forest plot a metric of the comparisons: {name, file, title, svg,
+-- group = 'Comparisons'}.
+function M.forest_plots(comparisons, opts)
+  local by_metric, order = {}, {}
+  for _, c in ipairs(comparisons) do
+    if not by_metric[c.metric] then
+      by_metric[c.metric] = {}
+      order[#order + 1] = c.metric
+    end
+    table.insert(by_metric[c.metric], {label = c.cell_a .. ' − ' .. c.cell_b, est = c.diff, lo = c.ci_low,
+      hi = c.ci_high})
+  end
+  local out = {}
+  for _, m in ipairs(order) do
+    local name = 'forest_' .. m:gsub('[^%w_%-]', '_')
+    local title = string.format('%s: differences with %g%% CIs', m, 100 * opts.level)
+    out[#out + 1] = {name = name, file = 'plots/' .. name .. '.svg', title = title, group = 'Comparisons',
+      svg = svg.forest_plot{title = title, xlabel = 'difference of ' .. m .. ' (a − b)', rows = by_metric[m]}}
+  end
+  return out
+end
+
 --- Writes summary.csv, summary.md, comparisons.csv and .md (with a grid),
 -- plots/*.svg and index.html under ctx.dir; returns the markdown tables
 -- (summary, then comparisons), the rows and the path of index.html.
 function M.build(ctx)
-  local opts = summary.options(ctx.stats)
+  local opts = summary.options(ctx.stats, ctx.select)
   ctx.stats_options = opts
   local rows, names = M.summarize(ctx.cells, ctx.runs, ctx.summary, opts)
   local md = M.markdown(ctx.axes, rows, names) .. '\n' .. summary.legend(opts) .. '\n'
@@ -447,8 +469,10 @@ function M.build(ctx)
     md = md .. '\n' .. cmd
   end
   if ctx.note then md = md .. '\n' .. ctx.note .. '\n' end
+  local forests = ctx.comparisons and M.forest_plots(ctx.comparisons, ctx.stats_options) or {}
   files.write_atomic(ctx.dir .. '/summary.md', '# ' .. ctx.name .. ': summary\n\n' .. md)
   local figures = M.plots(ctx)
+  for _, f in ipairs(forests) do figures[#figures + 1] = f end
   files.mkdir_p(ctx.dir .. '/plots')
   for _, f in ipairs(figures) do svg.write(ctx.dir .. '/' .. f.file, f.svg) end
   local index = ctx.dir .. '/index.html'

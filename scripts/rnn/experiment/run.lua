@@ -115,6 +115,39 @@ local function rng_fingerprint(R)
   return string.format('%016x', h)
 end
 
+-- The best evaluation so far of a run with `select` (exp.select = {metric,
+-- mode = 'min' | 'max'}): {step, value, eval} or nil. Only finite values
+-- count; ties keep the earlier step.
+local Best = {}
+Best.__index = Best
+
+local function better(sel, v, than)
+  if type(v) ~= 'number' or v ~= v or v == math.huge or v == -math.huge then return false end
+  if than == nil then return true end
+  if sel.mode == 'max' then return v > than end
+  return v < than
+end
+
+function Best.new(sel) return setmetatable({sel = sel}, Best) end
+
+-- offers evaluation row r (metrics) of `step`; true when it is the best so far
+function Best:offer(step, r)
+  local v = r[self.sel.metric]
+  if type(v) == 'boolean' then v = v and 1 or 0 end
+  if not better(self.sel, v, self.value) then return false end
+  local ev = {}
+  for k, x in pairs(r) do
+    if k ~= 'step' and (type(x) == 'number' or type(x) == 'boolean') then ev[k] = x end
+  end
+  self.step, self.value, self.eval = step, v, ev
+  return true
+end
+
+function Best:marker()
+  if self.step == nil then return nil end
+  return {metric = self.sel.metric, mode = self.sel.mode, step = self.step, value = self.value, eval = self.eval}
+end
+
 --- Runs (or resumes, or skips) one run of experiment `exp`:
 -- r = {cell = {name, dir, values}, seed, dir, index}; cfg_base: the
 -- config of this invocation; prog: a progress display; ctl (optional):
@@ -178,6 +211,14 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   end
   files.remove_prefixed(dir, 'checkpoint.safetensors.tmp.') -- temporary files of a killed save
   local metrics = files.Metrics.open(dir, start, total)
+  -- the best evaluation of the kept rows (a resumed run saves best.safetensors
+  -- again, with the same bytes, if a later evaluation was the best before)
+  local best = self.select and Best.new(self.select) or nil
+  local best_path = dir .. '/best.safetensors'
+  if best then
+    if start == 0 then os.remove(best_path) end
+    for _, row in ipairs(metrics:eval_rows()) do best:offer(row.step, row) end
+  end
   local info = {experiment = self.name, cell = cell.name, seed = seed}
   local kill_at = os.getenv('RNNLUA_EXPERIMENT_KILL_AT')
   kill_at = kill_at and (math.tointeger(tonumber(kill_at)) or kill_at)
@@ -194,6 +235,7 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
     if eval_every > 0 and step % eval_every == 0 and step < total then
       local r = split_series(evaluate(self, state, cfg))
       metrics:append('eval', step, r, 'evaluate')
+      if best and best:offer(step, r) then checkpoint.save(best_path, state, step, info) end
     end
     local reason = stop and step < total and stop()
     if step % ckpt_every == 0 or step == total or reason then
@@ -207,6 +249,7 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   end
   local final, series = split_series(evaluate(self, state, cfg))
   if next(final) ~= nil then metrics:append('eval', total, final, 'evaluate') end
+  if best and best:offer(total, final) then checkpoint.save(best_path, state, total, info) end
   metrics:close()
   if series ~= nil then
     if type(series) ~= 'table' then error('rnn.experiment: evaluate: series must be a table {name = {values...}}', 0) end
@@ -215,7 +258,7 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   if kill_at == 'done' then M.kill_self() end
   local rows = metrics:train_rows()
   local marker = {step = total, eval = final, train = mean_of_last(rows, 0.1), last = rows[#rows] or {},
-                  setup_rng = setup_rng}
+                  setup_rng = setup_rng, best = best and best:marker() or nil}
   files.write_atomic(done_path, json.encode(marker, {indent = 2}) .. '\n')
   prog:end_run(final)
   return marker, 'ran'

@@ -18,10 +18,10 @@ local function finite(v) return type(v) == 'number' and v == v and v ~= math.hug
 
 --- Options of the statistics, from the experiment's `stats` declaration:
 -- {level = 0.95, ci = 't' | 'bootstrap', resamples = 10000, seed = 1}.
-function M.options(decl)
+function M.options(decl, select)
   decl = decl or {}
   return {level = decl.level or 0.95, ci = decl.ci or 't', resamples = decl.resamples or 10000,
-          seed = decl.seed or 1}
+          seed = decl.seed or 1, select = select}
 end
 
 -- the final metrics of a run from its done marker: evaluation metrics as
@@ -35,9 +35,36 @@ local function final_metrics(done)
   for k, v in pairs(done.train or {}) do
     if type(v) == 'number' then out['train_' .. k] = v end
   end
+  local best = done.best
+  if type(best) == 'table' and type(best.eval) == 'table' then
+    for k, v in pairs(best.eval) do
+      if type(v) == 'number' or type(v) == 'boolean' then out['best_' .. k] = v end
+    end
+    out.best_step = best.step
+  end
   return out
 end
 M.final_metrics = final_metrics
+
+--- With a selected metric m (select = 'm'), best_m and best_step go right
+-- after m in the summary's names: the final and the best side by side.
+function M.with_best(names, select)
+  if not select then return names end
+  local out, placed = {}, false
+  for _, n in ipairs(names) do
+    out[#out + 1] = n
+    if n == select.metric then
+      out[#out + 1] = 'best_' .. n
+      out[#out + 1] = 'best_step'
+      placed = true
+    end
+  end
+  if not placed then
+    out[#out + 1] = 'best_' .. select.metric
+    out[#out + 1] = 'best_step'
+  end
+  return out
+end
 
 -- the metric names when the experiment names none: every evaluation
 -- metric but success (sorted), then train_loss
@@ -98,7 +125,7 @@ end
 -- or nil}.
 function M.summarize(cells, runs, names, opts)
   opts = opts or M.options()
-  names = names or default_names(runs)
+  names = M.with_best(names or default_names(runs), opts.select)
   local by_cell, any_success = {}, false
   for _, r in ipairs(runs) do
     by_cell[r.cell] = by_cell[r.cell] or {}

@@ -291,6 +291,74 @@ function M.line_plot(o)
   return table.concat(out)
 end
 
+--- A forest plot (a string, SVG): one row per estimate with its interval,
+-- and a dashed line at zero. o = {title, xlabel, rows = {{label, est, lo,
+-- hi}, ...}, width (760), id}. A row without an interval shows its point
+-- alone; one without an estimate says "n/a".
+function M.forest_plot(o)
+  local rows = o.rows or {}
+  local longest = 0
+  for _, r in ipairs(rows) do longest = math.max(longest, #tostring(r.label)) end
+  local ml, mr, mt, mb, rh = math.max(120, 20 + 7 * longest), 190, 40, 52, 26
+  local W = o.width or math.max(760, ml + mr + 300)
+  local H = mt + mb + rh * math.max(1, #rows)
+  local pw = W - ml - mr
+  local lo, hi = 0, 0
+  for _, r in ipairs(rows) do
+    for _, v in ipairs{r.est, r.lo, r.hi} do
+      if finite(v) then lo, hi = math.min(lo, v), math.max(hi, v) end
+    end
+  end
+  if hi == lo then lo, hi = lo - 1, hi + 1 end
+  local pad = 0.05 * (hi - lo)
+  lo, hi = lo - pad, hi + pad
+  local function X(v) return ml + (v - lo) / (hi - lo) * pw end
+  local out = {}
+  local function add(...) for i = 1, select('#', ...) do out[#out + 1] = select(i, ...) end end
+  add('<?xml version="1.0" encoding="UTF-8"?>\n')
+  add('<svg xmlns="http://www.w3.org/2000/svg" width="', W, '" height="', H, '" viewBox="0 0 ', W, ' ', H,
+    '" font-family="sans-serif" font-size="13">\n')
+  add('<rect width="', W, '" height="', H, '" fill="white"/>\n')
+  if o.title then
+    add('<text x="', fmt(W / 2), '" y="22" text-anchor="middle" font-size="15">', M.escape(o.title), '</text>\n')
+  end
+  local y0, y1 = mt, H - mb
+  for _, t in ipairs(nice_ticks(lo, hi, 6)) do
+    local x = fmt(X(t))
+    add('<line x1="', x, '" y1="', y0, '" x2="', x, '" y2="', y1, '" stroke="#e5e5e5"/>\n')
+    add('<text x="', x, '" y="', y1 + 17, '" text-anchor="middle" font-size="12">', label(t), '</text>\n')
+  end
+  add('<line x1="', ml, '" y1="', y1, '" x2="', ml + pw, '" y2="', y1, '" stroke="#333"/>\n')
+  add('<line x1="', fmt(X(0)), '" y1="', y0, '" x2="', fmt(X(0)), '" y2="', y1,
+    '" stroke="#555" stroke-dasharray="5,4"/>\n')
+  if o.xlabel then
+    add('<text x="', fmt(ml + pw / 2), '" y="', H - 12, '" text-anchor="middle">', M.escape(o.xlabel), '</text>\n')
+  end
+  for i, r in ipairs(rows) do
+    local y = fmt(mt + rh * (i - 0.5))
+    add('<text x="', ml - 8, '" y="', y, '" dy="4" text-anchor="end">', M.escape(r.label), '</text>\n')
+    local text
+    if finite(r.lo) and finite(r.hi) then
+      local a, b = fmt(X(r.lo)), fmt(X(r.hi))
+      add('<line x1="', a, '" y1="', y, '" x2="', b, '" y2="', y, '" stroke="#1f77b4" stroke-width="2"/>\n')
+      for _, e in ipairs{a, b} do
+        add('<line x1="', e, '" y1="', fmt(tonumber(y) - 5), '" x2="', e, '" y2="', fmt(tonumber(y) + 5),
+          '" stroke="#1f77b4" stroke-width="2"/>\n')
+      end
+    end
+    if finite(r.est) then
+      add('<rect x="', fmt(X(r.est) - 4), '" y="', fmt(tonumber(y) - 4), '" width="8" height="8" fill="#1f77b4"/>\n')
+      text = label(r.est) .. ((finite(r.lo) and finite(r.hi)) and (' [' .. label(r.lo) .. ', ' .. label(r.hi) .. ']')
+        or '')
+    else
+      text = 'n/a'
+    end
+    add('<text x="', ml + pw + 10, '" y="', y, '" dy="4" font-size="12">', M.escape(text), '</text>\n')
+  end
+  add('</svg>\n')
+  return table.concat(out)
+end
+
 --- The SVG without its XML declaration, for inlining into HTML.
 function M.inline(text)
   return (text:gsub('^<%?xml[^>]*%?>%s*', ''))

@@ -144,7 +144,7 @@ function M.report(exp, o, cfg, cells, seeds, runs, dir, status)
   local ctx = {name = exp.name, description = exp.description, dir = dir, axes = exp.axes,
                axis_values = exp.axis_values, cells = cells, runs = out, seeds = seeds, config = cfg,
                env = env, summary = exp.summary, plots = exp.plots, stats = exp.stats, baseline = exp.baseline,
-               paired = exp.paired, min_effect = exp.min_effect, note = o.adaptive_note}
+               paired = exp.paired, min_effect = exp.min_effect, note = o.adaptive_note, select = exp.select}
   local md, rows, index_path = report.build(ctx)
   return {rows = rows, markdown = md, index = index_path, runs = out, stale = stale, comparisons = ctx.comparisons}
 end
