@@ -6,7 +6,8 @@
 --     local adj = stats.holm{r1.p, r2.p, r3.p}     -- Holm-adjusted, input order
 --     local n = stats.n_for_power(r.effect)        -- seeds for 80% power at that d_z
 --
--- Summaries: mean, sd, ci_mean (Student t), bootstrap_ci (percentile).
+-- Summaries: mean, sd, ci_mean (Student t), bootstrap_ci (percentile),
+-- wilson (a success rate's score interval).
 -- Tests: paired (paired t, Cohen's d_z), welch (Welch 1947, Hedges' g).
 -- Multiplicity: holm (Holm 1979). Planning: power_t, n_for_power (exact,
 -- through the noncentral t distribution).
@@ -519,6 +520,30 @@ function M.ci_mean(xs, opts)
   if n < 2 then return nil, nil end
   local m = mean(xs, n)
   return t_interval(m, sd(xs, n, m) / sqrt(n), n - 1, o.level)
+end
+
+--- stats.wilson(k, n [, {level = 0.95}]) -> low, high: Wilson's score
+-- interval (Wilson 1927) of a success probability from k successes in n
+-- trials. Unlike the normal approximation it stays inside [0, 1] and is
+-- not empty at k = 0 or k = n (0/10 gives [0, 0.278]).
+function M.wilson(k, n, opts)
+  local fn = 'rnn.stats.wilson'
+  if math.type(n) ~= 'integer' or n < 1 then
+    error(string.format('%s: argument 2 (n) must be a positive integer, got %s', fn, tostring(n)), 2)
+  end
+  if math.type(k) ~= 'integer' or k < 0 or k > n then
+    error(string.format('%s: argument 1 (k) must be an integer in [0, n = %d], got %s', fn, n, tostring(k)), 2)
+  end
+  local o = resolve(fn, opts, {level = 0.95})
+  local z = -normal_quantile((1 - o.level) / 2)
+  local p, z2 = k / n, z * z
+  local centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+  local half = z / (1 + z2 / n) * sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+  local lo, hi = centre - half, centre + half
+  -- exact ends where they are exact (rounding could leave 1e-17 outside)
+  if k == 0 then lo = 0 end
+  if k == n then hi = 1 end
+  return math.max(0, lo), math.min(1, hi)
 end
 
 -- ---------------------------------------------------------------- bootstrap

@@ -321,11 +321,15 @@ describe('rnn.experiment summary', function()
     assert.equal(2, rows[1].stats.v.mean)
     assert.near(math.sqrt(2), rows[1].stats.v.sd, 1e-15)
     assert.equal(4, rows[1].stats.train_loss.mean)
-    assert.same({k = 1, n = 2}, rows[1].success)
+    -- Wilson's interval of 1/2: SciPy's binomtest(1, 2).proportion_ci(method='wilson')
+    assert.equal(1, rows[1].success.k)
+    assert.equal(2, rows[1].success.n)
+    assert.near(0.09453120573423, rows[1].success.ci_low, 1e-12)
+    assert.near(0.90546879426577, rows[1].success.ci_high, 1e-12)
     assert.equal(1, rows[2].n)
     assert.equal(2, rows[2].total)
     local md = report.markdown({'a'}, rows, names)
-    assert.truthy(md:find('| x | 2      | 2 ± 1.4 [-10.71, 14.71] | 4 ± 1.4 [-8.706, 16.71] | 1/2 (50%)  |', 1, true))
+    assert.truthy(md:find('| x | 2      | 2 ± 1.4 [-10.71, 14.71] | 4 ± 1.4 [-8.706, 16.71] | 1/2 (50%) [9%, 91%]    |', 1, true))
     assert.truthy(md:find('1 of 2', 1, true))
   end)
 
@@ -677,5 +681,58 @@ describe('rnn.experiment forest plot', function()
       elseif selfclose ~= '/' then stack[#stack + 1] = tag end
     end
     assert.equal(0, #stack)
+  end)
+end)
+
+describe('rnn.experiment presets', function()
+  local presets = {paper = {description = 'More seeds and steps.', config = {steps = 6, noise = 0.2, extra_key = 3},
+                            seeds = 3, grid = {{'opt', {'sgd'}}, {'lr', {0.05, 0.1, 0.2}}}}}
+
+  it('runs the preset: its config merged, its grid and seeds, results in <name>-<preset>', function()
+    local exp = toy{presets = presets}
+    local d = tmpdir()
+    local o = assert(exp:parse{'--preset', 'paper', '--out', d, '--set', 'extra_key=4', '--seeds', '2'})
+    assert.equal('paper', o.preset)
+    assert.equal(4, o.overrides.extra_key)
+    o.quiet = true
+    local r = exp:execute(o)
+    assert.equal(d .. '/toy-paper', r.dir)
+    assert.equal(3 * 2, #r.runs)
+    local cfg = json.decode(read(d .. '/toy-paper/opt=sgd,lr=0.2/seed-2/config.json'))
+    assert.equal(6, cfg.config.steps)
+    assert.equal(0.2, cfg.config.noise)
+    assert.equal(4, cfg.config.extra_key)
+    assert.equal(16, cfg.config.batch)  -- from the declaration
+    assert.is_nil(io.open(d .. '/toy/summary.md'))
+    -- without --seeds, the preset's three
+    r = run(exp, {'--preset', 'paper', '--out', d, '--set', 'extra_key=4'})
+    assert.equal(9, #r.runs)
+    os.execute('rm -rf ' .. d)
+  end)
+
+  it('lists presets in --help and refuses an unknown one or a bad declaration', function()
+    local exp = toy{presets = presets}
+    local h = exp:help()
+    assert.truthy(h:find('--preset', 1, true))
+    assert.truthy(h:find('Preset paper (--preset paper): 3 cells x 3 seeds', 1, true))
+    assert.truthy(exp.presets.paper:help():find('More seeds and steps.', 1, true))
+    local o, err = exp:parse{'--preset', 'huge'}
+    assert.is_nil(o)
+    assert.equal('--preset huge: no such preset (presets: paper)', err)
+    -- a key only the preset has is unknown without it
+    o, err = exp:parse{'--set', 'extra_key=1'}
+    assert.is_nil(o)
+    assert.truthy(err:find("unknown key 'extra_key'", 1, true))
+    local function refused(p, pattern)
+      local ok, e = pcall(toy, {presets = p})
+      assert.is_false(ok)
+      assert.truthy(tostring(e):find(pattern), tostring(e))
+    end
+    refused({paper = {sedes = 3}}, "presets%.paper: unknown field 'sedes'")
+    refused({paper = {seeds = 0}}, 'presets%.paper: seeds must be >= 1')
+    refused({paper = {grid = {{'opt', {}}}}}, 'presets%.paper: grid entry 1')
+    refused({paper = {baseline = {opt = 'rmsprop'}}}, 'presets%.paper: baseline: rmsprop is not a value')
+    refused({['a b'] = {}}, 'a preset name must be letters')
+    refused('paper', 'presets must be a table')
   end)
 end)

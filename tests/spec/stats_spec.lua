@@ -144,6 +144,20 @@ describe('rnn.stats summaries and tests against scipy', function()
     end)
   end
 
+  it("wilson matches SciPy's binomtest(k, n).proportion_ci(method = 'wilson') to 1e-12", function()
+    for _, w in ipairs(REF.wilson) do
+      local k, n, level, lo, hi = w[1], w[2], w[3], w[4], w[5]
+      local glo, ghi = stats.wilson(k, n, {level = level})
+      near(glo, lo, 1e-12, 1e-12, string.format('wilson(%d, %d) low', k, n))
+      near(ghi, hi, 1e-12, 1e-12, string.format('wilson(%d, %d) high', k, n))
+      assert.is_true(glo >= 0 and ghi <= 1 and glo <= k / n and ghi >= k / n)
+    end
+    fails('rnn%.stats%.wilson: argument 1 %(k%) must be an integer in %[0, n = 10%], got 11', function()
+      stats.wilson(11, 10)
+    end)
+    fails('rnn%.stats%.wilson: argument 2 %(n%) must be a positive integer, got 0', function() stats.wilson(0, 0) end)
+  end)
+
   it('holm matches the step-down adjustment exactly, nil entries kept out of the family', function()
     for _, f in ipairs(REF.holm) do
       local got = stats.holm(f.ps)

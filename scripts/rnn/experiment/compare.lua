@@ -166,6 +166,17 @@ function M.compare_one(raw_a, raw_b, fp_a, fp_b, o)
   return row
 end
 
+-- whether every run of every cell reported the same value of a metric
+local function constant(raw, name)
+  local first
+  for _, by_metric in pairs(raw) do
+    for _, v in pairs(by_metric[name] or {}) do
+      if first == nil then first = v elseif v ~= first then return false end
+    end
+  end
+  return first ~= nil
+end
+
 --- All comparisons: rows in the order metric (as the summary's names),
 -- then pair. ctx: {cells, axes, axis_values, baseline, paired (default
 -- true), min_effect = {metric = value}, runs = {{cell, seed, done}}},
@@ -190,7 +201,10 @@ function M.compare(ctx, names, opts)
   local rows = {}
   for _, name in ipairs(names) do
     local family = {}
-    if name == 'best_step' then goto next_metric end
+    -- a step number, or a metric with one value in every run (a property
+    -- of the setting, such as the validation set's own baseline), is no
+    -- outcome to compare
+    if name == 'best_step' or constant(raw, name) then goto next_metric end
     for _, pr in ipairs(pairs_) do
       local ra, rb = raw[pr.a.name][name], raw[pr.b.name][name]
       -- (a metric that one of the cells does not report, as a task's own

@@ -70,6 +70,14 @@
 --                done marker records it (best = {step, value, eval}), and
 --                the summary shows best_<metric> and best_step beside the
 --                final value
+--   presets      optional: {name = {description, config = {...}, seeds,
+--                grid, baseline, min_effect, stats, summary, select,
+--                plots}}: named variants of the declaration (e.g. `paper`:
+--                sizes with the statistical power to show the effect).
+--                `--preset name` runs one: its config is merged over
+--                config, its other fields replace the declaration's, and
+--                its results go to <out>/<name>-<preset>. Each preset is
+--                checked as a declaration when the experiment is made.
 --   plots        optional: {facet = axis (one figure per value of it),
 --                metrics = {per-step columns to plot}, log_y = {name =
 --                true|false} (default: log for names with 'loss' or 'norm'
@@ -232,13 +240,75 @@ function M.expand_grid(grid)
   return out
 end
 
+local build_presets
+local PRESET_FIELDS = {description = true, config = true, seeds = true, grid = true, baseline = true,
+                       min_effect = true, stats = true, summary = true, select = true, plots = true}
+
+-- The experiments of spec.presets, each made by M.new from the declaration
+-- with the preset applied (so a bad preset fails as a bad declaration
+-- would): name -> experiment, and the sorted names.
+build_presets = function(spec)
+  local fn = 'rnn.experiment.new'
+  if spec.presets == nil then return {}, {} end
+  if type(spec.presets) ~= 'table' then
+    fail(3, '%s: presets must be a table {name = {config = ..., seeds = ..., ...}}, got %s', fn, type(spec.presets))
+  end
+  local out, names = {}, {}
+  for name, p in pairs(spec.presets) do
+    if type(name) ~= 'string' or not name:match('^[%w_]+$') then
+      fail(3, '%s: presets: a preset name must be letters, digits or _, got %s', fn, tostring(name))
+    end
+    if type(p) ~= 'table' then fail(3, '%s: presets.%s must be a table, got %s', fn, name, type(p)) end
+    for k in pairs(p) do
+      if not PRESET_FIELDS[k] then
+        local ks = {}
+        for f in pairs(PRESET_FIELDS) do ks[#ks + 1] = f end
+        table.sort(ks)
+        fail(3, "%s: presets.%s: unknown field '%s' (known: %s)", fn, name, tostring(k), table.concat(ks, ', '))
+      end
+    end
+    if p.config ~= nil and type(p.config) ~= 'table' then
+      fail(3, '%s: presets.%s.config must be a table, got %s', fn, name, type(p.config))
+    end
+    local merged = {}
+    for k, v in pairs(spec) do merged[k] = v end
+    merged.presets = nil
+    merged.name = spec.name .. '-' .. name
+    local config = {}
+    for k, v in pairs(spec.config or {}) do config[k] = v end
+    for k, v in pairs(p.config or {}) do config[k] = v end
+    -- checkpoint_every follows the preset's steps unless either names it
+    if p.config and p.config.steps and not p.config.checkpoint_every
+        and not (spec.config and spec.config.checkpoint_every) then
+      config.checkpoint_every = nil
+    end
+    merged.config = config
+    for k, v in pairs(p) do
+      if k ~= 'config' and k ~= 'description' then merged[k] = v end
+    end
+    if p.description then
+      merged.description = (spec.description and spec.description ~= '' and (spec.description .. '\n\n') or '')
+        .. 'Preset ' .. name .. ': ' .. p.description
+    end
+    local ok, e = pcall(M.new, merged)
+    if not ok then
+      fail(3, '%s: presets.%s: %s', fn, name, (tostring(e):gsub('^.-rnn%.experiment%.new: ', '')))
+    end
+    e.preset, e.base_name = name, spec.name
+    out[name] = e
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  return out, names
+end
+
 --- rnn.experiment.new(spec) -> experiment (see the header).
 function M.new(spec)
   local fn = 'rnn.experiment.new'
   if type(spec) ~= 'table' then fail(2, '%s: argument 1 must be a table, got %s', fn, type(spec)) end
   local known = {name = true, description = true, grid = true, config = true, seeds = true, setup = true,
                  step = true, evaluate = true, summary = true, plots = true, stats = true, baseline = true,
-                 paired = true, min_effect = true, select = true}
+                 paired = true, min_effect = true, select = true, presets = true}
   for k in pairs(spec) do
     if not known[k] then
       local ks = {}
@@ -385,6 +455,7 @@ function M.new(spec)
     if not spec.evaluate then fail(2, '%s: select needs an evaluate function (it picks the best evaluation)', fn) end
     self.select = sel
   end
+  self.presets, self.preset_names = build_presets(spec)
   return self
 end
 
@@ -454,6 +525,11 @@ function Experiment:parser()
   p:option('--steps', string.format('Training steps per run (default: %s).', tostring(self.config.steps)))
     :argname('<N>')
   p:option('--out', 'Folder of the results (default: runs).'):argname('<DIR>')
+  if #(self.preset_names or {}) > 0 or self.preset then
+    p:option('--preset', string.format('Run a preset of the experiment (%s; see below); its results go to '
+      .. '<out>/%s-<preset>.', table.concat(self.preset_names or {self.preset}, ', '), self.base_name or self.name))
+      :argname('<NAME>')
+  end
   p:option('--set', 'Override a configuration key (repeatable).'):argname('<key=value>'):count('*')
   p:option('--only', 'Run only the cells whose name contains TEXT (repeatable).'):argname('<TEXT>'):count('*')
   p:flag('--fresh', 'Delete earlier results of these cells first.')
@@ -497,6 +573,18 @@ function Experiment:parser()
       lines[#lines + 1] = string.format('   %-18s %s', a, table.concat(vs, ', '))
     end
   end
+  for _, name in ipairs(self.preset_names or {}) do
+    local e = self.presets[name]
+    local changed = {}
+    for _, k in ipairs(known_keys(e)) do
+      if e.config[k] ~= self.config[k] and e.config[k] ~= nil then
+        changed[#changed + 1] = k .. '=' .. M.value_string(e.config[k])
+      end
+    end
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = string.format('Preset %s (--preset %s): %d cells x %d seeds; %s', name, name,
+      #M.expand_grid(e.grid), #e.seeds, table.concat(changed, ' '))
+  end
   lines[#lines + 1] = ''
   lines[#lines + 1] = 'Rerunning the same command skips finished runs and resumes interrupted ones.'
   p:epilog(table.concat(lines, '\n'))
@@ -523,6 +611,17 @@ function Experiment:parse(argv)
   for i = 1, #(argv or {}) do args[i] = argv[i] end
   local ok, r = self:parser():pparse(args)
   if not ok then return nil, r end
+  if r.preset and not self.preset then
+    local e = self.presets[r.preset]
+    if not e then
+      return nil, string.format("--preset %s: no such preset (presets: %s)", r.preset,
+        #self.preset_names > 0 and table.concat(self.preset_names, ', ') or 'none')
+    end
+    -- the rest is read against the preset's configuration and grid
+    local o, err = e:parse(argv)
+    if o then o.preset = r.preset end
+    return o, err
+  end
   local o = {help = r.help, list = r.list, fresh = r.fresh or false, quiet = r.quiet or false,
              keep_going = r.keep_going or false, out = r.out or 'runs', only = r.only or {}, overrides = {},
              status = r.status or false, worker = r.worker, report_only = r.report or false, jobs = 'auto',
@@ -717,6 +816,11 @@ end
 -- field is the status to exit with.
 function Experiment:execute(o)
   o = o or {}
+  if o.preset and not self.preset then
+    local e = self.presets[o.preset]
+    if not e then error(string.format("rnn.experiment: no preset '%s'", tostring(o.preset)), 2) end
+    return e:execute(o)
+  end
   local cfg = resolve_config(self, o.overrides)
   local cells = self:cells(o)
   local seeds = o.seeds or self.seeds
@@ -770,7 +874,7 @@ function Experiment:run(argv)
     os.exit(2)
   end
   if o.help then
-    print(self:help())
+    print((o.preset and self.presets[o.preset] or self):help())
     return nil
   end
   o.command = o.command or own_command(argv or {})

@@ -162,6 +162,7 @@ function M.summarize(cells, runs, names, opts)
         end
       end
       row.success = {k = k, n = n}
+      if n > 0 then row.success.ci_low, row.success.ci_high = stats.wilson(k, n, {level = opts.level}) end
     end
     rows[#rows + 1] = row
   end
@@ -192,7 +193,8 @@ function M.legend(opts)
   local how = opts.ci == 'bootstrap' and string.format('percentile bootstrap, %d resamples', opts.resamples)
     or 't-interval'
   return string.format('mean ± sample sd (n − 1) [%g%% CI of the mean, %s] over the seeds that finished; '
-    .. 'diverged: runs whose value is not finite, left out', 100 * opts.level, how)
+    .. 'diverged: runs whose value is not finite, left out; success: k/n runs (rate) [%g%% Wilson score '
+    .. 'interval]', 100 * opts.level, how, 100 * opts.level)
 end
 
 -- the table as arrays of strings: header, then one array per row
@@ -213,7 +215,8 @@ local function table_cells(axes, rows, names)
     for _, n in ipairs(names) do line[#line + 1] = M.format(r.stats[n]) end
     if has_success then
       local s = r.success
-      line[#line + 1] = s.n > 0 and string.format('%d/%d (%d%%)', s.k, s.n, math.floor(100 * s.k / s.n + 0.5))
+      line[#line + 1] = s.n > 0 and string.format('%d/%d (%d%%) [%d%%, %d%%]', s.k, s.n,
+        math.floor(100 * s.k / s.n + 0.5), math.floor(100 * s.ci_low + 0.5), math.floor(100 * s.ci_high + 0.5))
         or 'n/a'
     end
     body[#body + 1] = line
@@ -255,8 +258,8 @@ end
 
 --- The summary as CSV: axis columns, cell, runs, then for each metric
 -- <m>_n, <m>_mean, <m>_sd (sample), <m>_ci_low, <m>_ci_high, <m>_diverged
--- (empty where undefined), and success_rate, success_count, success_runs
--- when runs report success.
+-- (empty where undefined), and success_rate, success_count, success_runs,
+-- success_ci_low, success_ci_high (Wilson) when runs report success.
 function M.csv(axes, rows, names)
   local header = {}
   for _, a in ipairs(axes) do header[#header + 1] = a end
@@ -270,6 +273,8 @@ function M.csv(axes, rows, names)
     header[#header + 1] = 'success_rate'
     header[#header + 1] = 'success_count'
     header[#header + 1] = 'success_runs'
+    header[#header + 1] = 'success_ci_low'
+    header[#header + 1] = 'success_ci_high'
   end
   local h = {}
   for i, s in ipairs(header) do h[i] = files.csv_field(s) end
@@ -288,6 +293,8 @@ function M.csv(axes, rows, names)
       f[#f + 1] = s.n > 0 and files.csv_field(s.k / s.n) or ''
       f[#f + 1] = files.csv_field(s.k)
       f[#f + 1] = files.csv_field(s.n)
+      f[#f + 1] = files.csv_field(s.ci_low)
+      f[#f + 1] = files.csv_field(s.ci_high)
     end
     out[#out + 1] = table.concat(f, ',')
   end
