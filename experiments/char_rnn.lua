@@ -154,6 +154,14 @@ Expected from the literature (Karpathy 2015, char-rnn; Graves 2013): the model l
             sample_length = 300, temperature = 0.8},
   seeds = 1,
   summary = {'val_loss', 'val_bpc', 'unigram_loss', 'train_loss'},
+  -- the small corpus is overfitted in a long run: keep the best checkpoint beside the last
+  select = 'val_loss',
+  presets = {paper = {
+    description = '2000 steps (about 18 epochs), the checkpoint of the lowest validation loss kept beside the '
+      .. 'last, 10 seeds for intervals.',
+    config = {steps = 2000, eval_every = 100, checkpoint_every = 200},
+    seeds = 10,
+  }},
   plots = {metrics = {'loss', 'grad_norm'}},
 
   setup = function(cfg)

@@ -37,6 +37,7 @@
 -- the tanh RNN at the baseline with recall_acc near chance (1/8). Longer
 -- runs (--steps 10000) let the gated cells leave the plateau; larger T
 -- (--set T=100) keeps them on it. Runtime at the defaults: 30-40 s.
+-- --preset paper: 5000 steps, 10 paired seeds a cell.
 --
 -- Run: rnnlua experiments/copy_task.lua [--seeds 5] [--steps 10000]
 --      [--set T=50] [--set hidden=128] [--only cell=gru]
@@ -82,6 +83,12 @@ Expected from the literature (Arjovsky et al. 2016; Hochreiter and Schmidhuber 1
             val_batch = 1000, eval_every = 100, checkpoint_every = 250, success_acc = 0.99},
   seeds = 2,
   summary = {'val_rel', 'val_loss', 'recall_acc', 'train_rel'},
+  presets = {paper = {
+    description = '5000 steps (long enough for the gated cells to leave the plateau at T = 10), 10 paired seeds a '
+      .. 'cell for intervals.',
+    config = {steps = 5000, eval_every = 250, checkpoint_every = 1000},
+    seeds = 10,
+  }},
   plots = {metrics = {'rel', 'grad_norm'}, log_y = {rel = false, val_rel = false}},
   setup = function(cfg)
     local model = Net{cell = cfg.cell, hidden = cfg.hidden, n_classes = cfg.n_symbols + 2}
