@@ -81,11 +81,19 @@
 --   plots        optional: {facet = axis (one figure per value of it),
 --                metrics = {per-step columns to plot}, log_y = {name =
 --                true|false} (default: log for names with 'loss' or 'norm'
---                when positive), band = 'minmax' | 'std', points = 100 (bins
---                of the training curves), titles/xlabel/ylabel = {series
---                name = text}, custom = function(ctx) -> {{name, title,
---                svg}, ...} for the experiment's own figures (ctx.svg is
---                rnn.experiment.svg)}
+--                when positive), band = 'ci' (default: 95% t interval of
+--                the mean over seeds) | 'minmax' | 'std' | 'none' (no band
+--                with one seed, nor over 0/1 metrics, drawn as fractions),
+--                points = 100 (bins of the training curves), titles/xlabel/
+--                ylabel = {name = text} (a series of that name, else the
+--                metric; default axes: 'training step' or 't' for series,
+--                and the name), units = {name = 'nats'}
+--                (the y label reads 'val_loss (nats)'), baselines = {name
+--                = value or {value = v, label = 'mean predictor'}} (a
+--                dashed line on every plot of that metric), custom =
+--                function(ctx) -> {{name, title, svg}, ...} for the
+--                experiment's own figures (ctx.svg is rnn.experiment.svg)}.
+--                Each plot is also written as PNG and PDF (rsvg-convert)
 --
 -- exp:run(arg) parses the command line, runs every cell × seed and writes
 -- the report. Options: --seeds N, --steps N, --out DIR (runs), --set
@@ -326,6 +334,8 @@ function M.new(spec)
   if spec.evaluate ~= nil and type(spec.evaluate) ~= 'function' then
     fail(2, '%s: evaluate must be a function or nil, got %s', fn, type(spec.evaluate))
   end
+  local plots_err = require('rnn.experiment.plot_options').check(spec.plots)
+  if plots_err then fail(2, '%s: %s', fn, plots_err) end
   local self = setmetatable({name = spec.name, description = spec.description or '', setup_fn = spec.setup,
                              step_fn = spec.step, evaluate_fn = spec.evaluate, summary = spec.summary,
                              plots = spec.plots or {}}, Experiment)

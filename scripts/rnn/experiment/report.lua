@@ -1,5 +1,6 @@
 --- rnn.experiment.report: the summary table (mean ± std over seeds per
--- cell), its files (summary.csv, summary.md), the plots (SVG) and the
+-- cell), its files (summary.csv, summary.md), the plots (SVG, with PNG
+-- and PDF copies through rnn.experiment.export) and the
 -- index.html report of an experiment, all from what the runs left on disk
 -- (done markers, metrics.csv, eval.csv, series.json), so a rerun that skips
 -- finished runs rebuilds the same report.
@@ -8,6 +9,9 @@ local files = require 'rnn.experiment.files'
 local svg = require 'rnn.experiment.svg'
 local summary = require 'rnn.experiment.summary'
 local compare = require 'rnn.experiment.compare'
+local plot_options = require 'rnn.experiment.plot_options'
+local export = require 'rnn.experiment.export'
+local stats = require 'rnn.stats'
 
 local M = {}
 
@@ -63,17 +67,6 @@ local function load_columns(path)
   return {names = names, cols = cols, steps = steps, booleans = {}}
 end
 
--- which columns of a CSV file hold booleans (true/false)
-local function boolean_columns(path)
-  local header, rows = files.read_csv(path)
-  local out = {}
-  if not header or not rows[1] then return out end
-  for i = 2, #header do
-    if type(rows[1][i]) == 'boolean' then out[header[i]] = true end
-  end
-  return out
-end
-
 -- bins an array (index = step) into at most nb means: xs, ys
 local function bin(values, steps, nb)
   local n = #values
@@ -93,9 +86,38 @@ local function bin(values, steps, nb)
   return xs, ys
 end
 
--- across runs: mean and band (min..max, or mean ± std) point by point;
--- arrays of different lengths are cut to the shortest
+-- t_{0.975, df}, the half-width factor of a 95% t interval, per df
+local t975 = setmetatable({}, {__index = function(t, df)
+  local q = stats.t_quantile(0.975, df)
+  t[df] = q
+  return q
+end})
+
+-- the band around the mean m of the finite values xs (n >= 1); NaN where
+-- the band is undefined (one value, for 'ci')
+local function band_at(xs, m, sd, band)
+  if band == 'ci' then
+    if #xs < 2 then return 0 / 0, 0 / 0 end
+    local h = t975[#xs - 1] * sd / math.sqrt(#xs)
+    return m - h, m + h
+  elseif band == 'std' then
+    sd = sd or 0
+    return m - sd, m + sd
+  elseif band == 'minmax' then
+    local a, b = math.huge, -math.huge
+    for _, x in ipairs(xs) do a = math.min(a, x); b = math.max(b, x) end
+    return a, b
+  end
+  return 0 / 0, 0 / 0
+end
+
+--- aggregate(arrays [, band]) -> mean, lo, hi: across runs, point by point,
+-- the mean of the finite values and a band: 'ci' (default: the 95% t
+-- interval of the mean, mean -/+ t_{0.975, n-1} sd / sqrt(n)), 'minmax',
+-- 'std' (mean -/+ one sample sd) or 'none' (NaN). Arrays of different
+-- lengths are cut to the shortest.
 local function aggregate(arrays, band)
+  band = band or plot_options.DEFAULT_BAND
   local n = math.huge
   for _, a in ipairs(arrays) do n = math.min(n, #a) end
   if n == math.huge then n = 0 end
@@ -110,14 +132,7 @@ local function aggregate(arrays, band)
     else
       local m, sd = M.mean_std(xs)
       mean[i] = m
-      if band == 'std' then
-        sd = sd or 0
-        lo[i], hi[i] = m - sd, m + sd
-      else
-        local a, b = math.huge, -math.huge
-        for _, x in ipairs(xs) do a = math.min(a, x); b = math.max(b, x) end
-        lo[i], hi[i] = a, b
-      end
+      lo[i], hi[i] = band_at(xs, m, sd, band)
     end
   end
   return mean, lo, hi
@@ -130,7 +145,8 @@ local function sanitize(s)
 end
 
 -- whether a metric gets a log axis: plots.log_y[name] if set, else names
--- holding 'loss' or 'norm' when every value is > 0
+-- holding 'loss' or 'norm' when every mean is > 0 (a band reaching 0 or
+-- below is cut at the axis)
 local function wants_log(opts, name, series)
   local set = opts.log_y and opts.log_y[name]
   if set ~= nil then
@@ -139,21 +155,87 @@ local function wants_log(opts, name, series)
     return false
   end
   for _, s in ipairs(series) do
-    for _, arr in ipairs{s.y, s.lo or {}} do
-      for _, v in ipairs(arr) do
-        if finite(v) and v <= 0 then return false end
-      end
+    for _, v in ipairs(s.y) do
+      if finite(v) and v <= 0 then return false end
     end
   end
   return true
 end
 
---- plots(ctx) -> array of figures {file, title, group, svg}. ctx: dir,
--- axes, cells, runs (each with done and dir), plots (the experiment's plot
--- options), seeds.
+-- the finished runs' data: cell name -> array of {train, eval, series},
+-- the names of the training columns, evaluation metrics (those evaluated
+-- twice or more) and series in order of appearance
+local function load_runs(runs)
+  local data = {}
+  local names = {train = {}, eval = {}, series = {}}
+  local seen = {train = {}, eval = {}, series = {}}
+  local function see(kind, n)
+    if not seen[kind][n] then seen[kind][n] = true; table.insert(names[kind], n) end
+  end
+  for _, r in ipairs(runs) do
+    if r.done then
+      local d = {train = load_columns(r.dir .. '/metrics.csv'), eval = load_columns(r.dir .. '/eval.csv')}
+      local st = files.read(r.dir .. '/series.json')
+      d.series = st and json.decode(st) or {}
+      data[r.cell] = data[r.cell] or {}
+      table.insert(data[r.cell], d)
+      for _, n in ipairs(d.train and d.train.names or {}) do see('train', n) end
+      if d.eval and #d.eval.steps >= 2 then
+        for _, n in ipairs(d.eval.names) do see('eval', n) end
+      end
+      for _, n in ipairs(json.sorted_keys(d.series)) do
+        if type(d.series[n]) == 'table' then see('series', n) end
+      end
+    end
+  end
+  return data, names
+end
+
+-- the raw values of one metric in every run: kind 'train', 'eval' or
+-- 'series'; an array of arrays
+local function raw_arrays(data, kind, name)
+  local out = {}
+  for _, runs in pairs(data) do
+    for _, d in ipairs(runs) do
+      local v
+      if kind == 'series' then v = d.series[name] else v = d[kind] and d[kind].cols[name] end
+      if type(v) == 'table' then out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
+-- 'zero' when every finite value is 0, 'binary' when each is 0 or 1
+-- (booleans), else nil (nil too without any finite value)
+local function value_kind(arrays)
+  local seen, nonzero = false, false
+  for _, a in ipairs(arrays) do
+    for _, v in ipairs(a) do
+      if finite(v) then
+        seen = true
+        if v ~= 0 then
+          if v ~= 1 then return nil end
+          nonzero = true
+        end
+      end
+    end
+  end
+  if not seen then return nil end
+  return nonzero and 'binary' or 'zero'
+end
+M.value_kind = value_kind
+
+local BAND_NOTES = {ci = 'band: 95% CI of the mean over seeds (t)', minmax = 'band: min–max over seeds',
+                    std = 'band: mean ± 1 sd over seeds'}
+
+--- plots(ctx) -> array of figures {file, title, group, svg, name, series
+-- (as drawn: x, y, lo, hi, runs, label)}, and of
+-- notes {note, group} in place of series that are zero in every run.
+-- ctx: dir, axes, cells, runs (each with done and dir), plots (the
+-- experiment's plot options), seeds.
 function M.plots(ctx)
   local opts = ctx.plots or {}
-  local band = opts.band or 'minmax'
+  local band = opts.band or plot_options.DEFAULT_BAND
   local nb = opts.points or 100
   local facet = opts.facet
   if facet then
@@ -162,34 +244,16 @@ function M.plots(ctx)
     if not ok then facet = nil end
   end
 
-  -- load the finished runs' data
-  local data = {}  -- cell name -> array of {train, eval, series}
-  local train_names, eval_names, series_names = {}, {}, {}
-  local seen_t, seen_e, seen_s = {}, {}, {}
-  local booleans, eval_booleans = {}, {}
-  for _, r in ipairs(ctx.runs) do
-    if r.done then
-      local d = {train = load_columns(r.dir .. '/metrics.csv'), eval = load_columns(r.dir .. '/eval.csv')}
-      local st = files.read(r.dir .. '/series.json')
-      d.series = st and json.decode(st) or {}
-      for k, v in pairs(boolean_columns(r.dir .. '/metrics.csv')) do booleans[k] = v end
-      for k, v in pairs(boolean_columns(r.dir .. '/eval.csv')) do eval_booleans[k] = v end
-      data[r.cell] = data[r.cell] or {}
-      table.insert(data[r.cell], d)
-      for _, n in ipairs(d.train and d.train.names or {}) do
-        if not seen_t[n] then seen_t[n] = true; train_names[#train_names + 1] = n end
-      end
-      if d.eval and #d.eval.steps >= 2 then
-        for _, n in ipairs(d.eval.names) do
-          if not seen_e[n] then seen_e[n] = true; eval_names[#eval_names + 1] = n end
-        end
-      end
-      for _, n in ipairs(json.sorted_keys(d.series)) do
-        if not seen_s[n] and type(d.series[n]) == 'table' then seen_s[n] = true; series_names[#series_names + 1] = n end
-      end
-    end
-  end
+  local data, names = load_runs(ctx.runs)
+  local train_names, eval_names, series_names = names.train, names.eval, names.series
+  local seen_series = {}
+  for _, n in ipairs(series_names) do seen_series[n] = true end
   if opts.metrics then train_names = opts.metrics end
+  -- which metrics are 0/1 (fractions, no band) or zero everywhere (a note)
+  local kinds = {train = {}, eval = {}, series = {}}
+  for kind, list in pairs{train = train_names, eval = eval_names, series = series_names} do
+    for _, n in ipairs(list) do kinds[kind][n] = value_kind(raw_arrays(data, kind, n)) end
+  end
 
   -- groups of cells: one per value of the facet axis (or one group)
   local groups, gindex = {}, {}
@@ -211,93 +275,113 @@ function M.plots(ctx)
   end
 
   local figures = {}
-  local function figure(name, metric, title, group, xlabel, ylabel, series, fraction)
-    local t = title .. (group.title and (' — ' .. group.title) or '')
-    local nseeds = 0
-    for _, s in ipairs(series) do nseeds = math.max(nseeds, s.runs or 0) end
-    local file = 'plots/' .. sanitize(name) .. (group.title and ('__' .. sanitize(group.key)) or '') .. '.svg'
+  local noted = {}
+  -- a note instead of a figure, once a metric
+  local function zero_note(kind, name, group)
+    local key = kind .. ':' .. name
+    if noted[key] then return end
+    noted[key] = true
+    local where = ({train = '', eval = ' (at evaluation)', series = ' (series)'})[kind]
+    figures[#figures + 1] = {note = name .. ': zero in every run' .. where, group = group.title, name = name}
+  end
+  -- an override of titles/xlabel/ylabel: a name that is both a series and
+  -- a metric names the series
+  local function override(map, f)
+    if not map or (not f.is_series and seen_series[f.metric]) then return nil end
+    return map[f.metric]
+  end
+  -- f: {name, metric, title, xlabel, yunits, series, fraction, is_series}
+  local function figure(f, group)
+    local t = (override(opts.titles, f) or f.title) .. (group.title and (' — ' .. group.title) or '')
+    local nseeds, banded = 0, false
+    for _, s in ipairs(f.series) do
+      nseeds = math.max(nseeds, s.runs or 0)
+      if f.fraction or (s.runs or 0) < 2 or band == 'none' then s.lo, s.hi = nil, nil else banded = true end
+    end
+    local file = 'plots/' .. sanitize(f.name) .. (group.title and ('__' .. sanitize(group.key)) or '') .. '.svg'
     local text = svg.line_plot{
-      title = t, xlabel = xlabel, ylabel = ylabel, series = series, log_y = wants_log(opts, metric, series),
-      id = file:sub(7, -5), ymin = fraction and 0 or nil, ymax = fraction and 1 or nil,
-      note = nseeds > 1 and (band == 'std' and 'band: ± std over seeds' or 'band: min–max over seeds') or nil,
+      title = t, xlabel = override(opts.xlabel, f) or f.xlabel, ylabel = override(opts.ylabel, f) or f.metric,
+      yunits = (opts.units and opts.units[f.metric]) or f.yunits,
+      series = f.series, log_y = not f.fraction and wants_log(opts, f.metric, f.series),
+      id = file:sub(7, -5), ymin = f.fraction and 0 or nil, ymax = f.fraction and 1 or nil,
+      hlines = {plot_options.baseline(opts, f.metric)},
+      note = banded and nseeds > 1 and BAND_NOTES[band] or nil,
     }
-    figures[#figures + 1] = {file = file, title = t, group = group.title, svg = text, name = name}
+    figures[#figures + 1] = {file = file, title = t, group = group.title, svg = text, name = f.name,
+                             series = f.series}
+  end
+
+  -- one series a cell of the group: mean and band of `arrays_of(d)` over
+  -- the cell's runs; xs_of(d, arr) gives the x values
+  local function cell_series(g, arrays_of)
+    local series = {}
+    for _, c in ipairs(g.cells) do
+      local arrays, xs = {}, nil
+      for _, d in ipairs(data[c.name] or {}) do
+        local arr, x = arrays_of(d)
+        if arr then arrays[#arrays + 1] = arr; xs = xs or x end
+      end
+      if #arrays > 0 then
+        local m, lo, hi = aggregate(arrays, band)
+        if not xs then
+          xs = {}
+          for i = 1, #m do xs[i] = i end
+        end
+        series[#series + 1] = {label = cell_label(c), x = xs, y = m, lo = lo, hi = hi, runs = #arrays}
+      end
+    end
+    return series
   end
 
   for _, g in ipairs(groups) do
-    -- training curves, binned
+    -- training curves, binned (fractions in bins of at least 10 steps)
     for _, name in ipairs(train_names) do
-      local series = {}
-      for _, c in ipairs(g.cells) do
-        local arrays, xs = {}, nil
-        for _, d in ipairs(data[c.name] or {}) do
-          local col = d.train and d.train.cols[name]
-          if col then
-            -- fractions (booleans) in bins of at least 10 steps
-            local bx, by = bin(col, d.train.steps, booleans[name] and math.max(1, math.min(nb, #col // 10)) or nb)
-            arrays[#arrays + 1] = by
-            xs = xs or bx
-          end
-        end
-        if #arrays > 0 then
-          local m, lo, hi = aggregate(arrays, band)
-          series[#series + 1] = {label = cell_label(c), x = xs, y = m, lo = lo, hi = hi, runs = #arrays}
-        end
-      end
-      if #series > 0 then
-        if booleans[name] then
-          figure(name, name, 'fraction of steps ' .. name, g, 'step', 'fraction', series, true)
-        else
-          figure(name, name, name .. ' during training', g, 'step', name, series)
-        end
+      local kind = kinds.train[name]
+      local series = cell_series(g, function(d)
+        local col = d.train and d.train.cols[name]
+        if not col then return nil end
+        local bx, by = bin(col, d.train.steps, kind == 'binary' and math.max(1, math.min(nb, #col // 10)) or nb)
+        return by, bx
+      end)
+      if kind == 'zero' then
+        zero_note('train', name, g)
+      elseif #series > 0 then
+        local fraction = kind == 'binary'
+        figure({name = name, metric = name, series = series, fraction = fraction, xlabel = 'training step',
+                title = fraction and ('fraction of steps ' .. name) or (name .. ' during training'),
+                yunits = fraction and 'fraction of steps' or nil}, g)
       end
     end
     -- evaluations during training
     for _, name in ipairs(eval_names) do
-      local series = {}
-      for _, c in ipairs(g.cells) do
-        local arrays, xs = {}, nil
-        for _, d in ipairs(data[c.name] or {}) do
-          local col = d.eval and d.eval.cols[name]
-          if col then arrays[#arrays + 1] = col; xs = xs or d.eval.steps end
-        end
-        if #arrays > 0 then
-          local m, lo, hi = aggregate(arrays, band)
-          series[#series + 1] = {label = cell_label(c), x = xs, y = m, lo = lo, hi = hi, runs = #arrays}
-        end
-      end
-      if #series > 0 then
-        if eval_booleans[name] then
-          figure('eval_' .. name, name, name .. ' at evaluation (share of seeds)', g, 'step', name, series, true)
-        else
-          figure('eval_' .. name, name, name .. ' at evaluation', g, 'step', name, series)
-        end
+      local kind = kinds.eval[name]
+      local series = cell_series(g, function(d)
+        local col = d.eval and d.eval.cols[name]
+        return col, col and d.eval.steps
+      end)
+      if kind == 'zero' then
+        zero_note('eval', name, g)
+      elseif #series > 0 then
+        local fraction = kind == 'binary'
+        figure({name = 'eval_' .. name, metric = name, series = series, fraction = fraction, xlabel = 'training step',
+                title = name .. ' at evaluation' .. (fraction and ' (share of seeds)' or ''),
+                yunits = fraction and 'share of seeds' or nil}, g)
       end
     end
-    -- series from evaluate
+    -- series from evaluate, against their index
     for _, name in ipairs(series_names) do
-      local series = {}
-      for _, c in ipairs(g.cells) do
-        local arrays = {}
-        for _, d in ipairs(data[c.name] or {}) do
-          local v = d.series[name]
-          if type(v) == 'table' then
-            local arr = {}
-            for i, x in ipairs(v) do arr[i] = type(x) == 'number' and x or 0 / 0 end
-            arrays[#arrays + 1] = arr
-          end
-        end
-        if #arrays > 0 then
-          local m, lo, hi = aggregate(arrays, band)
-          local xs = {}
-          for i = 1, #m do xs[i] = i end
-          series[#series + 1] = {label = cell_label(c), x = xs, y = m, lo = lo, hi = hi, runs = #arrays}
-        end
-      end
-      if #series > 0 then
-        local xl = opts.xlabel and opts.xlabel[name] or 't'
-        local yl = opts.ylabel and opts.ylabel[name] or name
-        figure('series_' .. name, name, (opts.titles and opts.titles[name]) or name, g, xl, yl, series)
+      local series = cell_series(g, function(d)
+        local v = d.series[name]
+        if type(v) ~= 'table' then return nil end
+        local arr = {}
+        for i, x in ipairs(v) do arr[i] = type(x) == 'number' and x or 0 / 0 end
+        return arr
+      end)
+      if kinds.series[name] == 'zero' then
+        zero_note('series', name, g)
+      elseif #series > 0 then
+        figure({name = 'series_' .. name, metric = name, series = series, xlabel = 't', title = name,
+                is_series = true}, g)
       end
     end
   end
@@ -339,21 +423,26 @@ local function paragraphs(text)
 end
 
 --- The HTML report (a string): description, environment, the summary
--- table, the figures (inlined SVG) grouped by facet, the configuration and
--- the list of runs.
+-- table (id "summary") and comparisons (id "comparisons"), the figures
+-- (inlined SVG, links to their SVG, PNG and PDF files; two columns on a
+-- wide screen) grouped by facet, the configuration and the list of runs.
 function M.html(ctx, rows, names, figures)
   local out = {}
   local function add(...) for i = 1, select('#', ...) do out[#out + 1] = select(i, ...) end end
   add('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
   add('<title>', esc(ctx.name), ' — rnnlua experiment</title>\n')
   add([[<style>
-body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: sans-serif; max-width: 1800px; margin: 2em auto; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }
 th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure svg { max-width: 100%; height: auto; }
+.figures { display: grid; grid-template-columns: minmax(0, 1fr); gap: 1.5em; align-items: start; }
+@media (min-width: 1100px) { .figures { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+figure { margin: 0; min-width: 0; }
+figure svg, figure img { display: block; width: 100%; height: auto; }
+figcaption { font-size: 0.9em; color: #555; margin-top: 0.3em; }
+.plot-note { grid-column: 1 / -1; color: #555; font-style: italic; margin: 0; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
 .meta { color: #555; font-size: 0.9em; }
 </style>
@@ -366,8 +455,8 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
   add('<p class="meta">', esc(env.rnnlua or ''), ' · BLAS ', esc(env.blas or '?'), ' · ', esc(env.threads or '?'),
     ' threads · git ', esc(env.git_commit or 'n/a'), ' · seeds ', esc(table.concat(ctx.seeds, ', ')), '</p>\n')
 
-  local function html_table(header, body)
-    add('<table>\n<tr>')
+  local function html_table(id, header, body)
+    add('<table id="', id, '">\n<tr>')
     for _, h in ipairs(header) do add('<th>', esc(h), '</th>') end
     add('</tr>\n')
     for _, line in ipairs(body) do
@@ -381,7 +470,7 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
   add('<p>The final metrics (evaluation at the last step; train_* metrics are means over the last tenth of the ',
     'training steps): ', esc(summary.legend(ctx.stats_options)), '. ',
     'Files: <a href="summary.csv">summary.csv</a>, <a href="summary.md">summary.md</a>.</p>\n')
-  html_table(table_cells(ctx.axes, rows, names))
+  html_table('summary', table_cells(ctx.axes, rows, names))
   if ctx.note then add('<p>', esc(ctx.note), '</p>\n') end
   if ctx.comparisons then
     add('<h2>Comparisons</h2>\n')
@@ -390,19 +479,36 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
       'same_draws).</p>\n')
     local md_rows = {}
     for _, r in ipairs(ctx.comparisons) do md_rows[#md_rows + 1] = r end
-    html_table(compare.table_cells(md_rows, ctx.stats_options))
+    html_table('comparisons', compare.table_cells(md_rows, ctx.stats_options))
   end
 
   add('<h2>Plots</h2>\n')
-  local last_group = false
-  for _, f in ipairs(figures) do
-    if f.group ~= last_group then
-      if f.group then add('<h3>', esc(f.group), '</h3>\n') end
-      last_group = f.group
-    end
-    add('<figure>', svg.inline(f.svg), '<figcaption><a href="', esc(f.file), '">', esc(f.file),
-      '</a></figcaption></figure>\n')
+  if ctx.export_problem then
+    add('<p class="meta">PNG and PDF copies of the plots were not made: ', esc(ctx.export_problem), '.</p>\n')
+  elseif ctx.export_failed then
+    add('<p class="meta">Some PNG or PDF copies of the plots could not be made; the first: ',
+      esc(ctx.export_failed), '.</p>\n')
   end
+  local last_group, open = false, false
+  for _, f in ipairs(figures) do
+    if f.group ~= last_group or not open then
+      if open then add('</div>\n') end
+      if f.group and f.group ~= last_group then add('<h3>', esc(f.group), '</h3>\n') end
+      last_group = f.group
+      add('<div class="figures">\n')
+      open = true
+    end
+    if f.note then
+      add('<p class="plot-note">', esc(f.note), '</p>\n')
+    else
+      add('<figure>', svg.inline(f.svg), '<figcaption><a href="', esc(f.file), '">', esc(f.file), '</a>')
+      for _, fmt in ipairs{'png', 'pdf'} do
+        if f[fmt] then add(' · <a href="', esc(f[fmt]), '">', fmt:upper(), '</a>') end
+      end
+      add('</figcaption></figure>\n')
+    end
+  end
+  if open then add('</div>\n') end
 
   add('<h2>Configuration</h2>\n<pre>', esc(json.encode(ctx.config, {indent = 2})), '</pre>\n')
   if #ctx.axes > 0 then
@@ -451,8 +557,27 @@ function M.forest_plots(comparisons, opts)
   return out
 end
 
+-- PNG and PDF copies of the SVGs (rnn.experiment.export): each figure gets
+-- f.png and f.pdf where made; ctx.export_problem says why none were,
+-- ctx.export_failed names the first that failed
+function M.export(ctx, figures, svgs)
+  ctx.export_problem = export.unavailable()
+  if ctx.export_problem or #svgs == 0 then return end
+  local failed = export.convert(ctx.dir, svgs)
+  local first
+  for _, f in ipairs(figures) do
+    if f.svg then
+      for _, fmt in ipairs{'png', 'pdf'} do
+        local out = f.file:gsub('%.svg$', '') .. '.' .. fmt
+        if failed[out] then first = first or (out .. ': ' .. failed[out]) else f[fmt] = out end
+      end
+    end
+  end
+  ctx.export_failed = first
+end
+
 --- Writes summary.csv, summary.md, comparisons.csv and .md (with a grid),
--- plots/*.svg and index.html under ctx.dir; returns the markdown tables
+-- plots/*.svg, .png and .pdf, and index.html under ctx.dir; returns the markdown tables
 -- (summary, then comparisons), the rows and the path of index.html.
 function M.build(ctx)
   local opts = summary.options(ctx.stats, ctx.select)
@@ -474,7 +599,14 @@ function M.build(ctx)
   local figures = M.plots(ctx)
   for _, f in ipairs(forests) do figures[#figures + 1] = f end
   files.mkdir_p(ctx.dir .. '/plots')
-  for _, f in ipairs(figures) do svg.write(ctx.dir .. '/' .. f.file, f.svg) end
+  local svgs = {}
+  for _, f in ipairs(figures) do
+    if f.svg then
+      svg.write(ctx.dir .. '/' .. f.file, f.svg)
+      svgs[#svgs + 1] = f.file
+    end
+  end
+  M.export(ctx, figures, svgs)
   local index = ctx.dir .. '/index.html'
   files.write_atomic(index, M.html(ctx, rows, names, figures))
   return md, rows, index, figures

@@ -11,18 +11,22 @@
 --     }
 --     svg.write('loss.svg', text)
 --
--- Options: title, xlabel, ylabel, log_y (false), width (720, wider for long
--- legend labels), height (420, taller for many series),
--- series (an array of {label, x, y [, lo, hi] [, color] [, dash]}), ymin,
--- ymax, xmin, xmax (fixed limits, else from the data), id (makes the
--- clip-path id unique when several plots are inlined in one HTML page).
--- Points whose x or y is
+-- Options: title, xlabel, ylabel, xunits, yunits (shown after the label:
+-- 'val_loss (nats)'; a log axis adds 'log scale' there), log_y (false),
+-- width (plot area 470 px plus margins: the legend is as wide as its
+-- longest label), height (400, taller for many series), series (an array
+-- of {label, x, y [, lo, hi] [, color] [, dash]}), hlines (horizontal
+-- dashed reference lines {{y = 0.1667, label = 'mean predictor'}, ...},
+-- inside the y range), note (a short text under the legend, wrapped),
+-- ymin, ymax, xmin, xmax (fixed limits, else from the data with a little
+-- room), id (makes the clip-path id unique when several plots are inlined
+-- in one HTML page). Points whose x or y is
 -- not finite (or not > 0 on a log axis) break the line; bands likewise.
 -- Series get the colours of a ten-colour palette (Tableau's) in order,
--- dashed from the eleventh on.
+-- dashed from the eleventh on. Text is 12 px or larger (M.FONT).
 -- The result is a standalone SVG 1.1 document (an XML declaration, one
--- <svg> element), readable by browsers and by inlining into HTML
--- (svg.inline(text) drops the declaration).
+-- <svg> element), readable by browsers, by rsvg-convert and by inlining
+-- into HTML (svg.inline(text) drops the declaration).
 local M = {}
 
 M.PALETTE = {'#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
@@ -73,17 +77,22 @@ local function nice_ticks(lo, hi, n)
   return ticks
 end
 
--- ticks for a log axis on [lo, hi] (both > 0): decades, with 2 and 5
--- between when the range is short; a linear set when under one decade
+-- linear ticks on [lo, hi], at least `least` of them where the span allows
+local function enough_ticks(lo, hi, least)
+  local t
+  for n = least, least + 12 do
+    t = nice_ticks(lo, hi, n)
+    if #t >= least then break end
+  end
+  return t
+end
+
+-- ticks for a log axis on [lo, hi] (both > 0): decades, then 1-2-5, then
+-- finer multiples until there are four labels or more; a span too short
+-- for any of these (0.51..0.58) gets linear ticks, at least three
 local function log_ticks(lo, hi)
   local a, b = math.floor(math.log(lo, 10) + 1e-9), math.ceil(math.log(hi, 10) - 1e-9)
-  local major, minor = {}, {}
-  if b - a <= 1 and hi / lo < 10 then
-    local t = nice_ticks(lo, hi, 4)
-    for _, v in ipairs(t) do if v > 0 then major[#major + 1] = v end end
-    return major, minor
-  end
-  -- the first set of multiples that gives at least four labels
+  local major, minor
   for _, mult in ipairs{{1}, {1, 2, 5}, {1, 2, 3, 5}, {1, 1.5, 2, 3, 4, 5, 6, 8}} do
     major, minor = {}, {}
     for e = a, b do
@@ -98,6 +107,11 @@ local function log_ticks(lo, hi)
     end
     if #major >= 4 then break end
   end
+  if #major < 3 then
+    major, minor = {}, {}
+    for _, v in ipairs(enough_ticks(lo, hi, 3)) do if v > 0 then major[#major + 1] = v end end
+    return major, minor
+  end
   -- many decades: label every k-th one (about eight labels), the rest as
   -- minor ticks, so the labels do not pile up
   if #major > 10 then
@@ -111,21 +125,44 @@ local function log_ticks(lo, hi)
   end
   return major, minor
 end
+M.log_ticks = log_ticks
 
---- The plot as an SVG document (a string); see the header.
-function M.line_plot(o)
-  local series = o.series or {}
-  -- the legend's width follows the longest label (about 7 px a character)
-  local longest = 0
-  for si, s in ipairs(series) do longest = math.max(longest, #tostring(s.label or ('series ' .. si))) end
-  local ml, mr, mt, mb = 70, math.max(190, 50 + 7 * longest), 36, 48
-  local W, H = o.width or (530 + mr), o.height or math.max(420, mt + mb + 20 + 18 * #series)
-  local pw, ph = W - ml - mr, H - mt - mb
-  local log_y = o.log_y and true or false
+-- text sizes in px (nothing under 12, so a figure shrunk to a column or
+-- a paper's width stays legible) and the width of a character, roughly,
+-- in DejaVu Sans (the usual sans-serif of Debian, and rsvg-convert's)
+M.FONT = {title = 16, label = 14, tick = 13, legend = 13, note = 12}
+local function text_width(s, size)
+  s = tostring(s)
+  return 0.62 * size * (utf8.len(s) or #s)
+end
 
-  local function ok_y(v) return finite(v) and (not log_y or v > 0) end
+-- words of s in lines of at most `width` px at font size `size`
+local function wrap(s, width, size)
+  local lines, cur = {}, nil
+  for w in tostring(s):gmatch('%S+') do
+    if cur and text_width(cur .. ' ' .. w, size) > width then
+      lines[#lines + 1] = cur
+      cur = w
+    else
+      cur = cur and (cur .. ' ' .. w) or w
+    end
+  end
+  lines[#lines + 1] = cur
+  return lines
+end
 
-  -- data ranges
+-- the axis label with its units and scale: 'val_loss (nats, log scale)'
+local function axis_label(text, units, log)
+  local extra = {}
+  if units and units ~= '' then extra[#extra + 1] = units end
+  if log then extra[#extra + 1] = 'log scale' end
+  if #extra == 0 then return text end
+  return text .. ' (' .. table.concat(extra, ', ') .. ')'
+end
+
+-- the ranges of the data (x and y over y, lo, hi and the horizontal
+-- lines); `ok_y` says which y values can be drawn. nil when none can.
+local function data_range(series, hlines, ok_y)
   local xmin, xmax, ymin, ymax = math.huge, -math.huge, math.huge, -math.huge
   for _, s in ipairs(series) do
     for i = 1, #s.x do
@@ -134,16 +171,30 @@ function M.line_plot(o)
         for _, arr in ipairs{s.y, s.lo or {}, s.hi or {}} do
           local v = arr[i]
           if ok_y(v) then
-            if x < xmin then xmin = x end
-            if x > xmax then xmax = x end
-            if v < ymin then ymin = v end
-            if v > ymax then ymax = v end
+            xmin, xmax = math.min(xmin, x), math.max(xmax, x)
+            ymin, ymax = math.min(ymin, v), math.max(ymax, v)
           end
         end
       end
     end
   end
-  local empty = ymin > ymax
+  if ymin > ymax then return nil end
+  for _, h in ipairs(hlines) do
+    if ok_y(h.y) then ymin, ymax = math.min(ymin, h.y), math.max(ymax, h.y) end
+  end
+  return xmin, xmax, ymin, ymax
+end
+
+--- The plot as an SVG document (a string); see the header.
+function M.line_plot(o)
+  local series = o.series or {}
+  local hlines = o.hlines or {}
+  local F = M.FONT
+  local log_y = o.log_y and true or false
+  local function ok_y(v) return finite(v) and (not log_y or v > 0) end
+
+  local xmin, xmax, ymin, ymax = data_range(series, hlines, ok_y)
+  local empty = xmin == nil
   if empty then xmin, xmax, ymin, ymax = 0, 1, log_y and 1 or 0, log_y and 10 or 1 end
   xmin, xmax = o.xmin or xmin, o.xmax or xmax
   ymin, ymax = o.ymin or ymin, o.ymax or ymax
@@ -154,11 +205,35 @@ function M.line_plot(o)
       ymin, ymax = ymin - d, ymax + d
     end
   end
-  if not log_y and not o.ymin then
-    -- a little room below and above
+  -- a little room below and above the data (in log space on a log axis)
+  if log_y then
+    local pad = (math.log(ymax, 10) - math.log(ymin, 10)) * 0.04
+    if not o.ymin then ymin = ymin / 10 ^ pad end
+    if not o.ymax then ymax = ymax * 10 ^ pad end
+  else
     local pad = (ymax - ymin) * 0.04
-    ymin, ymax = ymin - pad, ymax + pad
+    if not o.ymin then ymin = ymin - pad end
+    if not o.ymax then ymax = ymax + pad end
   end
+
+  local yt, yminor
+  if log_y then yt, yminor = log_ticks(ymin, ymax) else yt, yminor = nice_ticks(ymin, ymax, 6), {} end
+  local xt = nice_ticks(xmin, xmax, 6)
+
+  -- margins: the y tick labels and the y label on the left, the legend
+  -- (as wide as its longest label) on the right
+  local widest_tick = 0
+  for _, v in ipairs(yt) do widest_tick = math.max(widest_tick, text_width(label(v), F.tick)) end
+  local longest = 0
+  for si, s in ipairs(series) do
+    longest = math.max(longest, text_width(s.label or ('series ' .. si), F.legend))
+  end
+  local ml, mr, mt, mb = math.floor(math.max(64, 38 + widest_tick)), math.floor(math.max(180, 56 + longest)), 40, 56
+  local note = o.note and wrap(o.note, mr - 24, F.note) or {}
+  local legend_h = 22 * #series + (#note > 0 and (10 + 16 * #note) or 0)
+  local W = o.width or (ml + 470 + mr)
+  local H = o.height or math.max(400, mt + mb + 16 + legend_h)
+  local pw, ph = W - ml - mr, H - mt - mb
 
   local ly0, ly1
   if log_y then ly0, ly1 = math.log(ymin, 10), math.log(ymax, 10) end
@@ -172,17 +247,14 @@ function M.line_plot(o)
   local function add(s) out[#out + 1] = s end
   add('<?xml version="1.0" encoding="UTF-8"?>\n')
   add(string.format('<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="%d" height="%d" '
-    .. 'viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">\n', W, H, W, H))
+    .. 'viewBox="0 0 %d %d" font-family="sans-serif" font-size="%d">\n', W, H, W, H, F.tick))
   add(string.format('<rect x="0" y="0" width="%d" height="%d" fill="white"/>\n', W, H))
   if o.title then
-    add(string.format('<text x="%s" y="22" text-anchor="middle" font-size="15" font-weight="bold">%s</text>\n',
-      fmt(ml + pw / 2), M.escape(o.title)))
+    add(string.format('<text x="%s" y="24" text-anchor="middle" font-size="%d" font-weight="bold">%s</text>\n',
+      fmt(ml + pw / 2), F.title, M.escape(o.title)))
   end
 
   -- grid and ticks
-  local yt, yminor
-  if log_y then yt, yminor = log_ticks(ymin, ymax) else yt, yminor = nice_ticks(ymin, ymax, 6), {} end
-  local xt = nice_ticks(xmin, xmax, 7)
   add('<g stroke="#e6e6e6" stroke-width="1">\n')
   for _, v in ipairs(yminor) do
     add(string.format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#f3f3f3"/>\n', fmt(ml), fmt(py(v)),
@@ -197,27 +269,29 @@ function M.line_plot(o)
   add('</g>\n')
   add(string.format('<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#444"/>\n', fmt(ml), fmt(mt),
     fmt(pw), fmt(ph)))
-  add('<g fill="#333">\n')
+  add(string.format('<g fill="#222" font-size="%d">\n', F.tick))
   for _, v in ipairs(yt) do
     add(string.format('<text x="%s" y="%s" text-anchor="end">%s</text>\n', fmt(ml - 6), fmt(py(v) + 4),
       M.escape(label(v))))
   end
   for _, v in ipairs(xt) do
-    add(string.format('<text x="%s" y="%s" text-anchor="middle">%s</text>\n', fmt(px(v)), fmt(mt + ph + 16),
+    add(string.format('<text x="%s" y="%s" text-anchor="middle">%s</text>\n', fmt(px(v)), fmt(mt + ph + 18),
       M.escape(label(v))))
   end
   add('</g>\n')
   if o.xlabel then
-    add(string.format('<text x="%s" y="%s" text-anchor="middle">%s</text>\n', fmt(ml + pw / 2), fmt(H - 10),
-      M.escape(o.xlabel)))
+    add(string.format('<text class="xlabel" x="%s" y="%s" text-anchor="middle" font-size="%d">%s</text>\n',
+      fmt(ml + pw / 2), fmt(H - 12), F.label, M.escape(axis_label(o.xlabel, o.xunits))))
   end
   if o.ylabel then
-    add(string.format('<text x="14" y="%s" text-anchor="middle" transform="rotate(-90 14 %s)">%s%s</text>\n',
-      fmt(mt + ph / 2), fmt(mt + ph / 2), M.escape(o.ylabel), log_y and ' (log scale)' or ''))
+    add(string.format('<text class="ylabel" x="18" y="%s" text-anchor="middle" font-size="%d" '
+      .. 'transform="rotate(-90 18 %s)">'
+      .. '%s</text>\n', fmt(mt + ph / 2), F.label, fmt(mt + ph / 2),
+      M.escape(axis_label(o.ylabel, o.yunits, log_y))))
   end
   if empty then
-    add(string.format('<text x="%s" y="%s" text-anchor="middle" fill="#888">no data</text>\n', fmt(ml + pw / 2),
-      fmt(mt + ph / 2)))
+    add(string.format('<text x="%s" y="%s" text-anchor="middle" fill="#888" font-size="%d">no data</text>\n',
+      fmt(ml + pw / 2), fmt(mt + ph / 2), F.label))
   end
 
   -- clip the data to the plot area
@@ -228,16 +302,22 @@ function M.line_plot(o)
   for si, s in ipairs(series) do
     local color = s.color or M.PALETTE[(si - 1) % #M.PALETTE + 1]
     local dash = s.dash or si > #M.PALETTE -- the second round of colours dashed
-    -- band: one polygon per run of points where lo and hi are drawable
+    -- band: one polygon per run of points where lo and hi are drawable; on
+    -- a log axis a lower edge at 0 or below runs along the bottom
+    local function band_y(v)
+      if log_y and finite(v) and v <= 0 then return mt + ph + 2 end
+      return py(v)
+    end
+    local function band_ok(v) return ok_y(v) or (log_y and finite(v)) end
     if s.lo and s.hi then
       local i = 1
       while i <= #s.x do
         local j = i
-        while j <= #s.x and finite(s.x[j]) and ok_y(s.lo[j]) and ok_y(s.hi[j]) do j = j + 1 end
+        while j <= #s.x and finite(s.x[j]) and band_ok(s.lo[j]) and ok_y(s.hi[j]) do j = j + 1 end
         if j - i >= 2 then
           local pts = {}
           for k = i, j - 1 do pts[#pts + 1] = fmt(px(s.x[k])) .. ',' .. fmt(py(s.hi[k])) end
-          for k = j - 1, i, -1 do pts[#pts + 1] = fmt(px(s.x[k])) .. ',' .. fmt(py(s.lo[k])) end
+          for k = j - 1, i, -1 do pts[#pts + 1] = fmt(px(s.x[k])) .. ',' .. fmt(band_y(s.lo[k])) end
           add(string.format('<polygon points="%s" fill="%s" fill-opacity="0.18" stroke="none"/>\n',
             table.concat(pts, ' '), color))
         end
@@ -256,7 +336,7 @@ function M.line_plot(o)
       end
     end
     if #d > 0 then
-      add(string.format('<path d="%s" fill="none" stroke="%s" stroke-width="1.8"%s/>\n', table.concat(d, ' '),
+      add(string.format('<path d="%s" fill="none" stroke="%s" stroke-width="2"%s/>\n', table.concat(d, ' '),
         color, dash and ' stroke-dasharray="5,3"' or ''))
       if npts == 1 then
         -- a single point: a dot, or it would not show
@@ -269,22 +349,37 @@ function M.line_plot(o)
       end
     end
   end
+  -- horizontal reference lines (baselines), labelled at their right end,
+  -- above the line (below it at the top of the plot)
+  for _, h in ipairs(hlines) do
+    if ok_y(h.y) then
+      local y = py(h.y)
+      add(string.format('<line class="baseline" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333" stroke-width="1.5" '
+        .. 'stroke-dasharray="7,4"/>\n', fmt(ml), fmt(y), fmt(ml + pw), fmt(y)))
+      if h.label then
+        local ty = y - 6 < mt + F.note + 2 and y + F.note + 4 or y - 6
+        add(string.format('<text x="%s" y="%s" text-anchor="end" font-size="%d" fill="#222" stroke="white" '
+          .. 'stroke-width="3" paint-order="stroke">%s</text>\n', fmt(ml + pw - 6), fmt(ty), F.note,
+          M.escape(h.label)))
+      end
+    end
+  end
   add('</g>\n')
 
   -- legend
-  add('<g>\n')
+  add(string.format('<g font-size="%d">\n', F.legend))
   for si, s in ipairs(series) do
     local color = s.color or M.PALETTE[(si - 1) % #M.PALETTE + 1]
     local dash = s.dash or si > #M.PALETTE
-    local y = mt + 8 + (si - 1) * 18
+    local y = mt + 8 + (si - 1) * 22
     add(string.format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="3"%s/>\n', fmt(ml + pw + 12),
-      fmt(y), fmt(ml + pw + 32), fmt(y), color, dash and ' stroke-dasharray="5,3"' or ''))
-    add(string.format('<text x="%s" y="%s">%s</text>\n', fmt(ml + pw + 38), fmt(y + 4), M.escape(s.label or
+      fmt(y), fmt(ml + pw + 34), fmt(y), color, dash and ' stroke-dasharray="5,3"' or ''))
+    add(string.format('<text x="%s" y="%s">%s</text>\n', fmt(ml + pw + 40), fmt(y + 5), M.escape(s.label or
       ('series ' .. si))))
   end
-  if o.note then
-    add(string.format('<text x="%s" y="%s" fill="#666" font-size="11">%s</text>\n', fmt(ml + pw + 12),
-      fmt(mt + 8 + #series * 18 + 10), M.escape(o.note)))
+  for i, line in ipairs(note) do
+    add(string.format('<text x="%s" y="%s" fill="#555" font-size="%d">%s</text>\n', fmt(ml + pw + 12),
+      fmt(mt + 8 + #series * 22 + 6 + 16 * (i - 1)), F.note, M.escape(line)))
   end
   add('</g>\n')
   add('</svg>\n')
@@ -292,14 +387,15 @@ function M.line_plot(o)
 end
 
 --- A forest plot (a string, SVG): one row per estimate with its interval,
--- and a dashed line at zero. o = {title, xlabel, rows = {{label, est, lo,
--- hi}, ...}, width (760), id}. A row without an interval shows its point
--- alone; one without an estimate says "n/a".
+-- and a dashed line at zero. o = {title, xlabel, ylabel ('comparison'),
+-- rows = {{label, est, lo, hi}, ...}, width (760), id}. A row without an
+-- interval shows its point alone; one without an estimate says "n/a".
 function M.forest_plot(o)
+  local F = M.FONT
   local rows = o.rows or {}
   local longest = 0
-  for _, r in ipairs(rows) do longest = math.max(longest, #tostring(r.label)) end
-  local ml, mr, mt, mb, rh = math.max(120, 20 + 7 * longest), 190, 40, 52, 26
+  for _, r in ipairs(rows) do longest = math.max(longest, text_width(r.label, F.tick)) end
+  local ml, mr, mt, mb, rh = math.floor(math.max(130, 44 + longest)), 200, 42, 56, 28
   local W = o.width or math.max(760, ml + mr + 300)
   local H = mt + mb + rh * math.max(1, #rows)
   local pw = W - ml - mr
@@ -316,24 +412,31 @@ function M.forest_plot(o)
   local out = {}
   local function add(...) for i = 1, select('#', ...) do out[#out + 1] = select(i, ...) end end
   add('<?xml version="1.0" encoding="UTF-8"?>\n')
-  add('<svg xmlns="http://www.w3.org/2000/svg" width="', W, '" height="', H, '" viewBox="0 0 ', W, ' ', H,
-    '" font-family="sans-serif" font-size="13">\n')
+  add('<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="', W, '" height="', H, '" viewBox="0 0 ', W,
+    ' ', H, '" font-family="sans-serif" font-size="', F.tick, '">\n')
   add('<rect width="', W, '" height="', H, '" fill="white"/>\n')
   if o.title then
-    add('<text x="', fmt(W / 2), '" y="22" text-anchor="middle" font-size="15">', M.escape(o.title), '</text>\n')
+    add('<text x="', fmt(W / 2), '" y="24" text-anchor="middle" font-size="', F.title, '" font-weight="bold">',
+      M.escape(o.title), '</text>\n')
   end
   local y0, y1 = mt, H - mb
   for _, t in ipairs(nice_ticks(lo, hi, 6)) do
     local x = fmt(X(t))
     add('<line x1="', x, '" y1="', y0, '" x2="', x, '" y2="', y1, '" stroke="#e5e5e5"/>\n')
-    add('<text x="', x, '" y="', y1 + 17, '" text-anchor="middle" font-size="12">', label(t), '</text>\n')
+    add('<text x="', x, '" y="', y1 + 18, '" text-anchor="middle">', label(t), '</text>\n')
   end
   add('<line x1="', ml, '" y1="', y1, '" x2="', ml + pw, '" y2="', y1, '" stroke="#333"/>\n')
   add('<line x1="', fmt(X(0)), '" y1="', y0, '" x2="', fmt(X(0)), '" y2="', y1,
     '" stroke="#555" stroke-dasharray="5,4"/>\n')
   if o.xlabel then
-    add('<text x="', fmt(ml + pw / 2), '" y="', H - 12, '" text-anchor="middle">', M.escape(o.xlabel), '</text>\n')
+    add('<text class="xlabel" x="', fmt(ml + pw / 2), '" y="', H - 12, '" text-anchor="middle" font-size="',
+      F.label, '">',
+      M.escape(o.xlabel), '</text>\n')
   end
+  local cy = fmt(mt + (y1 - mt) / 2)
+  add('<text class="ylabel" x="18" y="', cy, '" text-anchor="middle" font-size="', F.label,
+    '" transform="rotate(-90 18 ', cy,
+    ')">', M.escape(o.ylabel or 'comparison'), '</text>\n')
   for i, r in ipairs(rows) do
     local y = fmt(mt + rh * (i - 0.5))
     add('<text x="', ml - 8, '" y="', y, '" dy="4" text-anchor="end">', M.escape(r.label), '</text>\n')
@@ -353,7 +456,7 @@ function M.forest_plot(o)
     else
       text = 'n/a'
     end
-    add('<text x="', ml + pw + 10, '" y="', y, '" dy="4" font-size="12">', M.escape(text), '</text>\n')
+    add('<text x="', ml + pw + 10, '" y="', y, '" dy="4">', M.escape(text), '</text>\n')
   end
   add('</svg>\n')
   return table.concat(out)
