@@ -3,7 +3,8 @@
 # the missing ones with apt-get; otherwise prints the exact command and fails.
 #   tools/deps.sh            build and test dependencies
 #   tools/deps.sh test       also what only the tests use: a single-node Slurm
-#                            (slurm-wlm, munge) for the launcher's test
+#                            (slurm-wlm, munge) for the launcher's test and a
+#                            headless browser (chromium) for the report's
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
 set -eu
 
@@ -11,9 +12,11 @@ set -eu
 # lua-cjson, lua-argparse: JSON files and the command line of rnn.experiment
 # lua-luv, lua-filesystem: worker processes, signals and run locks of rnn.experiment
 # openmpi-bin, libopenmpi-dev: rnn.distributed (always built) and mpirun
-packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev"
+# librsvg2-bin: rsvg-convert, the PNG and PDF copies of the report's plots
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev librsvg2-bin"
 case "${1:-}" in
-    test) packages="$packages slurm-wlm munge" ;;
+    # chromium: the headless browser of tests/report/browser_test.sh
+    test) packages="$packages slurm-wlm munge chromium" ;;
     bench) packages="$packages python3-torch" ;;
 esac
 
