@@ -35,8 +35,8 @@ PAGE="$TMP/toy/index.html"
 # the pages with defects, from the real one: the first figure grid gets a
 # broken image (or a hidden SVG), the page a failing script, the
 # comparisons table another id
-sed '0,/<div class="figures">/s||<div class="figures">\n<figure><img src="plots/no-such-plot.png" alt="missing"></figure>|' \
-    "$PAGE" >"$TMP/toy/broken-image.html"
+BROKEN='<figure><img src="plots/no-such-plot.png" alt="missing"></figure>'
+sed "0,/<div class=\"figures\">/s||<div class=\"figures\">\\n$BROKEN|" "$PAGE" >"$TMP/toy/broken-image.html"
 sed -e '0,/<div class="figures">/s||<div class="figures">\n<figure><svg style="display: none"></svg></figure>|' \
     -e 's|</body>|<script>no_such_function_of_the_test();</script>\n</body>|' \
     -e 's|<table id="comparisons">|<table id="comparisons-gone">|' "$PAGE" >"$TMP/toy/defects.html"
@@ -59,13 +59,15 @@ check $? "the report loads without errors in the console"
 grep -q '^PASS every figure renders with a non-zero size' "$TMP/wide.out" \
     && grep -q '^PASS every figure renders with a non-zero size' "$TMP/narrow.out"
 check $? "every figure renders with a non-zero size, inside its column (1600 and 1000 px)"
-grep -q '^PASS the summary table is there' "$TMP/wide.out" && grep -q '^PASS the comparisons table is there' "$TMP/wide.out"
+grep -q '^PASS the summary table is there' "$TMP/wide.out" \
+    && grep -q '^PASS the comparisons table is there' "$TMP/wide.out"
 check $? "the summary and comparisons tables are there"
 grep -q '^PASS figures 2 to a row' "$TMP/wide.out"
 check $? "two figures to a row at 1600 px"
 grep -q '^PASS figures 1 to a row' "$TMP/narrow.out"
 check $? "one figure to a row at 1000 px"
-[ "$(cat "$TMP/wide.status")" -eq 0 ] && [ "$(cat "$TMP/narrow.status")" -eq 0 ] && ! grep -q '^FAIL' "$TMP"/{wide,narrow}.out
+[ "$(cat "$TMP/wide.status")" -eq 0 ] && [ "$(cat "$TMP/narrow.status")" -eq 0 ] \
+    && ! grep -q '^FAIL' "$TMP"/{wide,narrow}.out
 check $? "the checker passes the report (every check)"
 
 missing=""

@@ -10,7 +10,8 @@
   window.addEventListener('error', function (e) {
     var t = e.target;
     if (t && t !== window && t.tagName) {
-      errors.push('failed to load <' + t.tagName.toLowerCase() + '> ' + (t.getAttribute('src') || t.getAttribute('href')));
+      var what = t.getAttribute('src') || t.getAttribute('href');
+      errors.push('failed to load <' + t.tagName.toLowerCase() + '> ' + what);
     } else {
       errors.push('script error: ' + e.message);
     }
@@ -36,7 +37,9 @@
       var name = 'figure ' + (i + 1);
       if (!g) { bad.push(name + ' has no img or svg'); return; }
       if (!size(g)) bad.push(name + ': zero size');
-      if (g.getBoundingClientRect().right > f.getBoundingClientRect().right + 1) bad.push(name + ': wider than its column');
+      if (g.getBoundingClientRect().right > f.getBoundingClientRect().right + 1) {
+        bad.push(name + ': wider than its column');
+      }
     });
     document.querySelectorAll('img').forEach(function (img) {
       if (!(img.complete && img.naturalWidth > 0 && img.naturalHeight > 0)) {

@@ -290,8 +290,8 @@ describe('rnn.experiment report: the page and the files for a paper', function()
   it('lays the figures out in two columns on a wide screen, one under 1100 px, scaled to the column', function()
     local html = read(dir .. '/rep/index.html')
     assert.truthy(html:find('.figures { display: grid; grid-template-columns: minmax(0, 1fr);', 1, true))
-    assert.truthy(html:find('@media (min-width: 1100px) { .figures { grid-template-columns: repeat(2, minmax(0, 1fr)); } }',
-      1, true))
+    assert.truthy(html:find('@media (min-width: 1100px) { .figures { grid-template-columns: '
+      .. 'repeat(2, minmax(0, 1fr)); } }', 1, true))
     assert.truthy(html:find('figure svg, figure img { display: block; width: 100%; height: auto; }', 1, true))
     assert.truthy(html:find('<div class="figures">\n<figure><svg', 1, true))
     assert.truthy(html:find('<table id="summary">', 1, true))

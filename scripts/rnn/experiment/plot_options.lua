@@ -23,7 +23,9 @@ local function finite(v) return type(v) == 'number' and v == v and v ~= math.hug
 
 -- t must be a table of name -> value with `ok(value)`: nil or a message
 local function check_map(t, field, ok, what)
-  if type(t) ~= 'table' then return string.format('plots.%s must be a table {name = %s}, got %s', field, what, type(t)) end
+  if type(t) ~= 'table' then
+    return string.format('plots.%s must be a table {name = %s}, got %s', field, what, type(t))
+  end
   for k, v in pairs(t) do
     if type(k) ~= 'string' then
       return string.format('plots.%s: keys must be metric names, got a %s', field, type(k))
