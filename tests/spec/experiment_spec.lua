@@ -331,6 +331,14 @@ describe('rnn.experiment summary', function()
     local md = report.markdown({'a'}, rows, names)
     assert.truthy(md:find('| x | 2      | 2 ± 1.4 [-10.71, 14.71] | 4 ± 1.4 [-8.706, 16.71] | 1/2 (50%) [9%, 91%]    |', 1, true))
     assert.truthy(md:find('1 of 2', 1, true))
+    local summary = require 'rnn.experiment.summary'
+    local csv = summary.csv({'a'}, rows, names)
+    assert.truthy(csv:find('^a,cell,runs,'))
+    assert.truthy(csv:find(',success_rate,success_count,success_runs,success_ci_low,success_ci_high\n', 1, true))
+    assert.truthy(csv:find('\nx,a=x,2,.*,0%.5,1,2,0%.0945312057342%d*,0%.9054687942657%d*\n'), csv)
+    -- an axis called cell keeps its name; the cell names become cell_name
+    rows[1].values, rows[2].values = {cell = 'x'}, {cell = 'y'}
+    assert.truthy(summary.csv({'cell'}, rows, names):find('^cell,cell_name,runs,'))
   end)
 
   it('draws log axes, bands and breaks lines at non-finite points', function()

@@ -256,14 +256,21 @@ function M.markdown(axes, rows, names)
   return M.markdown_table(table_cells(axes, rows, names))
 end
 
---- The summary as CSV: axis columns, cell, runs, then for each metric
+--- The summary as CSV: axis columns, cell (cell_name when an axis is
+-- called cell), runs, then for each metric
 -- <m>_n, <m>_mean, <m>_sd (sample), <m>_ci_low, <m>_ci_high, <m>_diverged
 -- (empty where undefined), and success_rate, success_count, success_runs,
 -- success_ci_low, success_ci_high (Wilson) when runs report success.
 function M.csv(axes, rows, names)
   local header = {}
-  for _, a in ipairs(axes) do header[#header + 1] = a end
-  header[#header + 1] = 'cell'
+  local name_column = 'cell'
+  for _, a in ipairs(axes) do
+    header[#header + 1] = a
+    -- (a grid axis called 'cell' keeps its name: the column of cell names
+    -- then is cell_name, so that no two columns share a name)
+    if a == 'cell' then name_column = 'cell_name' end
+  end
+  header[#header + 1] = name_column
   header[#header + 1] = 'runs'
   for _, n in ipairs(names) do
     for _, col in ipairs{'n', 'mean', 'sd', 'ci_low', 'ci_high', 'diverged'} do header[#header + 1] = n .. '_' .. col end
