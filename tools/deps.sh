@@ -9,11 +9,13 @@
 set -eu
 
 # fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
+# fortunes, bible-kjv: the corpus of h0_comparison's --preset paper (every fortune
+#   file and the King James verses)
 # lua-cjson, lua-argparse: JSON files and the command line of rnn.experiment
 # lua-luv, lua-filesystem: worker processes, signals and run locks of rnn.experiment
 # openmpi-bin, libopenmpi-dev: rnn.distributed (always built) and mpirun
 # librsvg2-bin: rsvg-convert, the PNG and PDF copies of the report's plots
-packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev librsvg2-bin"
+packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min fortunes bible-kjv lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev librsvg2-bin"
 case "${1:-}" in
     # chromium: the headless browser of tests/report/browser_test.sh
     test) packages="$packages slurm-wlm munge chromium" ;;

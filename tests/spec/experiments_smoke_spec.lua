@@ -112,6 +112,15 @@ describe('experiments/ research scripts', function()
     end)
   end
 
+  it("h0_comparison.lua --preset paper reads its own corpus: every fortune file and the KJV verses", function()
+    local cmd = string.format("%s experiments/h0_comparison.lua --preset paper --steps 2 --seeds 1 --threads 1 "
+      .. "--out '%s/kjv' --set task=text --set hidden=4 --set embed=2 --set batch=4 --set max_len=8 --set eval_every=2",
+      interpreter(), dir)
+    local out, ok = run(cmd)
+    assert.is_true(ok, cmd .. '\n' .. out)
+    assert.truthy(out:find('h0_comparison%-paper: 2 runs in [%d.]+ s %(0 failed%)'), out)
+  end)
+
   it('--help lists the configuration of each script', function()
     for _, s in ipairs(scripts) do
       local out, ok = run(interpreter() .. ' experiments/' .. s.name .. '.lua --help')
