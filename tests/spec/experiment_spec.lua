@@ -559,6 +559,22 @@ describe('rnn.experiment comparisons', function()
     end
   end)
 
+  it('leaves out metrics that no paired cells change: properties of the seed, not outcomes', function()
+    local ctx = ctx_of(A, B)
+    for _, r in ipairs(ctx.runs) do r.done.eval.w = 10 * r.seed end -- differs by seed, not by cell
+    local rows = compare.compare(ctx, {'v', 'w'})
+    assert.equal(1, #rows)
+    assert.equal('v', rows[1].metric)
+    ctx.runs[1].done.eval.w = 11 -- now one pair differs: w is compared
+    rows = compare.compare(ctx, {'v', 'w'})
+    assert.equal(2, #rows)
+    assert.equal('w', rows[2].metric)
+    -- unpaired seeds say nothing about seed-by-seed equality: w stays
+    ctx = ctx_of(A, B, {paired = false})
+    for _, r in ipairs(ctx.runs) do r.done.eval.w = 10 * r.seed end
+    assert.equal(2, #compare.compare(ctx, {'v', 'w'}))
+  end)
+
   it('takes the seeds for 80% power from a declared min_effect', function()
     local r = compare.compare(ctx_of(A, B, {min_effect = {v = 0.05}}), {'v'})[1]
     local big = compare.compare(ctx_of(A, B), {'v'})[1]

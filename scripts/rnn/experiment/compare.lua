@@ -177,6 +177,25 @@ local function constant(raw, name)
   return first ~= nil
 end
 
+-- whether a metric takes the same value in both cells of every pair, seed
+-- by seed: a property of the seed (as the warm-up's gradient norm that
+-- clipping thresholds come from), not an outcome of the cells
+local function unchanged_within_pairs(raw, pairs_, name)
+  local compared = false
+  for _, pr in ipairs(pairs_) do
+    local ra, rb = raw[pr.a.name][name], raw[pr.b.name][name]
+    if ra and rb then
+      for seed, v in pairs(ra) do
+        if rb[seed] ~= nil then
+          if rb[seed] ~= v then return false end
+          compared = true
+        end
+      end
+    end
+  end
+  return compared
+end
+
 --- All comparisons: rows in the order metric (as the summary's names),
 -- then pair. ctx: {cells, axes, axis_values, baseline, paired (default
 -- true), min_effect = {metric = value}, runs = {{cell, seed, done}}},
@@ -201,10 +220,12 @@ function M.compare(ctx, names, opts)
   local rows = {}
   for _, name in ipairs(names) do
     local family = {}
-    -- a step number, or a metric with one value in every run (a property
-    -- of the setting, such as the validation set's own baseline), is no
-    -- outcome to compare
-    if name == 'best_step' or constant(raw, name) then goto next_metric end
+    -- a step number, a metric with one value in every run (a property of
+    -- the setting, such as the validation set's own baseline) or, with
+    -- paired seeds, one that no pair's cells change, is no outcome to compare
+    if name == 'best_step' or constant(raw, name) or (paired and unchanged_within_pairs(raw, pairs_, name)) then
+      goto next_metric
+    end
     for _, pr in ipairs(pairs_) do
       local ra, rb = raw[pr.a.name][name], raw[pr.b.name][name]
       -- (a metric that one of the cells does not report, as a task's own
