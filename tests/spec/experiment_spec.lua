@@ -175,6 +175,30 @@ describe('rnn.experiment runs', function()
     assert.is_number(done.eval.val_loss)
   end)
 
+  it('trains every cell of a seed on the same batches, however much their setups drew', function()
+    local exp = E.new{
+      name = 'streams', grid = {{'width', {1, 50}}}, config = {steps = 3, checkpoint_every = 3}, seeds = {1, 2},
+      setup = function(cfg) return {model = rnn.nn.Linear(cfg.width, 1)} end, -- 2 or 51 draws
+      step = function() return {batch = rnn.rand(1):item(), noise = rnn.randn(1):item()} end,
+    }
+    local r = run(exp, {'--out', dir})
+    assert.equal(4, #r.runs)
+    for _, seed in ipairs{1, 2} do
+      local narrow = read(dir .. '/streams/width=1/seed-' .. seed .. '/metrics.csv')
+      local wide = read(dir .. '/streams/width=50/seed-' .. seed .. '/metrics.csv')
+      assert.equal(narrow, wide)
+    end
+    assert.are_not.equal(read(dir .. '/streams/width=1/seed-1/metrics.csv'),
+      read(dir .. '/streams/width=1/seed-2/metrics.csv'))
+    -- and the first batch is not the setup's first draw replayed
+    rnn.manual_seed(1)
+    local first = rnn.rand(1):item()
+    assert.falsy(read(dir .. '/streams/width=1/seed-1/metrics.csv'):find(string.format('%.6f', first):sub(1, 7), 1,
+      true))
+    local done = json.decode(read(dir .. '/streams/width=50/seed-1/done'))
+    assert.equal(json.decode(read(dir .. '/streams/width=1/seed-1/done')).train_rng, done.train_rng)
+  end)
+
   it('gives identical files for identical runs, and config JSON identical text', function()
     local dir2 = tmpdir()
     run(toy(), {'--out', dir, '--only', 'adam'})
@@ -491,8 +515,8 @@ describe('rnn.experiment comparisons', function()
   local function ctx_of(a, b, extra)
     local runs = {}
     for i = 1, #a do
-      runs[#runs + 1] = {cell = 'h=y', seed = i, done = {eval = {v = a[i]}, setup_rng = 'f' .. i}}
-      runs[#runs + 1] = {cell = 'h=x', seed = i, done = {eval = {v = b[i]}, setup_rng = 'f' .. i}}
+      runs[#runs + 1] = {cell = 'h=y', seed = i, done = {eval = {v = a[i]}, train_rng = 'f' .. i}}
+      runs[#runs + 1] = {cell = 'h=x', seed = i, done = {eval = {v = b[i]}, train_rng = 'f' .. i}}
     end
     local ctx = {cells = E.expand_grid{{'h', {'x', 'y'}}}, axes = {'h'}, axis_values = {h = {'x', 'y'}}, runs = runs}
     for k, v in pairs(extra or {}) do ctx[k] = v end
@@ -520,7 +544,7 @@ describe('rnn.experiment comparisons', function()
   it('leaves out and counts seeds with a non-finite value; draws differ when the setups did', function()
     local a = {A[1], 0 / 0, A[3], A[4]}
     local ctx = ctx_of(a, B)
-    ctx.runs[1].done.setup_rng = 'other'
+    ctx.runs[1].done.train_rng = 'other'
     local r = compare.compare(ctx, {'v'})[1]
     assert.equal(3, r.n)
     assert.equal(1, r.diverged)

@@ -8,12 +8,14 @@
 -- value of that axis (cell_b). diff = mean of a − b.
 --
 -- Paired seeds. The harness seeds every run with rnn.manual_seed(seed)
--- before its setup, so for one seed two cells start from the same draws:
--- the seeds pair the cells, and the default test is the paired t test on
--- the seeds both cells finished with a finite value (n pairs). Whether the
--- pair also drew the same numbers after setup (the same batches) is read
--- from the runs' generator fingerprints (done marker, setup_rng) and shown
--- as `same_draws` (yes, no or some). An experiment whose seeds do not pair
+-- before its setup, and the training steps from a stream of their own
+-- seeded from the seed alone, so for one seed two cells start from the same
+-- draws and train on the same batches: the seeds pair the cells, and the
+-- default test is the paired t test on the seeds both cells finished with a
+-- finite value (n pairs). Whether the two runs of a seed drew the same
+-- numbers in training is read from the generator's fingerprint after the
+-- last step (done marker, train_rng) and shown as `same_draws` (yes, no or
+-- some). An experiment whose seeds do not pair
 -- the cells declares `paired = false`; then the test is Welch's, on all the
 -- finite values of each cell.
 --
@@ -208,7 +210,8 @@ function M.compare(ctx, names, opts)
   for _, c in ipairs(ctx.cells) do raw[c.name], fp[c.name] = {}, {} end
   for _, r in ipairs(ctx.runs) do
     if r.done and raw[r.cell] then
-      fp[r.cell][r.seed] = r.done.setup_rng
+      -- (setup_rng: the fingerprint of earlier versions, after setup)
+      fp[r.cell][r.seed] = r.done.train_rng or r.done.setup_rng
       for k, v in pairs(summary.final_metrics(r.done)) do
         if type(v) == 'boolean' then v = v and 1 or 0 end
         raw[r.cell][k] = raw[r.cell][k] or {}
@@ -296,9 +299,9 @@ function M.legend(rows, paired)
     how = 'seeds paired (the same seed for both cells): paired t test and t interval of the differences; '
       .. 'effect = Cohen\'s d_z'
     if draws.yes and not draws.no and not draws.some then
-      how = how .. '; every pair left its setup with the same random generator state'
+      how = how .. '; both runs of every pair drew the same random numbers in training'
     elseif draws.no or draws.some then
-      how = how .. '; some pairs left their setups with different random generator states (see same_draws in '
+      how = how .. '; in some pairs the two runs drew different random numbers in training (see same_draws in '
         .. 'comparisons.csv)'
     end
   else
