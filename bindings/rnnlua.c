@@ -413,40 +413,125 @@ static int exe_dir(char *buf, size_t size)
     return 1;
 }
 
+#define LUA_VDIR LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+
+/*
+ * package.searchers entry for `rnn` and `rnn.*` (and nothing else), with
+ * upvalues: 1 the Lua template path, 2 the C template path,
+ * 3 package.searchpath, 4 package.loadlib. It works like Lua's own file
+ * searchers, but on rnnlua's folders. Why a searcher rather than folders
+ * prepended to package.path: the user's LUA_PATH, LUA_PATH_5_4, ";;" and
+ * -E must give exactly the package.path that lua5.4 gives, and scripts and
+ * tools (busted, luarocks loaders) read package.path.
+ */
+static int rnn_searcher(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const char *file;
+    int luamsg;
+    if (strcmp(name, "rnn") != 0 && strncmp(name, "rnn.", 4) != 0)
+        return 0; /* not ours: no message, the next searcher decides */
+
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_call(L, 2, 2);
+    if (lua_type(L, -2) == LUA_TSTRING) {
+        file = lua_tostring(L, -2);
+        if (luaL_loadfile(L, file) != LUA_OK)
+            return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+                              name, file, lua_tostring(L, -1));
+        lua_pushstring(L, file);
+        return 2; /* the chunk, and its file name as require's 2nd value */
+    }
+    luamsg = lua_gettop(L);
+
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 2, 2);
+    if (lua_type(L, -2) == LUA_TSTRING) {
+        file = lua_tostring(L, -2);
+        lua_pushvalue(L, lua_upvalueindex(4));
+        lua_pushvalue(L, -3);
+        /* "rnn.mpi" -> luaopen_rnn_mpi, as Lua's C searcher names it */
+        lua_pushliteral(L, "luaopen_");
+        luaL_gsub(L, name, ".", "_");
+        lua_concat(L, 2);
+        lua_call(L, 2, 2);
+        if (!lua_isfunction(L, -2))
+            return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+                              name, file, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        lua_pushstring(L, file);
+        return 2;
+    }
+    /* Not found: both lists of tried files, for require's message. */
+    lua_pushvalue(L, luamsg);
+    lua_pushliteral(L, "\n\t");
+    lua_pushvalue(L, -3);
+    lua_concat(L, 3);
+    return 1;
+}
+
+/*
+ * Put rnn_searcher second in package.searchers: after package.preload
+ * (which holds rnn.core, the C half linked into this executable) and before
+ * package.path, so that rnnlua loads the Lua half that matches its own C
+ * half even when another copy of rnn is on the user's path. Both the build
+ * tree (<bin>/scripts, rnnlua at the repository root) and an installed tree
+ * (<prefix>/bin, <prefix>/share/lua/5.4, <prefix>/lib/lua/5.4) are searched.
+ */
+static void add_rnn_searcher(lua_State *L)
+{
+    char dir[PATH_MAX], parent[PATH_MAX];
+    char *slash;
+    lua_Integer i, n;
+
+    if (!exe_dir(dir, sizeof dir))
+        return; /* no /proc: package.path alone may still find rnn */
+    /* <bin>/.. spelt as the folder itself, so that require's messages
+     * name real paths */
+    memcpy(parent, dir, sizeof parent);
+    slash = strrchr(parent, '/');
+    if (slash == NULL || slash == parent)
+        parent[0] = '\0'; /* <bin> is "/" or "/bin": the prefix is "/" */
+    else
+        *slash = '\0';
+
+    lua_getglobal(L, "package");
+    if (!lua_istable(L, -1) ||
+        lua_getfield(L, -1, "searchers") != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_pushfstring(L,
+        "%s/scripts/?.lua;%s/scripts/?/init.lua;"
+        "%s/share/lua/" LUA_VDIR "/?.lua;%s/share/lua/" LUA_VDIR "/?/init.lua",
+        dir, dir, parent, parent);
+    lua_pushfstring(L, "%s/scripts/?.so;%s/lib/lua/" LUA_VDIR "/?.so",
+                    dir, parent);
+    lua_getfield(L, -4, "searchpath");
+    lua_getfield(L, -5, "loadlib");
+    lua_pushcclosure(L, rnn_searcher, 4);
+    n = (lua_Integer)lua_rawlen(L, -2);
+    for (i = n; i >= 2; i--) { /* table.insert(searchers, 2, f) */
+        lua_rawgeti(L, -2, i);
+        lua_rawseti(L, -3, i + 1);
+    }
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
+}
+
 static int setup_rnn(lua_State *L)
 {
-    char dir[PATH_MAX];
     int status;
 
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_rnn_core);
     lua_setfield(L, -2, "rnn.core");
     lua_pop(L, 1);
-
-    /* Both the build tree (<bin>/scripts, when rnnlua sits at the repository
-     * root) and an installed tree (<prefix>/bin + <prefix>/share/lua/5.4)
-     * are searched before the usual path; C modules (rnn/mpi.so, loaded by
-     * rnn.distributed) likewise in <bin>/scripts and <prefix>/lib/lua/5.4. */
-    if (exe_dir(dir, sizeof dir)) {
-        lua_getglobal(L, "package");
-        lua_pushfstring(L,
-            "%s/scripts/?.lua;%s/scripts/?/init.lua;"
-            "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.lua;"
-            "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
-            "/?/init.lua;",
-            dir, dir, dir, dir);
-        lua_getfield(L, -2, "path");
-        lua_concat(L, 2);
-        lua_setfield(L, -2, "path");
-        lua_pushfstring(L,
-            "%s/scripts/?.so;"
-            "%s/../lib/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.so;",
-            dir, dir);
-        lua_getfield(L, -2, "cpath");
-        lua_concat(L, 2);
-        lua_setfield(L, -2, "cpath");
-        lua_pop(L, 1);
-    }
+    add_rnn_searcher(L);
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "rnn");

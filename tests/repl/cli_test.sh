@@ -38,6 +38,9 @@ check() {
 }
 
 out_is()  { [ "$(cat "$OUT")" = "$1" ]; }
+err_is()  { [ "$(cat "$ERR")" = "$1" ]; }
+# Regex-escape a literal string.
+re_quote() { printf '%s' "$1" | sed 's/[][\.*^$(){}+?|/]/\\&/g'; }
 out_has() { grep -qE -- "$1" "$OUT"; }
 err_has() { grep -qE -- "$1" "$ERR"; }
 
@@ -132,6 +135,95 @@ check "-i script.lua runs the script, then reads piped input" eval '[ $RC -eq 0 
 run "$BIN" -i <<<"$(printf 'function f(a)\nreturn a*2\nend\nf(21)\n=f(1)\nerror("oops")\n1+1')"
 check "-i with piped input: multi-line, '=', errors, echo" eval '[ $RC -eq 0 ] &&
     out_has "(^|> )42\$" && out_has "(^|> )2\$" && grep -q "oops" "$OUT" "$ERR"'
+
+# --- as lua5.4 does (Lua 5.4's testes/main.lua, side by side with lua5.4)
+
+# ROOT is the source tree, whose scripts/ holds the Lua half.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# make install's layout: <prefix>/bin, <prefix>/share/lua/5.4,
+# <prefix>/lib/lua/5.4 (the executable under test, the Lua files of ROOT).
+# The side-by-side checks below run this copy: a binary in build/asan
+# finds the Lua half only from the source tree's root (./rnn).
+PFX="$WORK/prefix"
+mkdir -p "$PFX/bin" "$PFX/lib/lua/5.4/rnn" "$PFX/share/lua/5.4" "$WORK/elsewhere"
+cp "$BIN" "$PFX/bin/rnnlua"
+(cd "$ROOT/scripts" && find rnn -name '*.lua' -exec install -D -m 644 {} "$PFX/share/lua/5.4/{}" \;)
+if [ -f "$(dirname "$BIN")/scripts/rnn/mpi.so" ]; then
+    cp "$(dirname "$BIN")/scripts/rnn/mpi.so" "$PFX/lib/lua/5.4/rnn/mpi.so"
+else
+    cp "$ROOT/scripts/rnn/mpi.so" "$PFX/lib/lua/5.4/rnn/mpi.so"
+fi
+ln -s "$PFX/bin/rnnlua" "$WORK/elsewhere/rnnlua"
+INST="$PFX/bin/rnnlua"
+
+# The rnn library is found by a searcher of rnnlua's own, so that
+# package.path and package.cpath are exactly what lua5.4 makes of LUA_PATH,
+# LUA_PATH_5_4, LUA_CPATH, ';;' and -E.
+if command -v lua5.4 >/dev/null 2>&1; then
+    paths='print(package.path); print(package.cpath)'
+    same_paths() { # same_paths NAME ENV...: rnnlua and lua5.4 agree
+        local name=$1; shift
+        env "$@" lua5.4 -e "$paths" >"$WORK/expected" 2>&1 </dev/null
+        (cd "$WORK/elsewhere" && env "$@" "$INST" -e "$paths; print(type(rnn))") \
+            >"$OUT" 2>"$ERR" </dev/null
+        RC=$?
+        check "$name: package.path and cpath as lua5.4's, rnn loaded" eval \
+            '[ $RC -eq 0 ] && out_is "$(cat "$WORK/expected"; echo table)"'
+    }
+    same_paths "LUA_PATH=x LUA_CPATH=y" LUA_PATH=x LUA_CPATH=y
+    same_paths "LUA_PATH_5_4 over LUA_PATH" LUA_PATH_5_4=y LUA_PATH=x \
+        LUA_CPATH_5_4=yacc LUA_CPATH=x
+    for p in ';' ';;' 'a;;b' ';;b' 'a;;' 'a;b;;c'; do
+        same_paths "LUA_PATH='$p'" LUA_PATH="$p" LUA_CPATH="$p"
+    done
+    same_paths "no environment (env -i)" -i
+    # -E: the default paths whatever the environment says
+    lua5.4 -E -e "$paths" >"$WORK/expected" 2>&1 </dev/null
+    (cd "$WORK/elsewhere" && env LUA_PATH=xxx LUA_CPATH=xxx LUA_INIT='error(10)' \
+        "$INST" -E -e "$paths; print(type(rnn))") >"$OUT" 2>"$ERR" </dev/null
+    RC=$?
+    check "-E: package.path and cpath as lua5.4 -E's, rnn loaded" eval \
+        '[ $RC -eq 0 ] && out_is "$(cat "$WORK/expected"; echo table)"'
+else
+    echo "not ok - lua5.4 found (for side-by-side checks)"; FAIL=$((FAIL + 1))
+fi
+
+# require of rnn modules, from any folder, with a path that cannot find them:
+# Lua files and the C module rnn.mpi, from the tree the executable is in.
+cat >"$WORK/where.lua" <<'LUA'
+for _, m in ipairs{'rnn', 'rnn.format', 'rnn.nn.module', 'rnn.mpi'} do
+  package.loaded[m] = nil
+  local ok, mod, where = pcall(require, m)
+  print(m, ok and type(mod) or 'error: ' .. tostring(mod), where)
+end
+LUA
+where_ok() { # where_ok LUADIR CDIR: where the Lua files and rnn.mpi came from (regexes)
+    [ $RC -eq 0 ] &&
+        out_has "^rnn	table	$1/rnn/init\.lua\$" &&
+        out_has "^rnn\.format	table	$1/rnn/format\.lua\$" &&
+        out_has "^rnn\.nn\.module	table	$1/rnn/nn/module\.lua\$" &&
+        out_has "^rnn\.mpi	table	$2/rnn/mpi\.so\$"
+}
+if [ "$(cd "$(dirname "$BIN")" && pwd)" = "$ROOT" ]; then
+    (abs=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+     cd / && env LUA_PATH=nowhere LUA_CPATH=nowhere "$abs" "$WORK/where.lua") \
+        >"$OUT" 2>"$ERR" </dev/null
+    RC=$?
+    check "build tree: rnn found from / whatever LUA_PATH says" \
+        where_ok "$(re_quote "$ROOT/scripts")" "$(re_quote "$ROOT/scripts")"
+fi
+for exe in "$PFX/bin/rnnlua" "$WORK/elsewhere/rnnlua"; do
+    (cd "$WORK/elsewhere" && env LUA_PATH=nowhere LUA_CPATH=nowhere "$exe" "$WORK/where.lua") \
+        >"$OUT" 2>"$ERR" </dev/null
+    RC=$?
+    check "installed layout: rnn found by ${exe#$WORK/}" \
+        where_ok "$(re_quote "$PFX/share/lua/5.4")" "$(re_quote "$PFX/lib/lua/5.4")"
+done
+run "$BIN" -e 'require "rnn.no_such_module"' </dev/null
+check "a missing rnn module lists the files tried" eval '[ $RC -ne 0 ] &&
+    err_has "module .rnn\.no_such_module. not found" &&
+    err_has "no file .*/rnn/no_such_module\.lua" &&
+    err_has "no file .*/rnn/no_such_module\.so"'
 
 echo "cli: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
