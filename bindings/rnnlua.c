@@ -523,6 +523,28 @@ static void add_rnn_searcher(lua_State *L)
     lua_pop(L, 2);
 }
 
+/*
+ * The global help(...): require('rnn').help(...), looked up at each call,
+ * so that the documentation (scripts/rnn/help.lua) is loaded only when
+ * someone asks, and a build without it says so instead of failing.
+ */
+static int l_help(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "rnn");
+    lua_call(L, 1, 1);
+    if (lua_istable(L, -1) && lua_getfield(L, -1, "help") != LUA_TNIL) {
+        lua_insert(L, 1);
+        lua_settop(L, n + 1); /* rnn.help and the arguments */
+        lua_call(L, n, LUA_MULTRET);
+        return lua_gettop(L);
+    }
+    fputs("help: not available in this build\n", stdout);
+    fflush(stdout);
+    return 0;
+}
+
 static int setup_rnn(lua_State *L)
 {
     int status;
@@ -532,6 +554,9 @@ static int setup_rnn(lua_State *L)
     lua_setfield(L, -2, "rnn.core");
     lua_pop(L, 1);
     add_rnn_searcher(L);
+
+    lua_pushcfunction(L, l_help);
+    lua_setglobal(L, "help");
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "rnn");

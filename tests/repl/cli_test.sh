@@ -225,5 +225,9 @@ check "a missing rnn module lists the files tried" eval '[ $RC -ne 0 ] &&
     err_has "no file .*/rnn/no_such_module\.lua" &&
     err_has "no file .*/rnn/no_such_module\.so"'
 
+# the global help (rnn.help itself is tested with it)
+run "$BIN" -e 'print(type(help))' </dev/null
+check "help is a global function" eval '[ $RC -eq 0 ] && out_is function'
+
 echo "cli: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
