@@ -52,7 +52,8 @@
 /* The C half of the library; linked into the executable from bindings/. */
 extern int luaopen_rnn_core(lua_State *L);
 
-/* Name prefixed to error messages; NULL inside the REPL, as in lua.c. */
+/* Name prefixed to error messages: argv[0], as lua.c does (so a message
+ * names the command the user typed); NULL inside the REPL. */
 static const char *progname = PROGNAME;
 
 /* ------------------------------------------------------------------------ */
@@ -111,7 +112,7 @@ static void prompt_action(int sig)
 static void print_usage(FILE *out)
 {
     fprintf(out,
-        "usage: " PROGNAME " [options] [script [args]]\n"
+        "usage: %s [options] [script [args]]\n"
         "Available options are:\n"
         "  -e stat   execute string 'stat'\n"
         "  -i        enter interactive mode after executing 'script'\n"
@@ -125,13 +126,17 @@ static void print_usage(FILE *out)
         "  -         stop handling options and execute stdin\n"
         "With no arguments, " PROGNAME " starts the REPL if stdin is a terminal\n"
         "and runs stdin as a script otherwise. The rnn library is loaded as the\n"
-        "global 'rnn'. REPL history: $RNNLUA_HISTORY or ~/.rnnlua_history.\n");
+        "global 'rnn'. REPL history: $RNNLUA_HISTORY or ~/.rnnlua_history.\n",
+        progname);
     fflush(out);
 }
 
+/* Our name first, then Lua's own banner line as `lua -v` prints it (tools
+ * and Lua's test suite look for "PUC-Rio" at the end). */
 static void print_version(void)
 {
     printf(PROGNAME " " RNNLUA_VERSION " (" LUA_RELEASE ")\n");
+    printf(LUA_COPYRIGHT "\n");
     fflush(stdout);
 }
 
@@ -143,16 +148,25 @@ static void l_message(const char *pname, const char *msg)
     fflush(stderr);
 }
 
+/* The error object at idx as a message; never raises (no metamethods:
+ * the message handler below has already used __tostring where it could). */
+static const char *errstring(lua_State *L, int idx)
+{
+    const char *msg = lua_tostring(L, idx);
+    if (msg == NULL)
+        msg = lua_pushfstring(L, "(error object is a %s value)",
+                              luaL_typename(L, idx));
+    return msg;
+}
+
 /* Print the error message on the top of the stack (if status is an error)
  * and pop it. */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        if (msg == NULL)
-            msg = "(error object is not a string)";
-        l_message(progname, msg);
-        lua_pop(L, 1);
+        int top = lua_gettop(L);
+        l_message(progname, errstring(L, top));
+        lua_settop(L, top - 1);
     }
     return status;
 }
@@ -171,23 +185,32 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
-/* Call the function below `narg` arguments with a traceback handler and
- * Ctrl-C turned into a Lua error for the duration of the call. */
-static int docall(lua_State *L, int narg, int nres)
+/* lua_pcall with Ctrl-C turned into a Lua error for the duration of the
+ * call; msgh as in lua_pcall (0: none). */
+static int pcall_intr(lua_State *L, int narg, int nres, int msgh)
 {
     struct sigaction old;
     int status;
-    int base = lua_gettop(L) - narg;
-    lua_pushcfunction(L, msghandler);
-    lua_insert(L, base);
     globalL = L;
     set_sigint(laction, &old);
-    status = lua_pcall(L, narg, nres, base);
+    status = lua_pcall(L, narg, nres, msgh);
     sigaction(SIGINT, &old, NULL);
     /* A Ctrl-C landing just as the call returned leaves our hook armed; it
      * must not hit whatever runs next. Hooks set by the user stay. */
     if (lua_gethook(L) == lstop)
         lua_sethook(L, NULL, 0, 0);
+    return status;
+}
+
+/* Call the function below `narg` arguments with a traceback handler,
+ * interruptible by Ctrl-C. */
+static int docall(lua_State *L, int narg, int nres)
+{
+    int status;
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    status = pcall_intr(L, narg, nres, base);
     lua_remove(L, base);
     return status;
 }
@@ -328,7 +351,8 @@ static int collectargs(int argc, char **argv, int *script, int *optlim,
         case 'e': case 'l':
             args |= a[1] == 'e' ? has_e : has_l;
             if (a[2] == '\0') { /* argument in the next word */
-                if (i + 1 >= argc) {
+                /* as lua.c: "-e -x" is a missing argument, not code */
+                if (i + 1 >= argc || argv[i + 1][0] == '-') {
                     *bad = a;
                     return has_error;
                 }
@@ -685,6 +709,11 @@ static int read_line_plain(const char *prompt)
         repl.gl_buf[--n] = '\0';
     if (n > 0 && repl.gl_buf[n - 1] == '\r')
         repl.gl_buf[--n] = '\0';
+    /* Echo the line after its prompt, as lua5.4 (readline) does on piped
+     * input: a transcript then reads like the session it replays. */
+    fwrite(repl.gl_buf, 1, (size_t)n, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
     return LINE_OK;
 }
 
@@ -706,14 +735,31 @@ static void history_add(const char *line)
         append_history(1, repl.hist_path);
 }
 
+static int prompt_tostring(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+/*
+ * Push the prompt and return it: _PROMPT (or _PROMPT2) through tostring,
+ * as lua.c does, so any value with __tostring may be a prompt. The string
+ * stays on the stack while the line is read (a __tostring result has no
+ * other reference). Unlike lua.c, a failing __tostring does not end the
+ * session: its error is shown and the default prompt used.
+ */
 static const char *get_prompt(lua_State *L, int firstline)
 {
-    const char *p;
-    lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2");
-    p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    /* The string stays alive: the global still references it. */
-    lua_pop(L, 1);
-    return p ? p : (firstline ? PROMPT1 : PROMPT2);
+    const char *def = firstline ? PROMPT1 : PROMPT2;
+    if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return lua_pushstring(L, def);
+    }
+    lua_pushcfunction(L, prompt_tostring);
+    lua_insert(L, -2);
+    if (report(L, pcall_intr(L, 1, 1, 0)) != LUA_OK)
+        return lua_pushstring(L, def);
+    return lua_tostring(L, -1); /* luaL_tolstring left a string */
 }
 
 /* Read a line and push it (a first line starting with '=' becomes
@@ -723,6 +769,7 @@ static int pushline(lua_State *L, int firstline)
     const char *prompt = get_prompt(L, firstline);
     const char *b;
     int r = repl.use_rl ? read_line_rl(prompt) : read_line_plain(prompt);
+    lua_pop(L, 1); /* the prompt: readline has copied or printed it */
     if (r != LINE_OK)
         return r;
     b = repl.use_rl ? repl.rl_line : repl.gl_buf;
@@ -1108,46 +1155,18 @@ static int loadline(lua_State *L)
     return status;
 }
 
-/* Print the values on the stack through the global tostring, tab-separated
- * (so tensors print through their __tostring). */
-static int print_values(lua_State *L)
-{
-    int n = lua_gettop(L), i;
-    for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s;
-        if (lua_getglobal(L, "tostring") == LUA_TFUNCTION) {
-            lua_pushvalue(L, i);
-            lua_call(L, 1, 1);
-        } else {
-            lua_pop(L, 1);
-            luaL_tolstring(L, i, NULL);
-        }
-        s = lua_tolstring(L, -1, &len);
-        if (s == NULL)
-            return luaL_error(L, "'tostring' must return a string");
-        if (i > 1)
-            fputc('\t', stdout);
-        fwrite(s, 1, len, stdout);
-        lua_pop(L, 1);
-    }
-    fputc('\n', stdout);
-    fflush(stdout);
-    return 0;
-}
-
+/* Print the values on the stack with the global print, as lua.c does: a
+ * print redefined by the user is used, and a missing one is reported. */
 static void print_results(lua_State *L)
 {
     int n = lua_gettop(L);
     if (n > 0) {
-        int status;
         luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-        lua_pushcfunction(L, print_values);
+        lua_getglobal(L, "print");
         lua_insert(L, 1);
-        status = docall(L, n, 0);
-        if (status != LUA_OK)
-            l_message(progname, lua_pushfstring(L, "error calling 'tostring' (%s)",
-                                                lua_tostring(L, -1)));
+        if (pcall_intr(L, n, 0, 0) != LUA_OK)
+            l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
+                                                errstring(L, -1)));
     }
 }
 
@@ -1210,9 +1229,9 @@ static int pmain(lua_State *L)
     luaL_checkversion(L);
     if (args == has_error) {
         if ((bad[1] == 'e' || bad[1] == 'l') && bad[2] == '\0')
-            fprintf(stderr, PROGNAME ": '%s' needs argument\n", bad);
+            fprintf(stderr, "%s: '%s' needs argument\n", progname, bad);
         else
-            fprintf(stderr, PROGNAME ": unrecognized option '%s'\n", bad);
+            fprintf(stderr, "%s: unrecognized option '%s'\n", progname, bad);
         print_usage(stderr);
         return 0;
     }
@@ -1260,9 +1279,12 @@ static int pmain(lua_State *L)
 int main(int argc, char **argv)
 {
     int status, result;
-    lua_State *L = luaL_newstate();
+    lua_State *L;
+    if (argv[0] && argv[0][0])
+        progname = argv[0];
+    L = luaL_newstate();
     if (L == NULL) {
-        l_message(PROGNAME, "cannot create state: not enough memory");
+        l_message(progname, "cannot create state: not enough memory");
         return EXIT_FAILURE;
     }
     lua_gc(L, LUA_GCSTOP); /* no GC while building the state */

@@ -99,7 +99,7 @@ check "no arguments and piped stdin runs stdin as a script" \
 # errors
 run "$BIN" "$WORK/fail.lua" </dev/null
 check "an erroring script exits non-zero with a traceback" eval '[ $RC -ne 0 ] &&
-    err_has "^rnnlua: .*fail.lua:1: deliberate failure" &&
+    err_has "^$(re_quote "$BIN"): .*fail.lua:1: deliberate failure" &&
     err_has "stack traceback" && err_has "in (local|function|upvalue) .?inner"'
 
 run "$BIN" -e 'error("from -e")' </dev/null
@@ -224,6 +224,66 @@ check "a missing rnn module lists the files tried" eval '[ $RC -ne 0 ] &&
     err_has "module .rnn\.no_such_module. not found" &&
     err_has "no file .*/rnn/no_such_module\.lua" &&
     err_has "no file .*/rnn/no_such_module\.so"'
+
+# The REPL prints results with the global print, as lua.c does.
+run "$BIN" -e 'print=nil' -i <<<'10'
+check "-e 'print=nil' -i: error calling 'print'" eval '[ $RC -eq 0 ] &&
+    err_has "^error calling .print. \(attempt to call a nil value\)\$"'
+run "$BIN" -e 'function print(...) io.write("P:", ..., "\n") end' -i <<<'10'
+check "the REPL prints results with a redefined print" eval '[ $RC -eq 0 ] &&
+    out_has "^P:10\$"'
+
+# _PROMPT through tostring; piped input echoed after the prompt, as lua5.4
+# (built with readline) does.
+prompt='local C = 0; _PROMPT=setmetatable({},{__tostring = function () C = C + 1; return C end})'
+run "$BIN" -e "$prompt" -i <<<"$(printf ' --\na = 2')"
+check "a non-string _PROMPT is shown through its __tostring" \
+    eval '[ $RC -eq 0 ] && [ "$(tail -n 3 "$OUT")" = "$(printf "1 --\n2a = 2\n3")" ]'
+run "$BIN" -e '_PROMPT=setmetatable({},{__tostring = function () error("bad prompt") end})' \
+    -i <<<'print(40 + 2)'
+check "a failing _PROMPT is reported, the REPL carries on" eval '[ $RC -eq 0 ] &&
+    err_has "bad prompt" && out_has "^> print\(40 \+ 2\)\$" && out_has "^42\$"'
+if command -v lua5.4 >/dev/null 2>&1; then
+    printf 'x = 1\nfunction f(a)\nreturn a + x\nend\nf(41)\n=f(1)\nerror("e")\nnil, 2\n' \
+        >"$WORK/session.lua"
+    lua5.4 -i <"$WORK/session.lua" 2>&1 | tail -n +2 >"$WORK/expected"
+    run "$BIN" -i <"$WORK/session.lua"
+    check "-i with piped input: the transcript is lua5.4's" eval '[ $RC -eq 0 ] &&
+        [ "$( (tail -n +2 "$OUT"; cat "$ERR") | sort)" = "$(sort "$WORK/expected")" ]'
+fi
+
+# error objects: through __tostring, without a traceback; others named
+cat >"$WORK/errobj.lua" <<'LUA'
+error(setmetatable({}, {__tostring = function () return "custom error" end}))
+LUA
+run "$BIN" "$WORK/errobj.lua" </dev/null
+check "an error object with __tostring: 'progname: <its tostring>'" \
+    eval '[ $RC -eq 1 ] && err_is "$BIN: custom error"'
+printf 'error{}\n' >"$WORK/errtable.lua"
+run "$BIN" "$WORK/errtable.lua" </dev/null
+check "an error table: '(error object is a table value)'" eval '[ $RC -eq 1 ] &&
+    err_has "^$(re_quote "$BIN"): \(error object is a table value\)\$"'
+run "$BIN" -e 'error(nil)' </dev/null
+check "error(nil): '(error object is a nil value)'" eval '[ $RC -eq 1 ] &&
+    err_has "^$(re_quote "$BIN"): \(error object is a nil value\)\$"'
+
+# -v: our name, then Lua's banner line
+run "$BIN" -v -e 'print"hello"' </dev/null
+check "-v: rnnlua's line, then Lua's banner line" eval '[ $RC -eq 0 ] &&
+    [ "$(sed -n 2p "$OUT")" = "$(lua5.4 -v 2>&1)" ] &&
+    [ "$(sed -n 3p "$OUT")" = hello ]'
+
+# invalid options, as lua.c (-h stays our help)
+for o in --- -Ex -vv -iv -hh; do
+    run "$BIN" $o </dev/null
+    check "$o is an unrecognized option" eval '[ $RC -eq 1 ] &&
+        err_has "^$(re_quote "$BIN"): unrecognized option .$o.\$"'
+done
+for o in -e -l; do
+    run "$BIN" $o -x </dev/null
+    check "$o followed by an option: '$o' needs argument" eval '[ $RC -eq 1 ] &&
+        err_has "^$(re_quote "$BIN"): .$o. needs argument\$"'
+done
 
 # the global help (rnn.help itself is tested with it)
 run "$BIN" -e 'print(type(help))' </dev/null
