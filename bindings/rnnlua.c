@@ -868,20 +868,38 @@ static int is_ident(const char *s, size_t len)
 #define INDEX_DEPTH 16
 
 /*
- * Replace the value on top of the stack by the metatable's __index table,
- * if there is one. Only raw accesses: completion never runs user code.
+ * Replace the value on top of the stack by the next table where its fields
+ * are looked up, and return 1; leave it and return 0 if there is none.
+ * Only raw accesses: completion never runs user code, so an __index
+ * function cannot be asked. For one, the names are guessed from its
+ * metatable instead: the table in its `methods` field (tensors: the binding
+ * keeps the methods there, behind a C __index that also serves t[i] and
+ * t.grad), else the metatable itself (a class whose __index function
+ * returns cls[k] after handling integer keys: nn.Sequential, optimizers),
+ * whose own __index then leads on to the parent class.
  */
 static int step_index(lua_State *L)
 {
+    int t;
     if (!lua_getmetatable(L, -1))
         return 0;
     lua_pushliteral(L, "__index");
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-    if (!lua_istable(L, -1)) {
+    t = lua_rawget(L, -2);
+    if (t == LUA_TTABLE) {
+        lua_remove(L, -2);
+        lua_remove(L, -2);
+        return 1;
+    }
+    lua_pop(L, 1);
+    if (t != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return 0;
     }
+    lua_pushliteral(L, "methods");
+    if (lua_rawget(L, -2) == LUA_TTABLE)
+        lua_remove(L, -2);
+    else
+        lua_pop(L, 1);
     lua_remove(L, -2);
     return 1;
 }
@@ -945,8 +963,10 @@ static void collect_fields(lua_State *L, int res, int seen, int prefix,
                 if (lua_type(L, -2) == LUA_TSTRING &&
                     (!methods_only || lua_isfunction(L, -1))) {
                     k = lua_tolstring(L, -2, &klen);
+                    /* _private names, _G, _VERSION, __index...: only
+                     * once the user has typed the '_' */
                     if (klen >= wlen && memcmp(k, word, wlen) == 0 &&
-                        is_ident(k, klen))
+                        is_ident(k, klen) && (k[0] != '_' || wlen > 0))
                         add_candidate(L, res, seen, prefix, lua_gettop(L) - 1);
                 }
                 lua_pop(L, 1);
