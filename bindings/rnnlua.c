@@ -52,7 +52,8 @@
 /* The C half of the library; linked into the executable from bindings/. */
 extern int luaopen_rnn_core(lua_State *L);
 
-/* Name prefixed to error messages; NULL inside the REPL, as in lua.c. */
+/* Name prefixed to error messages: argv[0], as lua.c does (so a message
+ * names the command the user typed); NULL inside the REPL. */
 static const char *progname = PROGNAME;
 
 /* ------------------------------------------------------------------------ */
@@ -111,7 +112,7 @@ static void prompt_action(int sig)
 static void print_usage(FILE *out)
 {
     fprintf(out,
-        "usage: " PROGNAME " [options] [script [args]]\n"
+        "usage: %s [options] [script [args]]\n"
         "Available options are:\n"
         "  -e stat   execute string 'stat'\n"
         "  -i        enter interactive mode after executing 'script'\n"
@@ -125,13 +126,17 @@ static void print_usage(FILE *out)
         "  -         stop handling options and execute stdin\n"
         "With no arguments, " PROGNAME " starts the REPL if stdin is a terminal\n"
         "and runs stdin as a script otherwise. The rnn library is loaded as the\n"
-        "global 'rnn'. REPL history: $RNNLUA_HISTORY or ~/.rnnlua_history.\n");
+        "global 'rnn'. REPL history: $RNNLUA_HISTORY or ~/.rnnlua_history.\n",
+        progname);
     fflush(out);
 }
 
+/* Our name first, then Lua's own banner line as `lua -v` prints it (tools
+ * and Lua's test suite look for "PUC-Rio" at the end). */
 static void print_version(void)
 {
     printf(PROGNAME " " RNNLUA_VERSION " (" LUA_RELEASE ")\n");
+    printf(LUA_COPYRIGHT "\n");
     fflush(stdout);
 }
 
@@ -143,16 +148,25 @@ static void l_message(const char *pname, const char *msg)
     fflush(stderr);
 }
 
+/* The error object at idx as a message; never raises (no metamethods:
+ * the message handler below has already used __tostring where it could). */
+static const char *errstring(lua_State *L, int idx)
+{
+    const char *msg = lua_tostring(L, idx);
+    if (msg == NULL)
+        msg = lua_pushfstring(L, "(error object is a %s value)",
+                              luaL_typename(L, idx));
+    return msg;
+}
+
 /* Print the error message on the top of the stack (if status is an error)
  * and pop it. */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        if (msg == NULL)
-            msg = "(error object is not a string)";
-        l_message(progname, msg);
-        lua_pop(L, 1);
+        int top = lua_gettop(L);
+        l_message(progname, errstring(L, top));
+        lua_settop(L, top - 1);
     }
     return status;
 }
@@ -171,23 +185,32 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
-/* Call the function below `narg` arguments with a traceback handler and
- * Ctrl-C turned into a Lua error for the duration of the call. */
-static int docall(lua_State *L, int narg, int nres)
+/* lua_pcall with Ctrl-C turned into a Lua error for the duration of the
+ * call; msgh as in lua_pcall (0: none). */
+static int pcall_intr(lua_State *L, int narg, int nres, int msgh)
 {
     struct sigaction old;
     int status;
-    int base = lua_gettop(L) - narg;
-    lua_pushcfunction(L, msghandler);
-    lua_insert(L, base);
     globalL = L;
     set_sigint(laction, &old);
-    status = lua_pcall(L, narg, nres, base);
+    status = lua_pcall(L, narg, nres, msgh);
     sigaction(SIGINT, &old, NULL);
     /* A Ctrl-C landing just as the call returned leaves our hook armed; it
      * must not hit whatever runs next. Hooks set by the user stay. */
     if (lua_gethook(L) == lstop)
         lua_sethook(L, NULL, 0, 0);
+    return status;
+}
+
+/* Call the function below `narg` arguments with a traceback handler,
+ * interruptible by Ctrl-C. */
+static int docall(lua_State *L, int narg, int nres)
+{
+    int status;
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    status = pcall_intr(L, narg, nres, base);
     lua_remove(L, base);
     return status;
 }
@@ -328,7 +351,8 @@ static int collectargs(int argc, char **argv, int *script, int *optlim,
         case 'e': case 'l':
             args |= a[1] == 'e' ? has_e : has_l;
             if (a[2] == '\0') { /* argument in the next word */
-                if (i + 1 >= argc) {
+                /* as lua.c: "-e -x" is a missing argument, not code */
+                if (i + 1 >= argc || argv[i + 1][0] == '-') {
                     *bad = a;
                     return has_error;
                 }
@@ -413,40 +437,150 @@ static int exe_dir(char *buf, size_t size)
     return 1;
 }
 
+#define LUA_VDIR LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+
+/*
+ * package.searchers entry for `rnn` and `rnn.*` (and nothing else), with
+ * upvalues: 1 the Lua template path, 2 the C template path,
+ * 3 package.searchpath, 4 package.loadlib. It works like Lua's own file
+ * searchers, but on rnnlua's folders. Why a searcher rather than folders
+ * prepended to package.path: the user's LUA_PATH, LUA_PATH_5_4, ";;" and
+ * -E must give exactly the package.path that lua5.4 gives, and scripts and
+ * tools (busted, luarocks loaders) read package.path.
+ */
+static int rnn_searcher(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const char *file;
+    int luamsg;
+    if (strcmp(name, "rnn") != 0 && strncmp(name, "rnn.", 4) != 0)
+        return 0; /* not ours: no message, the next searcher decides */
+
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_call(L, 2, 2);
+    if (lua_type(L, -2) == LUA_TSTRING) {
+        file = lua_tostring(L, -2);
+        if (luaL_loadfile(L, file) != LUA_OK)
+            return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+                              name, file, lua_tostring(L, -1));
+        lua_pushstring(L, file);
+        return 2; /* the chunk, and its file name as require's 2nd value */
+    }
+    luamsg = lua_gettop(L);
+
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 2, 2);
+    if (lua_type(L, -2) == LUA_TSTRING) {
+        file = lua_tostring(L, -2);
+        lua_pushvalue(L, lua_upvalueindex(4));
+        lua_pushvalue(L, -3);
+        /* "rnn.mpi" -> luaopen_rnn_mpi, as Lua's C searcher names it */
+        lua_pushliteral(L, "luaopen_");
+        luaL_gsub(L, name, ".", "_");
+        lua_concat(L, 2);
+        lua_call(L, 2, 2);
+        if (!lua_isfunction(L, -2))
+            return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+                              name, file, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        lua_pushstring(L, file);
+        return 2;
+    }
+    /* Not found: both lists of tried files, for require's message. */
+    lua_pushvalue(L, luamsg);
+    lua_pushliteral(L, "\n\t");
+    lua_pushvalue(L, -3);
+    lua_concat(L, 3);
+    return 1;
+}
+
+/*
+ * Put rnn_searcher second in package.searchers: after package.preload
+ * (which holds rnn.core, the C half linked into this executable) and before
+ * package.path, so that rnnlua loads the Lua half that matches its own C
+ * half even when another copy of rnn is on the user's path. Both the build
+ * tree (<bin>/scripts, rnnlua at the repository root) and an installed tree
+ * (<prefix>/bin, <prefix>/share/lua/5.4, <prefix>/lib/lua/5.4) are searched.
+ */
+static void add_rnn_searcher(lua_State *L)
+{
+    char dir[PATH_MAX], parent[PATH_MAX];
+    char *slash;
+    lua_Integer i, n;
+
+    if (!exe_dir(dir, sizeof dir))
+        return; /* no /proc: package.path alone may still find rnn */
+    /* <bin>/.. spelt as the folder itself, so that require's messages
+     * name real paths */
+    memcpy(parent, dir, sizeof parent);
+    slash = strrchr(parent, '/');
+    if (slash == NULL || slash == parent)
+        parent[0] = '\0'; /* <bin> is "/" or "/bin": the prefix is "/" */
+    else
+        *slash = '\0';
+
+    lua_getglobal(L, "package");
+    if (!lua_istable(L, -1) ||
+        lua_getfield(L, -1, "searchers") != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_pushfstring(L,
+        "%s/scripts/?.lua;%s/scripts/?/init.lua;"
+        "%s/share/lua/" LUA_VDIR "/?.lua;%s/share/lua/" LUA_VDIR "/?/init.lua",
+        dir, dir, parent, parent);
+    lua_pushfstring(L, "%s/scripts/?.so;%s/lib/lua/" LUA_VDIR "/?.so",
+                    dir, parent);
+    lua_getfield(L, -4, "searchpath");
+    lua_getfield(L, -5, "loadlib");
+    lua_pushcclosure(L, rnn_searcher, 4);
+    n = (lua_Integer)lua_rawlen(L, -2);
+    for (i = n; i >= 2; i--) { /* table.insert(searchers, 2, f) */
+        lua_rawgeti(L, -2, i);
+        lua_rawseti(L, -3, i + 1);
+    }
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
+}
+
+/*
+ * The global help(...): require('rnn').help(...), looked up at each call,
+ * so that the documentation (scripts/rnn/help.lua) is loaded only when
+ * someone asks, and a build without it says so instead of failing.
+ */
+static int l_help(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "rnn");
+    lua_call(L, 1, 1);
+    if (lua_istable(L, -1) && lua_getfield(L, -1, "help") != LUA_TNIL) {
+        lua_insert(L, 1);
+        lua_settop(L, n + 1); /* rnn.help and the arguments */
+        lua_call(L, n, LUA_MULTRET);
+        return lua_gettop(L);
+    }
+    fputs("help: not available in this build\n", stdout);
+    fflush(stdout);
+    return 0;
+}
+
 static int setup_rnn(lua_State *L)
 {
-    char dir[PATH_MAX];
     int status;
 
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_rnn_core);
     lua_setfield(L, -2, "rnn.core");
     lua_pop(L, 1);
+    add_rnn_searcher(L);
 
-    /* Both the build tree (<bin>/scripts, when rnnlua sits at the repository
-     * root) and an installed tree (<prefix>/bin + <prefix>/share/lua/5.4)
-     * are searched before the usual path; C modules (rnn/mpi.so, loaded by
-     * rnn.distributed) likewise in <bin>/scripts and <prefix>/lib/lua/5.4. */
-    if (exe_dir(dir, sizeof dir)) {
-        lua_getglobal(L, "package");
-        lua_pushfstring(L,
-            "%s/scripts/?.lua;%s/scripts/?/init.lua;"
-            "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.lua;"
-            "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
-            "/?/init.lua;",
-            dir, dir, dir, dir);
-        lua_getfield(L, -2, "path");
-        lua_concat(L, 2);
-        lua_setfield(L, -2, "path");
-        lua_pushfstring(L,
-            "%s/scripts/?.so;"
-            "%s/../lib/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.so;",
-            dir, dir);
-        lua_getfield(L, -2, "cpath");
-        lua_concat(L, 2);
-        lua_setfield(L, -2, "cpath");
-        lua_pop(L, 1);
-    }
+    lua_pushcfunction(L, l_help);
+    lua_setglobal(L, "help");
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "rnn");
@@ -575,6 +709,11 @@ static int read_line_plain(const char *prompt)
         repl.gl_buf[--n] = '\0';
     if (n > 0 && repl.gl_buf[n - 1] == '\r')
         repl.gl_buf[--n] = '\0';
+    /* Echo the line after its prompt, as lua5.4 (readline) does on piped
+     * input: a transcript then reads like the session it replays. */
+    fwrite(repl.gl_buf, 1, (size_t)n, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
     return LINE_OK;
 }
 
@@ -596,14 +735,31 @@ static void history_add(const char *line)
         append_history(1, repl.hist_path);
 }
 
+static int prompt_tostring(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+/*
+ * Push the prompt and return it: _PROMPT (or _PROMPT2) through tostring,
+ * as lua.c does, so any value with __tostring may be a prompt. The string
+ * stays on the stack while the line is read (a __tostring result has no
+ * other reference). Unlike lua.c, a failing __tostring does not end the
+ * session: its error is shown and the default prompt used.
+ */
 static const char *get_prompt(lua_State *L, int firstline)
 {
-    const char *p;
-    lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2");
-    p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    /* The string stays alive: the global still references it. */
-    lua_pop(L, 1);
-    return p ? p : (firstline ? PROMPT1 : PROMPT2);
+    const char *def = firstline ? PROMPT1 : PROMPT2;
+    if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return lua_pushstring(L, def);
+    }
+    lua_pushcfunction(L, prompt_tostring);
+    lua_insert(L, -2);
+    if (report(L, pcall_intr(L, 1, 1, 0)) != LUA_OK)
+        return lua_pushstring(L, def);
+    return lua_tostring(L, -1); /* luaL_tolstring left a string */
 }
 
 /* Read a line and push it (a first line starting with '=' becomes
@@ -613,6 +769,7 @@ static int pushline(lua_State *L, int firstline)
     const char *prompt = get_prompt(L, firstline);
     const char *b;
     int r = repl.use_rl ? read_line_rl(prompt) : read_line_plain(prompt);
+    lua_pop(L, 1); /* the prompt: readline has copied or printed it */
     if (r != LINE_OK)
         return r;
     b = repl.use_rl ? repl.rl_line : repl.gl_buf;
@@ -711,20 +868,38 @@ static int is_ident(const char *s, size_t len)
 #define INDEX_DEPTH 16
 
 /*
- * Replace the value on top of the stack by the metatable's __index table,
- * if there is one. Only raw accesses: completion never runs user code.
+ * Replace the value on top of the stack by the next table where its fields
+ * are looked up, and return 1; leave it and return 0 if there is none.
+ * Only raw accesses: completion never runs user code, so an __index
+ * function cannot be asked. For one, the names are guessed from its
+ * metatable instead: the table in its `methods` field (tensors: the binding
+ * keeps the methods there, behind a C __index that also serves t[i] and
+ * t.grad), else the metatable itself (a class whose __index function
+ * returns cls[k] after handling integer keys: nn.Sequential, optimizers),
+ * whose own __index then leads on to the parent class.
  */
 static int step_index(lua_State *L)
 {
+    int t;
     if (!lua_getmetatable(L, -1))
         return 0;
     lua_pushliteral(L, "__index");
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-    if (!lua_istable(L, -1)) {
+    t = lua_rawget(L, -2);
+    if (t == LUA_TTABLE) {
+        lua_remove(L, -2);
+        lua_remove(L, -2);
+        return 1;
+    }
+    lua_pop(L, 1);
+    if (t != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return 0;
     }
+    lua_pushliteral(L, "methods");
+    if (lua_rawget(L, -2) == LUA_TTABLE)
+        lua_remove(L, -2);
+    else
+        lua_pop(L, 1);
     lua_remove(L, -2);
     return 1;
 }
@@ -788,8 +963,10 @@ static void collect_fields(lua_State *L, int res, int seen, int prefix,
                 if (lua_type(L, -2) == LUA_TSTRING &&
                     (!methods_only || lua_isfunction(L, -1))) {
                     k = lua_tolstring(L, -2, &klen);
+                    /* _private names, _G, _VERSION, __index...: only
+                     * once the user has typed the '_' */
                     if (klen >= wlen && memcmp(k, word, wlen) == 0 &&
-                        is_ident(k, klen))
+                        is_ident(k, klen) && (k[0] != '_' || wlen > 0))
                         add_candidate(L, res, seen, prefix, lua_gettop(L) - 1);
                 }
                 lua_pop(L, 1);
@@ -998,46 +1175,18 @@ static int loadline(lua_State *L)
     return status;
 }
 
-/* Print the values on the stack through the global tostring, tab-separated
- * (so tensors print through their __tostring). */
-static int print_values(lua_State *L)
-{
-    int n = lua_gettop(L), i;
-    for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s;
-        if (lua_getglobal(L, "tostring") == LUA_TFUNCTION) {
-            lua_pushvalue(L, i);
-            lua_call(L, 1, 1);
-        } else {
-            lua_pop(L, 1);
-            luaL_tolstring(L, i, NULL);
-        }
-        s = lua_tolstring(L, -1, &len);
-        if (s == NULL)
-            return luaL_error(L, "'tostring' must return a string");
-        if (i > 1)
-            fputc('\t', stdout);
-        fwrite(s, 1, len, stdout);
-        lua_pop(L, 1);
-    }
-    fputc('\n', stdout);
-    fflush(stdout);
-    return 0;
-}
-
+/* Print the values on the stack with the global print, as lua.c does: a
+ * print redefined by the user is used, and a missing one is reported. */
 static void print_results(lua_State *L)
 {
     int n = lua_gettop(L);
     if (n > 0) {
-        int status;
         luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-        lua_pushcfunction(L, print_values);
+        lua_getglobal(L, "print");
         lua_insert(L, 1);
-        status = docall(L, n, 0);
-        if (status != LUA_OK)
-            l_message(progname, lua_pushfstring(L, "error calling 'tostring' (%s)",
-                                                lua_tostring(L, -1)));
+        if (pcall_intr(L, n, 0, 0) != LUA_OK)
+            l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
+                                                errstring(L, -1)));
     }
 }
 
@@ -1100,9 +1249,9 @@ static int pmain(lua_State *L)
     luaL_checkversion(L);
     if (args == has_error) {
         if ((bad[1] == 'e' || bad[1] == 'l') && bad[2] == '\0')
-            fprintf(stderr, PROGNAME ": '%s' needs argument\n", bad);
+            fprintf(stderr, "%s: '%s' needs argument\n", progname, bad);
         else
-            fprintf(stderr, PROGNAME ": unrecognized option '%s'\n", bad);
+            fprintf(stderr, "%s: unrecognized option '%s'\n", progname, bad);
         print_usage(stderr);
         return 0;
     }
@@ -1150,9 +1299,12 @@ static int pmain(lua_State *L)
 int main(int argc, char **argv)
 {
     int status, result;
-    lua_State *L = luaL_newstate();
+    lua_State *L;
+    if (argv[0] && argv[0][0])
+        progname = argv[0];
+    L = luaL_newstate();
     if (L == NULL) {
-        l_message(PROGNAME, "cannot create state: not enough memory");
+        l_message(progname, "cannot create state: not enough memory");
         return EXIT_FAILURE;
     }
     lua_gc(L, LUA_GCSTOP); /* no GC while building the state */

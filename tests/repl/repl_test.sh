@@ -171,6 +171,58 @@ completion() {
 }
 check "tab completes rnn.matm to rnn.matmul" completion
 
+# tab_line TYPED AFTER OUT: type TYPED, press Tab, type AFTER, press Enter;
+# the line must read as completed to $want_line and answer OUT (a regex).
+tab_line() {
+    local before
+    before=$(count "$3")
+    tm send-keys -t t -l -- "$1"
+    tm send-keys -t t Tab
+    sleep 0.3
+    if [ -n "$2" ]; then tm send-keys -t t -l -- "$2"; fi
+    tm send-keys -t t Enter
+    wait_more "$3" "$before" && wait_prompt &&
+        [ "$(count "^> $(re_quote "$want_line")\$")" -ge 1 ]
+}
+
+# Methods of a tensor live behind a C __index function (the metatable's
+# `methods` table), not in an __index table.
+tensor_method() {
+    send_line 'x = rnn.ones{2, 3}' || return 1
+    want_line='x:transpose(1, 2):size(1)'
+    tab_line 'x:tr' '(1, 2):size(1)' '^3$'
+}
+check "tab completes x:tr to x:transpose for a tensor x" tensor_method
+
+nn_class() {
+    want_line='rnn.nn.LSTM'
+    tab_line 'rnn.nn.LS' '' '^class LSTM$'
+}
+check "tab completes rnn.nn.LS to rnn.nn.LSTM" nn_class
+
+# Sequential's __index is a function too; its methods come from the class
+# and its parent Module.
+module_method() {
+    send_line 'seq = rnn.nn.Sequential(rnn.nn.Linear(2, 3))' || return 1
+    want_line='seq:num_parameters()'
+    tab_line 'seq:num_par' '()' '^9$'
+}
+check "tab completes seq:num_par to seq:num_parameters (inherited)" module_method
+
+# With one public field, Tab completes it at once; were _hidden offered
+# too, nothing would be completed.
+no_private() {
+    send_line 'comp_t = {_hidden = 1, visible = 2}' || return 1
+    want_line='comp_t.visible'
+    tab_line 'comp_t.' '' '^2$' || return 1
+    want_line='comp_t._hidden'
+    tab_line 'comp_t._' '' '^1$'
+}
+check "tab offers no _names unless '_' was typed" no_private
+
+check "help is a global function in the REPL" \
+    expect_line 'type(help)' '^function$'
+
 # (4) history persists across sessions
 history_test() {
     send_line 'hist_marker = 12345' || return 1
