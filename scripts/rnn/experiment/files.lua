@@ -49,10 +49,27 @@ function M.remove_prefixed(dir, prefix)
   end
 end
 
---- rm -rf of a folder (the harness's own run folders only)
+--- rm -rf of a folder (the harness's own run folders only), through
+-- lua-filesystem: symbolic links are removed, never followed. Raises an
+-- error naming the first path that could not be removed.
 function M.remove_tree(dir)
   if dir == '' or dir == '/' or dir == '.' then error('rnn.experiment: refusing to remove ' .. dir, 0) end
-  os.execute('rm -rf ' .. M.quote(dir))
+  local lfs = require 'lfs'
+  local function remove(path)
+    local mode = lfs.symlinkattributes(path, 'mode')
+    if mode == nil then return end
+    if mode == 'directory' then
+      for name in lfs.dir(path) do
+        if name ~= '.' and name ~= '..' then remove(path .. '/' .. name) end
+      end
+      local ok, err = lfs.rmdir(path)
+      if not ok then error(string.format('rnn.experiment: cannot remove the folder %s: %s', path, tostring(err)), 0) end
+    else
+      local ok, err = os.remove(path)
+      if not ok then error(string.format('rnn.experiment: cannot remove %s', tostring(err)), 0) end
+    end
+  end
+  remove(dir)
 end
 
 function M.read(path)

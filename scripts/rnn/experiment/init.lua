@@ -187,6 +187,8 @@ local json = lazy('rnn.experiment.json')
 local files = lazy('rnn.experiment.files')
 local checkpoint = lazy('rnn.experiment.checkpoint')
 local sweep = lazy('rnn.experiment.sweep')
+local code = lazy('rnn.experiment.code')
+local errors = lazy('rnn.experiment.errors')
 
 local function rnn() return require 'rnn' end
 
@@ -742,13 +744,9 @@ local env_cache
 --- {git_commit, rnnlua, lua, blas, threads}: what config.json records.
 function M.environment()
   if not env_cache then
-    local commit
-    local p = io.popen('git rev-parse HEAD 2>/dev/null')
-    if p then
-      local line = p:read('l')
-      p:close()
-      if line and line:match('^%x+$') then commit = line end
-    end
+    -- (read from .git's files: no git process, no shell)
+    local ok, commit = pcall(code.git_commit)
+    if not ok then commit = nil end
     local blas = 'openblas'
     local f = io.open('/proc/self/maps', 'r')
     if f then

@@ -28,8 +28,9 @@ function M.detect()
   if env == 'bar' or env == 'plain' or env == 'quiet' then return env end
   local term = os.getenv('TERM')
   if term == nil or term == '' or term == 'dumb' then return 'plain' end
-  local ok = os.execute('test -t 1')
-  return ok and 'bar' or 'plain'
+  -- (libuv asks isatty(1); no shell)
+  local ok, uv = pcall(require, 'luv')
+  return (ok and uv.guess_handle(1) == 'tty') and 'bar' or 'plain'
 end
 
 local function hms(s)
