@@ -87,8 +87,10 @@
 --                points = 100 (bins of the training curves), titles/xlabel/
 --                ylabel = {name = text} (a series of that name, else the
 --                metric; default axes: 'training step' or 't' for series,
---                and the name), units = {name = 'nats'}
---                (the y label reads 'val_loss (nats)'), baselines = {name
+--                and the name; xlabel = text labels every plot against the
+--                training step), units = {name = 'nats'}
+--                (the y label reads 'val_loss (nats)'; ylabel and units
+--                also label the metric's forest plot of differences), baselines = {name
 --                = value or {value = v, label = 'mean predictor'}} (a
 --                dashed line on every plot of that metric), custom =
 --                function(ctx) -> {{name, title, svg}, ...} for the
