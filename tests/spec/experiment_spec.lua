@@ -784,3 +784,27 @@ describe('rnn.experiment presets', function()
     refused('paper', 'presets must be a table')
   end)
 end)
+
+describe('rnn.experiment grid axes named like columns', function()
+  it('refuses them at declaration with a clear message; an axis called cell is fine', function()
+    local function declare(axis)
+      return pcall(E.new, {name = 'x', setup = print, step = print, grid = {{axis, {1, 2}}}})
+    end
+    for _, case in ipairs{{'seed', "grid axis 'seed' has the name of a column the harness writes"},
+                          {'runs', 'a column of summary.csv'}, {'metric', 'comparisons.csv'},
+                          {'diverged', 'runs that diverged'}, {'step', 'metrics.csv'},
+                          {'val_loss_mean', "grid axis 'val_loss_mean' ends like the per-metric columns"},
+                          {'lr_sd', 'ends like the per-metric columns'}} do
+      local ok, err = declare(case[1])
+      assert.is_false(ok, case[1])
+      assert.truthy(tostring(err):find('rnn.experiment.new: ', 1, true), tostring(err))
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+    end
+    assert.is_true((declare('cell')))
+    assert.is_true((declare('n')))
+    -- a preset's grid is checked the same way
+    local ok, err = pcall(toy, {presets = {paper = {grid = {{'seed', {1}}}}}})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("presets.paper: grid axis 'seed'", 1, true), tostring(err))
+  end)
+end)

@@ -20,6 +20,11 @@
 --   grid         ordered axes {{axis, {values...}}, ...} (numbers, strings
 --                or booleans); the cells are every combination, the first
 --                axis outermost. Optional: no grid is one cell, 'default'.
+--                An axis may not be named like a column the harness writes
+--                (seed, step, runs, diverged, metric, cell_name, success_*,
+--                or ending in _n, _mean, _sd, _ci_low, _ci_high,
+--                _diverged); 'cell' may (summary.csv's column of cell names
+--                is then cell_name).
 --   config       defaults of the configuration (numbers, strings,
 --                booleans), overridable with --set. The harness adds
 --                steps (100), checkpoint_every (max(1, steps // 10) when
@@ -314,6 +319,38 @@ build_presets = function(spec)
   return out, names
 end
 
+-- Names a grid axis may not have: the columns the harness writes beside
+-- the axes' own (an axis so named would give a file two columns of one
+-- name, or shadow a field of the run). ('cell' is allowed: summary.csv then
+-- calls its column of cell names cell_name.)
+local RESERVED_AXES = {
+  seed = 'the seed of a run (config.json, the report)', seeds = 'the seeds (the command line, the report)',
+  step = 'the first column of metrics.csv and eval.csv', runs = 'a column of summary.csv',
+  cell_name = 'the column of cell names in summary.csv when an axis is called cell',
+  diverged = 'a column of summary.csv (runs that diverged)', metric = 'a column of comparisons.csv',
+  cell_a = 'a column of comparisons.csv', cell_b = 'a column of comparisons.csv',
+  success_rate = 'a column of summary.csv', success_count = 'a column of summary.csv',
+  success_runs = 'a column of summary.csv', success_ci_low = 'a column of summary.csv',
+  success_ci_high = 'a column of summary.csv',
+}
+local RESERVED_SUFFIXES = {'_n', '_mean', '_sd', '_ci_low', '_ci_high', '_diverged'}
+
+-- nil, or why `name` may not be a grid axis
+local function reserved_axis(name)
+  if RESERVED_AXES[name] then
+    return string.format("grid axis '%s' has the name of a column the harness writes (%s); rename the axis", name,
+      RESERVED_AXES[name])
+  end
+  for _, suffix in ipairs(RESERVED_SUFFIXES) do
+    if #name > #suffix and name:sub(-#suffix) == suffix then
+      return string.format("grid axis '%s' ends like the per-metric columns of summary.csv (<metric>_n, _mean, _sd, "
+        .. '_ci_low, _ci_high, _diverged); rename the axis', name)
+    end
+  end
+  return nil
+end
+M._reserved_axis = reserved_axis
+
 --- rnn.experiment.new(spec) -> experiment (see the header).
 function M.new(spec)
   local fn = 'rnn.experiment.new'
@@ -355,6 +392,8 @@ function M.new(spec)
     local name = axis[1]
     if not name:match('^[%a_][%w_]*$') then fail(2, "%s: grid axis name '%s' must be an identifier", fn, name) end
     if axis_values[name] then fail(2, "%s: grid axis '%s' appears twice", fn, name) end
+    local why = reserved_axis(name)
+    if why then fail(2, '%s: %s', fn, why) end
     local values = {}
     for j, v in ipairs(axis[2]) do
       if not is_plain(v) then
