@@ -216,9 +216,13 @@ local KINDS = {train = 'metrics', eval = 'eval'}
 --- Opens the metrics files of a run folder to continue after step `start`
 -- (0: a fresh run, the files are removed). Rows of steps after `start`
 -- are cut off — and for evaluation rows also those of the final step,
--- `total`, which is evaluated after the last checkpoint. Returns the
--- object; m.last (the last training row kept, as a table) and m.rows_kept.
-function Metrics.open(dir, start, total)
+-- `total`, which is evaluated after the last checkpoint, and those of the
+-- steps of opts.drop_eval ({[step] = true}: final evaluations of a run
+-- extended to more steps, which a run started with those steps would not
+-- have made).
+-- Returns the object; m.last (the last training row kept, as a table).
+function Metrics.open(dir, start, total, opts)
+  local drop = opts and opts.drop_eval or {}
   local self = setmetatable({dir = dir, files = {}, columns = {}, handles = {}}, Metrics)
   for kind, base in pairs(KINDS) do
     local csv, jsonl = dir .. '/' .. base .. '.csv', dir .. '/' .. base .. '.jsonl'
@@ -229,7 +233,7 @@ function Metrics.open(dir, start, total)
     else
       local bound = start
       local keep = function(step)
-        if kind == 'eval' then return step <= bound and step < total end
+        if kind == 'eval' then return step <= bound and step < total and not drop[step] end
         return step <= bound
       end
       -- CSV: the header and the kept rows

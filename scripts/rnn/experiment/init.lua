@@ -46,7 +46,10 @@
 --                cfg.steps); returns a table of numbers, booleans or
 --                strings, the same names every step ('loss' and
 --                'grad_norm' are shown by the progress display; 'clipped'
---                as a boolean gives the fraction-clipped plot).
+--                as a boolean gives the fraction-clipped plot). A NaN or
+--                infinite `loss` ends the run as diverged (see below).
+--   loss_metric  optional: the step metric that is the training loss
+--                ('loss'), or false: a run never stops as diverged
 --   evaluate(state, cfg) -> metrics  optional: at the end, and every
 --                cfg.eval_every steps when > 0. The harness puts the model
 --                in eval mode (training mode afterwards) and saves and
@@ -106,7 +109,8 @@
 -- the report. Options: --seeds N, --steps N, --out DIR (runs), --set
 -- key=value (repeatable; numbers, true/false or text; a grid axis set this
 -- way keeps only that value), --only TEXT (cells whose name contains it;
--- repeatable), --fresh (delete the earlier results first), --threads N
+-- repeatable), --fresh (delete the earlier results first),
+-- --allow-changed-code (resume or keep runs made by other code), --threads N
 -- (BLAS threads of each run, default 1), --jobs N (runs at a time in
 -- worker processes; default one per core, capped by the runs left; 1 runs
 -- them in this process), --launcher local|slurm, --slurm key=value
@@ -128,8 +132,14 @@
 -- Files, under <out>/<name>/:
 --   <cell>/seed-<n>/config.json     config, grid values, seed, environment
 --                                   (git commit or null, rnn._VERSION, BLAS,
---                                   threads); sorted keys, the same text
---                                   for the same run
+--                                   threads), code (hashes of the script,
+--                                   the rnn Lua sources and the C core:
+--                                   rnn.experiment.code); sorted keys, the
+--                                   same text for the same run. Later:
+--                                   extended ({from, to, keeps_eval} a
+--                                   continuation to more steps) and
+--                                   continued_by ({step, code} a resume by
+--                                   other code)
 --   <cell>/seed-<n>/metrics.csv     one row a step: step, then the step's
 --                   metrics.jsonl   metrics (columns of the first row,
 --                                   'loss' first then sorted); numbers as
@@ -152,9 +162,14 @@
 --   <cell>/seed-<n>/done            written last: JSON {step, eval (final
 --                                   evaluation without series), train (means
 --                                   over the last tenth of the steps), last
---                                   (the last training row)}
---   summary.csv, summary.md     per cell and metric: n, mean, sample sd,
---                                   95% CI of the mean, diverged runs
+--                                   (the last training row), train_rng,
+--                                   best, and for a diverged run diverged =
+--                                   {step, metric, value | error} and
+--                                   eval_error when the final evaluation
+--                                   could not run}
+--   summary.csv, summary.md     per cell: runs, diverged; per cell and
+--                                   metric: n, mean, sample sd, 95% CI of
+--                                   the mean, diverged runs
 --   comparisons.csv, comparisons.md  (with a grid) paired differences of
 --                                   cells with CIs, p, Holm's p, effect,
 --                                   seeds for 80% power
@@ -172,12 +187,37 @@
 -- killed at any moment (SIGKILL included) ends with the same metrics files,
 -- to the bit, as one never interrupted. A run whose folder holds a
 -- config.json for another configuration is refused (use --fresh or
--- another --out). Data must come from the seeded generator (or depend on
--- the step only) for this to hold. A run in progress holds its lock,
+-- another --out) — except for steps: a finished run asked for more steps
+-- (--steps, --set steps=N) continues from its last checkpoint, and its
+-- done marker is written again when it gets there; it ends with the files
+-- of a run started with that many steps when nothing in setup, step or a
+-- schedule reads cfg.steps. Fewer steps than a run has done is refused.
+-- Data must come from the seeded generator (or depend on the step only)
+-- for this to hold. A run made by other code (config.json's code differs:
+-- the script, the rnn Lua sources or the C core changed) is neither
+-- resumed nor skipped: the command refuses, naming what changed, and asks
+-- for --fresh or --allow-changed-code. All refusals come before any run
+-- starts, once for the command.
+--
+-- Divergence: a run whose loss is NaN or infinite (or whose step raises
+-- while the model's weights or gradients are not finite) stops there, as
+-- a result: its final evaluation runs on that state if it can, its done
+-- marker says diverged = {step, ...}, and its checkpoint stays the last
+-- periodic one, from before it diverged; the summary
+-- counts it per cell and leaves its final metrics out (diverged k/n).
+--
+-- Errors: an error in the experiment's setup, step or evaluate is shown
+-- once, with the file:line of the experiment's code (and the calls between
+-- the experiment's own functions), not the harness's frames; a refusal is
+-- its message alone (rnn.experiment.errors).
+--
+-- A run in progress holds its lock,
 -- <name>/.locks/<cell>@seed-<n>.lock (fcntl: released by the kernel when
--- its process ends, however it ends). RNNLUA_EXPERIMENT_KILL_AT=<step> (or
--- 'done') makes the process SIGKILL itself right after writing that step's
--- metrics row (or just before a done marker), for the crash tests.
+-- its process ends, however it ends). For the crash tests only (not an
+-- API): RNNLUA_EXPERIMENT_KILL_AT=<step> (or 'done') makes the process
+-- SIGKILL itself right after writing that step's metrics row (or just
+-- before a done marker).
+
 local M = {}
 
 -- the pieces that need lua-cjson and lua-argparse load on first use, so
@@ -264,7 +304,7 @@ local PRESET_FIELDS = {description = true, config = true, seeds = true, grid = t
 -- The experiments of spec.presets, each made by M.new from the declaration
 -- with the preset applied (so a bad preset fails as a bad declaration
 -- would): name -> experiment, and the sorted names.
-build_presets = function(spec)
+build_presets = function(spec, source)
   local fn = 'rnn.experiment.new'
   if spec.presets == nil then return {}, {} end
   if type(spec.presets) ~= 'table' then
@@ -311,7 +351,7 @@ build_presets = function(spec)
     if not ok then
       fail(3, '%s: presets.%s: %s', fn, name, (tostring(e):gsub('^.-rnn%.experiment%.new: ', '')))
     end
-    e.preset, e.base_name = name, spec.name
+    e.preset, e.base_name, e.source = name, spec.name, source
     out[name] = e
     names[#names + 1] = name
   end
@@ -354,10 +394,16 @@ M._reserved_axis = reserved_axis
 --- rnn.experiment.new(spec) -> experiment (see the header).
 function M.new(spec)
   local fn = 'rnn.experiment.new'
+  -- the file that declares the experiment: its code is recorded with every
+  -- run (rnn.experiment.code) with its path
+  -- (unknown when new was tail-called, `return rnn.experiment.new{...}`:
+  -- then the file of setup stands for it)
+  local caller = not debug.getinfo(1, 't').istailcall and debug.getinfo(2, 'S') or nil
+  if caller and caller.what == 'C' then caller = nil end
   if type(spec) ~= 'table' then fail(2, '%s: argument 1 must be a table, got %s', fn, type(spec)) end
   local known = {name = true, description = true, grid = true, config = true, seeds = true, setup = true,
                  step = true, evaluate = true, summary = true, plots = true, stats = true, baseline = true,
-                 paired = true, min_effect = true, select = true, presets = true}
+                 paired = true, min_effect = true, select = true, presets = true, loss_metric = true}
   for k in pairs(spec) do
     if not known[k] then
       local ks = {}
@@ -377,9 +423,17 @@ function M.new(spec)
   end
   local plots_err = require('rnn.experiment.plot_options').check(spec.plots)
   if plots_err then fail(2, '%s: %s', fn, plots_err) end
+  if spec.loss_metric ~= nil and spec.loss_metric ~= false
+      and (type(spec.loss_metric) ~= 'string' or spec.loss_metric == '') then
+    fail(2, '%s: loss_metric must be the name of a metric of step (default \'loss\') or false, got %s', fn,
+      tostring(spec.loss_metric))
+  end
+  local loss_metric = spec.loss_metric
+  if loss_metric == nil then loss_metric = 'loss' end
   local self = setmetatable({name = spec.name, description = spec.description or '', setup_fn = spec.setup,
                              step_fn = spec.step, evaluate_fn = spec.evaluate, summary = spec.summary,
-                             plots = spec.plots or {}}, Experiment)
+                             plots = spec.plots or {}, loss_metric = loss_metric or nil,
+                             source = caller and caller.source}, Experiment)
   -- grid
   local grid, axes, axis_values = {}, {}, {}
   if spec.grid ~= nil and type(spec.grid) ~= 'table' then
@@ -508,7 +562,7 @@ function M.new(spec)
     if not spec.evaluate then fail(2, '%s: select needs an evaluate function (it picks the best evaluation)', fn) end
     self.select = sel
   end
-  self.presets, self.preset_names = build_presets(spec)
+  self.presets, self.preset_names = build_presets(spec, self.source)
   return self
 end
 
@@ -586,6 +640,8 @@ function Experiment:parser()
   p:option('--set', 'Override a configuration key (repeatable).'):argname('<key=value>'):count('*')
   p:option('--only', 'Run only the cells whose name contains TEXT (repeatable).'):argname('<TEXT>'):count('*')
   p:flag('--fresh', 'Delete earlier results of these cells first.')
+  p:flag('--allow-changed-code', 'Resume, extend or keep runs made by another version of the script or of rnnlua '
+    .. '(refused otherwise).')
   p:option('--threads', 'BLAS threads of each run (default: 1).'):argname('<N>')
   p:flag('--quiet', 'No progress display.')
   p:flag('--keep-going', 'Carry on with the other runs after a run fails.')
@@ -654,7 +710,7 @@ end
 --- Parses command-line arguments (an array of strings, like `arg`).
 -- Returns the options table for execute, or nil and an error message.
 -- options: {help, list, seeds (array), out, overrides (key -> value),
--- only (array), fresh, threads, quiet, keep_going, jobs (a count or
+-- only (array), fresh, allow_changed_code, threads, quiet, keep_going, jobs (a count or
 -- 'auto'), launcher ('local' | 'slurm'), slurm ({{key, value}, ...}),
 -- array_limit, status, worker (a run: '<cell dir>/seed-<n>'),
 -- report_only, target_ci ({{metric, width}, ...}), max_seeds, seed_batch}. execute also takes command ({exe, args...}: how to start
@@ -676,6 +732,7 @@ function Experiment:parse(argv)
     return o, err
   end
   local o = {help = r.help, list = r.list, fresh = r.fresh or false, quiet = r.quiet or false,
+             allow_changed_code = r.allow_changed_code or false,
              keep_going = r.keep_going or false, out = r.out or 'runs', only = r.only or {}, overrides = {},
              status = r.status or false, worker = r.worker, report_only = r.report or false, jobs = 'auto',
              launcher = r.launcher or 'local', slurm = {}}

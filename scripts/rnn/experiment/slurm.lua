@@ -132,7 +132,7 @@ function M.submit(exp, o, cfg, runs, dir)
   local queued = M.queued(dir) or {}
   local todo, n_done, n_queued = {}, 0, 0
   for _, r in ipairs(runs) do
-    if files.exists(r.dir .. '/done') then n_done = n_done + 1
+    if require('rnn.experiment.run').finished(r.dir, cfg.steps) then n_done = n_done + 1
     elseif queued[r.rel] then n_queued = n_queued + 1
     else todo[#todo + 1] = r end
   end
