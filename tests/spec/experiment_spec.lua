@@ -1252,3 +1252,71 @@ describe('rnn.experiment without shell strings', function()
     assert.equal('plain', out)
   end)
 end)
+
+describe('rnn.experiment load_run', function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() files.remove_tree(dir) end)
+
+  it('rebuilds model and optimizer from a run folder: the evaluation recorded, last or best', function()
+    local exp = toy{select = 'val_loss'}
+    run(exp, {'--out', dir, '--only', 'opt=adam,lr=0.1', '--seeds', '1', '--set', 'eval_every=5'})
+    local rd = dir .. '/toy/opt=adam,lr=0.1/seed-1'
+    local done = json.integers(json.decode(read(rd .. '/done')))
+    local before = rnn.get_rng_state()
+    local r = exp:load_run(rd)
+    assert.same(before, rnn.get_rng_state())
+    assert.same({20, 'last', 1, 'opt=adam,lr=0.1'}, {r.step, r.which, r.seed, r.cell})
+    assert.same({0.1, 'adam', 'float'}, {r.config.lr, r.config.opt, math.type(r.config.noise)})
+    assert.is_false(r.model.training)
+    local t = rnn.load(rd .. '/checkpoint.safetensors')
+    for name, v in pairs(r.model:state_dict()) do assert.same(t['model.' .. name]:totable(), v:totable(), name) end
+    local ot = r.opt:state_tensors('optim.')
+    assert.is_not_nil(next(ot))
+    for k, v in pairs(ot) do assert.same(t[k]:totable(), v:totable(), k) end
+    assert.is_nil(r.code_changes)
+    local ev = r:evaluate()
+    assert.equal(done.eval.val_loss, ev.val_loss)
+    assert.equal(done.eval.success, ev.success)
+    assert.same(before, rnn.get_rng_state())
+    local b = exp:load_run(rd, {which = 'best'})
+    assert.equal(done.best.step, b.step)
+    assert.equal(done.best.eval.val_loss, b:evaluate().val_loss)
+  end)
+
+  it('finds the experiment by the script config.json names', function()
+    local out, ok = sh(string.format("%s tests/experiment/toy.lua --out '%s' --steps 6 --seeds 1 --only learned "
+      .. '--jobs 1 --quiet', interpreter(), dir))
+    assert.is_true(ok, out)
+    local rd = dir .. '/toy/h0=learned/seed-1'
+    local saved_arg = arg
+    local r = E.load_run(rd)
+    assert.equal(saved_arg, arg)
+    assert.equal('toy', r.exp.name)
+    local done = json.integers(json.decode(read(rd .. '/done')))
+    assert.equal(done.eval.val_loss, r:evaluate().val_loss)
+    assert.is_nil(io.open(dir .. '/toy/h0=random/seed-1/done')) -- (loading ran nothing)
+  end)
+
+  it('names the function and the argument on bad input', function()
+    local exp = toy()
+    for _, case in ipairs{
+      {function() E.load_run(dir .. '/nothing') end, 'rnn.experiment.load_run: argument 1 (dir): '},
+      {function() E.load_run(nil) end, 'rnn.experiment.load_run: argument 1 (dir) must be the folder of a run'},
+      {function() exp:load_run(dir, {which = 'first'}) end, 'exp:load_run: argument 1 (dir)'},
+    } do
+      local ok, err = pcall(case[1])
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+    end
+    run(exp, {'--out', dir, '--only', 'opt=sgd,lr=0.1', '--seeds', '1'})
+    local rd = dir .. '/toy/opt=sgd,lr=0.1/seed-1'
+    local ok, err = pcall(exp.load_run, exp, rd, {which = 'first'})
+    assert.truthy(tostring(err):find("options.which must be 'last' or 'best'", 1, true), tostring(err))
+    ok, err = pcall(exp.load_run, exp, rd, {which = 'best'})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('has no best.safetensors', 1, true), tostring(err))
+    ok, err = pcall(diverging().load_run, diverging(), rd)
+    assert.truthy(tostring(err):find("is a run of experiment 'toy', not of 'div'", 1, true), tostring(err))
+  end)
+end)

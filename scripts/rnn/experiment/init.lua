@@ -217,7 +217,10 @@
 -- API): RNNLUA_EXPERIMENT_KILL_AT=<step> (or 'done') makes the process
 -- SIGKILL itself right after writing that step's metrics row (or just
 -- before a done marker).
-
+--
+-- A trained model back: exp:load_run(dir [, {which = 'last' | 'best'}])
+-- or rnn.experiment.load_run(dir) (which finds the script by config.json)
+-- -> run with run.model, run.opt, run.state, run.config, run:evaluate().
 local M = {}
 
 -- the pieces that need lua-cjson and lua-argparse load on first use, so
@@ -242,6 +245,11 @@ local function rnn() return require 'rnn' end
 local Experiment = {}
 Experiment.__index = Experiment
 M.Experiment = Experiment
+
+-- while rnn.experiment.load_run runs a script: the experiments it declares
+-- (and exp:run stops the script there)
+local loading
+local LOADED = setmetatable({}, {__tostring = function() return 'rnn.experiment: (the script was loaded)' end})
 
 local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
@@ -395,7 +403,7 @@ M._reserved_axis = reserved_axis
 function M.new(spec)
   local fn = 'rnn.experiment.new'
   -- the file that declares the experiment: its code is recorded with every
-  -- run (rnn.experiment.code) with its path
+  -- run (rnn.experiment.code), and load_run finds the script by it
   -- (unknown when new was tail-called, `return rnn.experiment.new{...}`:
   -- then the file of setup stands for it)
   local caller = not debug.getinfo(1, 't').istailcall and debug.getinfo(2, 'S') or nil
@@ -563,6 +571,7 @@ function M.new(spec)
     self.select = sel
   end
   self.presets, self.preset_names = build_presets(spec, self.source)
+  if loading then loading[#loading + 1] = self end
   return self
 end
 
@@ -974,6 +983,7 @@ M._own_command = own_command
 -- status 1 when a run failed, 128 + the signal's number when stopped by
 -- one; a worker (--worker) exits with its own status (rnn.experiment.pool).
 function Experiment:run(argv)
+  if loading then error(LOADED, 0) end -- (rnn.experiment.load_run: the script stops here)
   local o, err = self:parse(argv or {})
   if not o then
     io.stderr:write(self:parser():get_usage(), '\n\nerror: ', err, '\n')
@@ -995,6 +1005,159 @@ function Experiment:run(argv)
     os.exit(1)
   end
   return r
+end
+
+---------------------------------------------------------------------------
+-- A trained model back from a run folder
+
+local Run = {}
+Run.__index = Run
+M.Run = Run
+
+local function read_config(fn, dir)
+  if type(dir) ~= 'string' or dir == '' then
+    error(string.format('%s: argument 1 (dir) must be the folder of a run, got %s', fn, tostring(dir)), 3)
+  end
+  dir = dir:gsub('/+$', '')
+  local text = files.read(dir .. '/config.json')
+  if not text then
+    error(string.format('%s: argument 1 (dir): %s has no config.json; a run folder is '
+      .. '<out>/<experiment>/<cell>/seed-<n>', fn, dir), 3)
+  end
+  local ok, doc = pcall(json.decode, text)
+  if not ok or type(doc) ~= 'table' or type(doc.config) ~= 'table' then
+    error(string.format('%s: %s/config.json is not a config of rnn.experiment', fn, dir), 3)
+  end
+  return dir, json.integers(doc)
+end
+
+--- exp:load_run(dir [, {which = 'last' | 'best'}]) -> run: the state of a
+-- finished (or stopped) run, rebuilt by the experiment's setup(cfg, seed)
+-- from the run's config.json and loaded from its checkpoint.safetensors
+-- ('last', the default) or best.safetensors ('best', with select): model,
+-- optimizer state, clipping history, schedule and extra as they were. The
+-- model is in eval mode (model:train() to train on). The caller's random
+-- generator is left as it was; the checkpoint's is in run.rng. Fields:
+-- state, model, opt (or nil), config, seed, cell, step (of the
+-- checkpoint), which, dir, done (the done marker, or nil), code_changes
+-- (what code changed since the run was made, or nil). run:evaluate() runs
+-- the experiment's evaluate on it as the harness does.
+function Experiment:load_run(dir, opts)
+  local fn = 'exp:load_run'
+  local doc
+  dir, doc = read_config(fn, dir)
+  if opts ~= nil and type(opts) ~= 'table' then
+    error(string.format("%s: argument 2 (options) must be a table {which = 'last' | 'best'}, got %s", fn,
+      type(opts)), 2)
+  end
+  local which = (opts and opts.which) or 'last'
+  if which ~= 'last' and which ~= 'best' then
+    error(string.format("%s: options.which must be 'last' or 'best', got %s", fn, tostring(which)), 2)
+  end
+  if doc.experiment ~= self.name then
+    for _, name in ipairs(self.preset_names or {}) do
+      if self.presets[name].name == doc.experiment then return self.presets[name]:load_run(dir, opts) end
+    end
+    error(string.format("%s: %s is a run of experiment '%s', not of '%s'", fn, dir, tostring(doc.experiment),
+      self.name), 2)
+  end
+  local path = dir .. (which == 'best' and '/best.safetensors' or '/checkpoint.safetensors')
+  if not files.exists(path) then
+    error(string.format('%s: %s has no %s%s', fn, dir, path:match('[^/]*$'), which == 'best'
+      and ' (the experiment keeps a best checkpoint only with select)' or ' (the run has not saved a checkpoint yet)'),
+      2)
+  end
+  -- the configuration as setup saw it: JSON has one kind of number, the
+  -- declaration says which keys are floats
+  local cfg = {}
+  for k, v in pairs(doc.config) do
+    if math.type(self.config[k]) == 'float' and math.type(v) == 'integer' then v = v + 0.0 end
+    cfg[k] = v
+  end
+  for k, v in pairs(doc.grid or {}) do
+    local values = self.axis_values[k]
+    if values and math.type(values[1]) == 'float' and math.type(v) == 'integer' then v = v + 0.0 end
+    cfg[k] = v
+  end
+  local seed = math.tointeger(doc.seed)
+  local R = rnn()
+  local saved = R.get_rng_state()
+  local ok, state, step = pcall(function()
+    R.manual_seed(seed)
+    local st = errors.call('setup', self.setup_fn, cfg, seed)
+    checkpoint.model_of(st, 'setup')
+    return st, checkpoint.load(path, st)
+  end)
+  local rng = R.get_rng_state()
+  R.set_rng_state(saved)
+  if not ok then error(state, 0) end
+  state.model:eval()
+  local done
+  local dtext = files.read(dir .. '/done')
+  if dtext then
+    local dok, d = pcall(json.decode, dtext)
+    if dok and type(d) == 'table' then done = json.integers(d) end
+  end
+  local changes = code.changes(require('rnn.experiment.run').latest_code(doc), code.of(self))
+  return setmetatable({exp = self, state = state, model = state.model, opt = state.opt, config = cfg, seed = seed,
+                       cell = doc.cell, step = step, which = which, dir = dir, done = done, rng = rng,
+                       code_changes = #changes > 0 and changes or nil}, Run)
+end
+
+--- run:evaluate() -> metrics: the experiment's evaluate(state, cfg) on the
+-- loaded run, as the harness runs it — the model in eval mode, the
+-- generator at the checkpoint's state during it and the caller's after —
+-- so a run loaded with which = 'last' gives its done marker's eval (and
+-- 'best' the best evaluation's).
+function Run:evaluate()
+  if not self.exp.evaluate_fn then
+    error(string.format("run:evaluate: experiment '%s' declares no evaluate", self.exp.name), 2)
+  end
+  local R = rnn()
+  local saved = R.get_rng_state()
+  R.set_rng_state(self.rng)
+  local ok, r = pcall(require('rnn.experiment.run').evaluate, self.exp, self.state, self.config)
+  R.set_rng_state(saved)
+  if not ok then error(r, 0) end
+  return r
+end
+
+--- rnn.experiment.load_run(dir [, opts]) -> run: exp:load_run for the
+-- experiment whose script config.json names (code.script.path). The
+-- script runs up to its exp:run(arg), which stops it there, so it declares
+-- the experiment without running it; whatever the script does before that
+-- line happens (loading data, say).
+function M.load_run(dir, opts)
+  local fn = 'rnn.experiment.load_run'
+  local doc
+  dir, doc = read_config(fn, dir)
+  local script = type(doc.code) == 'table' and type(doc.code.script) == 'table' and doc.code.script.path
+  if type(script) ~= 'string' then
+    error(string.format('%s: %s/config.json records no script (a run made before rnnlua recorded it, or an '
+      .. 'experiment declared outside a file): load the experiment and call exp:load_run(dir)', fn, dir), 2)
+  end
+  if not files.exists(script) then
+    error(string.format('%s: the script of %s, %s, is not there any more: load the experiment and call '
+      .. 'exp:load_run(dir)', fn, dir, script), 2)
+  end
+  local chunk, err = loadfile(script)
+  if not chunk then error(string.format('%s: cannot load %s: %s', fn, script, tostring(err)), 2) end
+  local declared = {}
+  local saved_arg = rawget(_G, 'arg')
+  loading = declared
+  _G.arg = {[0] = script}
+  local ok, e = pcall(chunk)
+  loading = nil
+  _G.arg = saved_arg
+  if not ok and e ~= LOADED then error(e, 0) end
+  for i = #declared, 1, -1 do
+    local exp = declared[i]
+    if exp.name == doc.experiment then return exp:load_run(dir, opts) end
+    for _, name in ipairs(exp.preset_names or {}) do
+      if exp.presets[name].name == doc.experiment then return exp.presets[name]:load_run(dir, opts) end
+    end
+  end
+  error(string.format("%s: %s declares no experiment '%s'", fn, script, tostring(doc.experiment)), 2)
 end
 
 return M
