@@ -7,7 +7,8 @@
 #   - the same for kills at exact points (the process kills itself with
 #     SIGKILL through RNNLUA_EXPERIMENT_KILL_AT): between checkpoints, at a
 #     checkpoint step before its checkpoint, at the last step, just before
-#     the done marker;
+#     the done marker, and during an extension of finished runs to more
+#     steps;
 #   - kills at random moments, over and over, with a checkpoint every step
 #     (so some land inside a checkpoint write): every checkpoint on disk
 #     always loads, and the end result is identical again.
@@ -107,6 +108,19 @@ for at in 22 30 60 "done"; do
     [ "$status" -eq 137 ] && [ "$rerun" -eq 0 ] && [ "$same" -eq 0 ]
     check $? "killed at step $at (status $status), resumed: identical metrics files"
 done
+
+# 3a. a finished run extended to more steps, killed during the extension
+# and rerun, ends with the files of a run started with that many steps
+X="$TMP/extend"
+run_toy --out "$X" --steps 30
+RNNLUA_EXPERIMENT_KILL_AT=37 run_toy --out "$X" --steps 60 2>/dev/null
+status=$?
+run_toy --out "$X" --steps 60
+rerun=$?
+same_results "$TMP/A" "$X"
+same=$?
+[ "$status" -eq 137 ] && [ "$rerun" -eq 0 ] && [ "$same" -eq 0 ]
+check $? "finished at 30 steps, extended to 60, killed at step 37 (status $status), resumed: identical metrics files"
 
 # 3b. the same for the experiment `make run` runs, shortened: its text
 # batches and h0 noise must come back after a resume as well

@@ -46,7 +46,10 @@ local exp = rnn.experiment.new{
   end,
   step = function(s, cfg, step)
     if s.fail and s.fail.step == step then
-      if s.fail.how == 'segv' then os.execute('kill -SEGV $PPID') end
+      if s.fail.how == 'segv' then
+        local uv = require 'luv'
+        uv.kill(uv.os_getpid(), 'sigsegv')
+      end
       error('injected failure at step ' .. step)
     end
     local t0 = rnn.clock()

@@ -261,7 +261,8 @@ describe('rnn.experiment runs', function()
     local r = run(toy(), {'--out', dir})
     local ed = dir .. '/toy'
     local csv = read(ed .. '/summary.csv')
-    assert.truthy(csv:find('^opt,lr,cell,runs,val_loss_n,val_loss_mean,val_loss_sd,val_loss_ci_low,val_loss_ci_high,'
+    assert.truthy(csv:find('^opt,lr,cell,runs,diverged,val_loss_n,val_loss_mean,val_loss_sd,val_loss_ci_low,'
+      .. 'val_loss_ci_high,'
       .. 'val_loss_diverged,train_loss_n'))
     local md = read(ed .. '/summary.md')
     assert.truthy(md:find('±', 1, true))
@@ -357,12 +358,12 @@ describe('rnn.experiment summary', function()
     assert.truthy(md:find('1 of 2', 1, true))
     local summary = require 'rnn.experiment.summary'
     local csv = summary.csv({'a'}, rows, names)
-    assert.truthy(csv:find('^a,cell,runs,'))
+    assert.truthy(csv:find('^a,cell,runs,diverged,'))
     assert.truthy(csv:find(',success_rate,success_count,success_runs,success_ci_low,success_ci_high\n', 1, true))
-    assert.truthy(csv:find('\nx,a=x,2,.*,0%.5,1,2,0%.0945312057342%d*,0%.9054687942657%d*\n'), csv)
+    assert.truthy(csv:find('\nx,a=x,2,0,.*,0%.5,1,2,0%.0945312057342%d*,0%.9054687942657%d*\n'), csv)
     -- an axis called cell keeps its name; the cell names become cell_name
     rows[1].values, rows[2].values = {cell = 'x'}, {cell = 'y'}
-    assert.truthy(summary.csv({'cell'}, rows, names):find('^cell,cell_name,runs,'))
+    assert.truthy(summary.csv({'cell'}, rows, names):find('^cell,cell_name,runs,diverged,'))
   end)
 
   it('draws log axes, bands and breaks lines at non-finite points', function()
@@ -782,5 +783,540 @@ describe('rnn.experiment presets', function()
     refused({paper = {baseline = {opt = 'rmsprop'}}}, 'presets%.paper: baseline: rmsprop is not a value')
     refused({['a b'] = {}}, 'a preset name must be letters')
     refused('paper', 'presets must be a table')
+  end)
+end)
+
+---------------------------------------------------------------------------
+-- Issue 13: the harness's sharp edges
+
+-- the interpreter running the specs (./rnnlua or the sanitizer build)
+local function interpreter()
+  local i = -1
+  while arg and arg[i - 1] do i = i - 1 end
+  return arg and arg[i] or './rnnlua'
+end
+
+-- runs a shell command line (tests only); its output (stdout and stderr) and status
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. ' 2>&1'))
+  local out = p:read('a')
+  local ok, _, code = p:close()
+  return out, ok, code
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, 'wb'))
+  f:write(text)
+  f:close()
+end
+
+local function count(text, s)
+  local n, i = 0, 1
+  while true do
+    local j = text:find(s, i, true)
+    if not j then return n end
+    n, i = n + 1, j + 1
+  end
+end
+
+describe('rnn.experiment more steps for a finished run', function()
+  local dir
+  before_each(function() dir = tmpdir() fail_at = nil end)
+  after_each(function() files.remove_tree(dir) fail_at = nil end)
+
+  local REL = '/toy/opt=adam,lr=0.1/seed-1'
+  local FILES = {'metrics.csv', 'metrics.jsonl', 'eval.csv', 'eval.jsonl', 'series.json', 'done',
+                 'checkpoint.safetensors'}
+  local function args(out, ...)
+    local t = {'--out', out, '--only', 'opt=adam,lr=0.1', '--seeds', '1'}
+    for _, a in ipairs{...} do t[#t + 1] = a end
+    return t
+  end
+  local function same_files(a, b, names)
+    for _, f in ipairs(names) do assert.equal(read(a .. '/' .. f), read(b .. '/' .. f), f) end
+  end
+
+  it('continues from its last checkpoint and ends with the files of a run started with that many steps', function()
+    local ref = tmpdir()
+    run(toy(), args(ref, '--steps', '20'))
+    run(toy(), args(dir, '--steps', '12'))
+    local rd = dir .. REL
+    assert.equal(12, json.decode(read(rd .. '/done')).step)
+    local r = run(toy(), args(dir, '--steps', '20'))
+    assert.equal('ran', r.runs[1].status)
+    -- (nothing in toy reads cfg.steps: the same bytes, checkpoint included)
+    same_files(ref .. REL, rd, FILES)
+    local cfg = json.integers(json.decode(read(rd .. '/config.json')))
+    assert.equal(20, cfg.config.steps)
+    assert.same({{from = 12, to = 20, keeps_eval = false}}, cfg.extended)
+    -- --set steps=N asks the same; at the steps done the run is skipped
+    r = run(toy(), args(dir, '--set', 'steps=20'))
+    assert.equal('skipped', r.runs[1].status)
+    r = run(toy(), args(dir, '--set', 'steps=24'))
+    assert.equal('ran', r.runs[1].status)
+    assert.equal(24, json.decode(read(rd .. '/done')).step)
+    files.remove_tree(ref)
+  end)
+
+  it('keeps periodic evaluations and the best checkpoint, and survives a failure midway', function()
+    local ref = tmpdir()
+    local function e() return toy{select = 'val_loss'} end
+    run(e(), args(ref, '--steps', '20', '--set', 'eval_every=5'))
+    run(e(), args(dir, '--steps', '10', '--set', 'eval_every=5'))
+    run(e(), args(dir, '--steps', '20', '--set', 'eval_every=5'))
+    local names = {table.unpack(FILES)}
+    names[#names + 1] = 'best.safetensors'
+    same_files(ref .. REL, dir .. REL, names)
+    -- evaluations every 3 steps, which 10 is not a multiple of: the old
+    -- final evaluation goes; an extension that fails midway resumes to the same files
+    local ref3, d3 = tmpdir(), tmpdir()
+    run(toy(), args(ref3, '--steps', '20', '--set', 'eval_every=3'))
+    run(toy(), args(d3, '--steps', '10', '--set', 'eval_every=3'))
+    fail_at = 14
+    assert.is_false(pcall(run, toy(), args(d3, '--steps', '20', '--set', 'eval_every=3')))
+    assert.is_false(files.exists(d3 .. REL .. '/done'))
+    fail_at = nil
+    run(toy(), args(d3, '--steps', '20', '--set', 'eval_every=3'))
+    same_files(ref3 .. REL, d3 .. REL, FILES)
+    for _, d in ipairs{ref, ref3, d3} do files.remove_tree(d) end
+  end)
+
+  it('refuses fewer steps than a run has done, saying what to do', function()
+    run(toy(), args(dir, '--steps', '12'))
+    local ok, err = pcall(run, toy(), args(dir, '--steps', '8'))
+    assert.is_false(ok)
+    err = tostring(err)
+    assert.truthy(err:find('finished at step 12, and steps = 8 asks for fewer', 1, true), err)
+    assert.truthy(err:find('--steps 12', 1, true), err)
+    assert.truthy(err:find('--fresh', 1, true), err)
+    assert.falsy(err:find('stack traceback', 1, true), err)
+    -- and any other change of the configuration is refused as before
+    ok, err = pcall(run, toy(), args(dir, '--steps', '20', '--set', 'batch=8'))
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('another configuration (batch: 16 there, 8 now)', 1, true), tostring(err))
+  end)
+
+  it('continues, but to other numbers, when a schedule reads cfg.steps', function()
+    -- a learning rate decaying linearly to 0 at cfg.steps: the first 10
+    -- steps of a 10-step run already differ from those of a 20-step run
+    local function decaying()
+      return toy{step = function(s, cfg, step)
+        local x = rnn.randn{cfg.batch, 3}
+        local y = rnn.matmul(x, rnn.tensor{{1}, {-2}, {0.5}})
+        s.opt.lr = cfg.lr * (1 - (step - 1) / cfg.steps)
+        s.opt:zero_grad()
+        local loss = F.mse(s.model(x), y)
+        loss:backward()
+        s.opt:step()
+        return {loss = loss:item()}
+      end}
+    end
+    local ref = tmpdir()
+    run(decaying(), args(ref, '--steps', '20'))
+    run(decaying(), args(dir, '--steps', '10'))
+    run(decaying(), args(dir, '--steps', '20'))
+    assert.equal(20, json.decode(read(dir .. REL .. '/done')).step)
+    assert.are_not.equal(read(ref .. REL .. '/metrics.csv'), read(dir .. REL .. '/metrics.csv'))
+    files.remove_tree(ref)
+  end)
+end)
+
+-- loss = 1/step, except run k=2 seed 2, whose loss is NaN from step 6
+local function diverging(fields)
+  local spec = {
+    name = 'div', grid = {{'k', {1, 2}}}, seeds = 2, config = {steps = 10, checkpoint_every = 4},
+    setup = function(cfg, seed) return {model = rnn.nn.Linear(1, 1), seed = seed} end,
+    step = function(s, cfg, step)
+      local bad = cfg.k == 2 and s.seed == 2 and step >= 6
+      return {loss = bad and 0 / 0 or 1 / step, grad_norm = 1}
+    end,
+    evaluate = function(s, cfg) return {val_loss = 0.5 + 0.1 * s.seed + cfg.k, success = true} end,
+  }
+  for k, v in pairs(fields or {}) do spec[k] = v end
+  return E.new(spec)
+end
+
+describe('rnn.experiment divergence', function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() files.remove_tree(dir) end)
+
+  it('stops a run whose loss is NaN, marks it diverged with the step, and keeps its final evaluation', function()
+    local r = run(diverging(), {'--out', dir})
+    assert.equal(4, #r.runs)
+    local rd = dir .. '/div/k=2/seed-2'
+    local done = json.integers(json.decode(read(rd .. '/done')))
+    assert.same({step = 6, metric = 'loss', value = 'nan'}, done.diverged)
+    assert.equal(6, done.step)
+    assert.equal(2.7, done.eval.val_loss) -- the final evaluation still ran
+    local _, rows = files.read_csv(rd .. '/metrics.csv')
+    assert.equal(6, #rows)
+    local _, meta = rnn.load(rd .. '/checkpoint.safetensors')
+    assert.equal('4', meta.step) -- the last periodic one, before it diverged
+    assert.is_nil(json.decode(read(dir .. '/div/k=2/seed-1/done')).diverged)
+    -- the summary: counted per cell, left out of the means, the metric columns kept
+    local row = r.rows[2]
+    assert.same({2, 1}, {row.n, row.diverged})
+    assert.same({1, 1}, {row.stats.val_loss.n, row.stats.val_loss.diverged})
+    assert.equal(2.6, row.stats.val_loss.mean)
+    assert.same({1, 2}, {row.success.k, row.success.n})
+    assert.equal(0, r.rows[1].diverged)
+    local csv = read(dir .. '/div/summary.csv')
+    local header, body = files.read_csv(dir .. '/div/summary.csv')
+    local col = {}
+    for i, h in ipairs(header) do col[h] = i end
+    assert.truthy(col.val_loss_mean and col.val_loss_diverged and col.train_loss_mean, csv)
+    assert.same({0, 1}, {body[1][col.diverged], body[2][col.diverged]})
+    assert.equal(1, body[2][col.val_loss_diverged])
+    local md = read(dir .. '/div/summary.md')
+    assert.truthy(md:find('| 2 (1 diverged) ', 1, true), md)
+    assert.truthy(md:find('diverged 1/2', 1, true), md)
+    assert.truthy(read(dir .. '/div/index.html'):find('diverged at step 6 (loss nan)', 1, true))
+    -- the comparison of k=2 with k=1 pairs seed 1 only, and counts seed 2
+    for _, c in ipairs(r.comparisons) do
+      if c.metric == 'val_loss' then assert.same({1, 1}, {c.n, c.diverged}) end
+    end
+    -- a diverged run is a result: rerunning skips it, even with more steps
+    r = run(diverging(), {'--out', dir, '--steps', '12'})
+    for _, x in ipairs(r.runs) do
+      if x.rel == 'k=2/seed-2' then assert.equal('skipped', x.status) else assert.equal('ran', x.status) end
+    end
+    local status = require('rnn.experiment.status').collect(require('rnn.experiment.sweep').runs(
+      diverging():cells(), {1, 2}, dir .. '/div'), dir .. '/div', 12)
+    assert.equal('diverged at step 6 (loss nan)', status[4].detail)
+  end)
+
+  it('takes a step that raises on non-finite gradients for divergence; a failing evaluation is recorded', function()
+    local exp = diverging{
+      setup = function(cfg, seed)
+        local m = rnn.nn.Linear(1, 1)
+        return {model = m, opt = rnn.optim.SGD(m:parameters(), {lr = 0.1}), clip = rnn.clip.norm(1), seed = seed}
+      end,
+      step = function(s, cfg, step)
+        local bad = cfg.k == 2 and step == 3
+        s.broken = s.broken or bad
+        local x = rnn.tensor{{bad and 0 / 0 or 1}}
+        s.opt:zero_grad()
+        local loss = F.mse(s.model(x), rnn.tensor{{0.5}})
+        loss:backward()
+        s.clip(s.model) -- rnn.clip.norm raises on a NaN norm
+        s.opt:step()
+        return {loss = loss:item()}
+      end,
+      evaluate = function(s)
+        if s.broken then error('cannot evaluate a broken model') end
+        return {val_loss = 1}
+      end,
+    }
+    local r = run(exp, {'--out', dir})
+    local done = json.integers(json.decode(read(dir .. '/div/k=2/seed-1/done')))
+    assert.equal(3, done.diverged.step)
+    assert.truthy(done.diverged.error:find('gradient norm is nan', 1, true), done.diverged.error)
+    assert.truthy(done.eval_error:find('cannot evaluate a broken model', 1, true), done.eval_error)
+    assert.same({}, done.eval)
+    assert.same({2, 2}, {r.rows[2].n, r.rows[2].diverged})
+    assert.same({0, 2}, {r.rows[2].stats.val_loss.n, r.rows[2].stats.val_loss.diverged})
+  end)
+
+  it('goes on with loss_metric = false, and refuses a bad one', function()
+    local r = run(diverging{loss_metric = false}, {'--out', dir})
+    assert.equal(10, json.decode(read(dir .. '/div/k=2/seed-2/done')).step)
+    assert.equal(0, r.rows[2].diverged)
+    local ok, err = pcall(diverging, {loss_metric = 3})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('loss_metric must be the name of a metric', 1, true), tostring(err))
+  end)
+
+  it('says so in the progress line', function()
+    local progress = require 'rnn.experiment.progress'
+    local lines = {}
+    local out = {write = function(_, ...) for _, s in ipairs{...} do lines[#lines + 1] = s end end,
+                 flush = function() end}
+    local p = progress.new{mode = 'plain', out = out, runs = 1, steps = 10}
+    p:start_run(1, 'k=2', 2, 0, 10)
+    p:end_run({val_loss = 2.7}, {step = 6, metric = 'loss', value = 'nan'})
+    local text = table.concat(lines)
+    assert.truthy(text:find('k=2 seed 2: diverged at step 6 (loss nan) in', 1, true), text)
+  end)
+end)
+
+describe('rnn.experiment code changes', function()
+  local dir
+  before_each(function() dir = tmpdir() fail_at = nil end)
+  after_each(function() files.remove_tree(dir) fail_at = nil end)
+
+  local SCRIPT = [[
+local rnn = require 'rnn'
+return rnn.experiment.new{name = 'scripted', config = {steps = 3, checkpoint_every = 1},
+  setup = function() return {model = rnn.nn.Linear(1, 1)} end,
+  step = function(s, cfg, step) return {loss = 1 / step} end}
+]]
+
+  it('records the code in config.json and refuses to reuse a run made by another script', function()
+    local script = dir .. '/exp_script.lua'
+    write(script, SCRIPT)
+    local out = dir .. '/runs'
+    run(dofile(script), {'--out', out})
+    local cfg_path = out .. '/scripted/default/seed-1/config.json'
+    local c = json.decode(read(cfg_path)).code
+    assert.equal(script, c.script.path)
+    assert.truthy(c.script.hash:match('^%x+$') and c.rnn:match('^%x+$') and c.core.hash:match('^%x+$'))
+    assert.equal('rnnlua', c.core.file)
+    -- the same script again: skipped
+    assert.equal('skipped', run(dofile(script), {'--out', out}).runs[1].status)
+    write(script, SCRIPT .. '-- an edit\n')
+    local ok, err = pcall(run, dofile(script), {'--out', out})
+    assert.is_false(ok)
+    err = tostring(err)
+    for _, want in ipairs{'was made by other code: the experiment script changed', '--fresh',
+                          '--allow-changed-code'} do
+      assert.truthy(err:find(want, 1, true), err)
+    end
+    assert.equal('skipped', run(dofile(script), {'--out', out, '--allow-changed-code'}).runs[1].status)
+    assert.equal('ran', run(dofile(script), {'--out', out, '--fresh'}).runs[1].status)
+    assert.are_not.equal(c.script.hash, json.decode(read(cfg_path)).code.script.hash)
+  end)
+
+  it('notices another rnn library or C core, and continues a run by other code only when allowed', function()
+    local only = {'--out', dir, '--only', 'opt=sgd,lr=0.1', '--seeds', '1'}
+    run(toy(), only)
+    local cfg_path = dir .. '/toy/opt=sgd,lr=0.1/seed-1/config.json'
+    local original = read(cfg_path)
+    local function edit(fn)
+      local doc = json.decode(original)
+      fn(doc)
+      write(cfg_path, json.encode(doc, {indent = 2}) .. '\n')
+    end
+    for _, case in ipairs{{function(d) d.code.rnn = '0000000000000000' end, 'the rnn library (Lua) changed'},
+                          {function(d) d.code.core.hash = '0000000000000000' end, 'the C core changed'}} do
+      edit(case[1])
+      local ok, err = pcall(run, toy(), only)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+    end
+    -- a run made before code was recorded is taken as it is
+    edit(function(d) d.code = nil end)
+    assert.equal('skipped', run(toy(), only).runs[1].status)
+    -- an unfinished run by other code: refused, or continued and recorded
+    files.remove_tree(dir .. '/toy')
+    fail_at = 13
+    assert.is_false(pcall(run, toy(), only))
+    fail_at = nil
+    original = read(cfg_path)
+    edit(function(d) d.code.rnn = '0000000000000000' end)
+    local ok, err = pcall(run, toy(), only)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('was started by other code: the rnn library (Lua) changed', 1, true))
+    assert.equal('ran', run(toy(), {'--out', dir, '--only', 'opt=sgd,lr=0.1', '--seeds', '1',
+      '--allow-changed-code'}).runs[1].status)
+    local doc = json.integers(json.decode(read(cfg_path)))
+    assert.equal('0000000000000000', doc.code.rnn)
+    assert.equal(10, doc.continued_by[1].step)
+    assert.equal(require('rnn.experiment.code').library(), doc.continued_by[1].code.rnn)
+    -- the code that continued it last is this code: no question any more
+    assert.equal('skipped', run(toy(), only).runs[1].status)
+  end)
+
+  it('hashes the library tree and reads the git commit without a git process', function()
+    local code = require 'rnn.experiment.code'
+    files.mkdir_p(dir .. '/t/sub')
+    write(dir .. '/t/a.lua', 'return 1\n')
+    write(dir .. '/t/sub/b.lua', 'return 2\n')
+    local h1 = code.tree_hash(dir .. '/t')
+    write(dir .. '/t/notes.txt', 'not code')
+    assert.equal(h1, code.tree_hash(dir .. '/t'))
+    write(dir .. '/t/sub/b.lua', 'return 3\n')
+    assert.are_not.equal(h1, code.tree_hash(dir .. '/t'))
+    assert.are_not.equal(code.hash('ab', 'c'), code.hash('a', 'bc'))
+    assert.equal(code.library(), code.tree_hash(code.ROOT))
+    local out, ok = sh('git rev-parse HEAD')
+    if ok then assert.equal(out:match('%x+'), code.git_commit()) end
+    assert.is_nil(code.git_commit('/'))
+  end)
+end)
+
+describe('rnn.experiment grid axes named like columns', function()
+  it('refuses them at declaration with a clear message; an axis called cell is fine', function()
+    local function declare(axis)
+      return pcall(E.new, {name = 'x', setup = print, step = print, grid = {{axis, {1, 2}}}})
+    end
+    for _, case in ipairs{{'seed', "grid axis 'seed' has the name of a column the harness writes"},
+                          {'runs', 'a column of summary.csv'}, {'metric', 'comparisons.csv'},
+                          {'diverged', 'runs that diverged'}, {'step', 'metrics.csv'},
+                          {'val_loss_mean', "grid axis 'val_loss_mean' ends like the per-metric columns"},
+                          {'lr_sd', 'ends like the per-metric columns'}} do
+      local ok, err = declare(case[1])
+      assert.is_false(ok, case[1])
+      assert.truthy(tostring(err):find('rnn.experiment.new: ', 1, true), tostring(err))
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+    end
+    assert.is_true((declare('cell')))
+    assert.is_true((declare('n')))
+    -- a preset's grid is checked the same way
+    local ok, err = pcall(toy, {presets = {paper = {grid = {{'seed', {1}}}}}})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("presets.paper: grid axis 'seed'", 1, true), tostring(err))
+  end)
+end)
+
+describe('rnn.experiment errors', function()
+  local dir
+  before_each(function() dir = tmpdir() fail_at = nil end)
+  after_each(function() files.remove_tree(dir) fail_at = nil end)
+
+  it('shows an error of the experiment once, at its file:line, without the harness frames', function()
+    fail_at = 3
+    local ok, err = pcall(run, toy(), {'--out', dir, '--only', 'opt=sgd,lr=0.1', '--seeds', '1'})
+    assert.is_false(ok)
+    err = tostring(err)
+    assert.truthy(err:find('failed in its step function at step 3', 1, true), err)
+    assert.truthy(err:find('tests/spec/experiment_spec.lua:%d+: injected failure at step 3'), err)
+    assert.equal(1, count(err, 'injected failure'))
+    assert.falsy(err:find('stack traceback', 1, true), err)
+    assert.falsy(err:find('rnn/experiment/', 1, true), err)
+    assert.equal(err:match('\n(.*)$') .. '\n', read(dir .. '/toy/opt=sgd,lr=0.1/seed-1/error.txt'))
+    -- an error from C gets the experiment's line; calls between its own functions are listed
+    local function inner(x) return rnn.matmul(x, rnn.zeros(5, 2)) end
+    local function middle(x)
+      local y = inner(x)
+      return y
+    end
+    ok, err = pcall(run, toy{step = function() middle(rnn.zeros(3, 4)) end}, {'--out', dir .. '/2', '--seeds', '1'})
+    err = tostring(err)
+    assert.truthy(err:find('experiment_spec.lua:%d+: rnn.matmul: shapes %(3,4%) and %(5,2%)'), err)
+    assert.truthy(err:find('\n  called from [^\n]*experiment_spec.lua:%d+ %(middle%)'), err)
+    assert.falsy(err:find('stack traceback', 1, true), err)
+  end)
+
+  it('prints a failing run once and a refusal alone, with or without worker processes', function()
+    local cmd = string.format("RNNLUA_PROGRESS=plain %s tests/experiment/toy.lua --out '%s' --steps 6 --seeds 2 "
+      .. '--only learned --quiet', interpreter(), dir)
+    for _, jobs in ipairs{'1', '2'} do
+      local out, ok = sh('TOY_FAIL=learned:1:3 ' .. cmd .. ' --jobs ' .. jobs)
+      assert.falsy(ok)
+      assert.equal(1, count(out, 'injected failure at step 3'), out)
+      assert.truthy(out:find('tests/experiment/toy.lua:%d+: injected failure'), out)
+      assert.falsy(out:find('stack traceback', 1, true), out)
+      assert.falsy(out:find('rnn/experiment/', 1, true), out)
+    end
+    local out, ok = sh(cmd .. ' --jobs 1 --set lr=0.5')
+    assert.falsy(ok)
+    assert.truthy(out:find('was made with another configuration (lr: 0.01 there, 0.5 now)', 1, true), out)
+    assert.truthy(out:find('and 1 more of the 2 runs of this command are refused', 1, true), out)
+    assert.falsy(out:find('stack traceback', 1, true), out)
+    assert.falsy(out:find('.lua:', 1, true), out)
+  end)
+end)
+
+describe('rnn.experiment without shell strings', function()
+  it('has no os.execute or io.popen anywhere in the library, and no kill function in its API', function()
+    local lfs = require 'lfs'
+    local root = require('rnn.experiment.code').ROOT
+    local n = 0
+    local function walk(d)
+      for name in lfs.dir(d) do
+        local p = d .. '/' .. name
+        if name ~= '.' and name ~= '..' and lfs.attributes(p, 'mode') == 'directory' then walk(p)
+        elseif name:match('%.lua$') then
+          local text = read(p)
+          n = n + 1
+          assert.falsy(text:find('os%.execute%s*%('), p .. ' calls os.execute')
+          assert.falsy(text:find('io%.popen%s*%('), p .. ' calls io.popen')
+        end
+      end
+    end
+    walk(root)
+    assert.is_true(n > 30)
+    assert.is_nil(require('rnn.experiment.run').kill_self)
+    assert.is_nil(E.kill_self)
+  end)
+
+  it('passes arguments verbatim and removes trees without following links', function()
+    local proc = require 'rnn.experiment.proc'
+    local r = proc.run{'printf', '%s|', "a b'c", '$(echo x)', ';'}
+    assert.same({0, "a b'c|$(echo x)|;|"}, {r.code, r.out})
+    r = proc.run{'rnnlua-no-such-program'}
+    assert.equal(127, r.code)
+    assert.truthy(r.error:find('ENOENT', 1, true))
+    local d, keep = tmpdir(), tmpdir()
+    write(keep .. '/precious', 'x')
+    files.mkdir_p(d .. '/a/b')
+    write(d .. '/a/b/f', 'y')
+    assert.is_true(require('lfs').link(keep, d .. '/a/link', true))
+    files.remove_tree(d)
+    assert.is_nil(require('lfs').attributes(d))
+    assert.equal('x', read(keep .. '/precious'))
+    files.remove_tree(keep)
+    -- a pipe is no terminal
+    local out = sh(interpreter() .. " -e \"io.write(require('rnn.experiment.progress').detect())\" | cat")
+    assert.equal('plain', out)
+  end)
+end)
+
+describe('rnn.experiment load_run', function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() files.remove_tree(dir) end)
+
+  it('rebuilds model and optimizer from a run folder: the evaluation recorded, last or best', function()
+    local exp = toy{select = 'val_loss'}
+    run(exp, {'--out', dir, '--only', 'opt=adam,lr=0.1', '--seeds', '1', '--set', 'eval_every=5'})
+    local rd = dir .. '/toy/opt=adam,lr=0.1/seed-1'
+    local done = json.integers(json.decode(read(rd .. '/done')))
+    local before = rnn.get_rng_state()
+    local r = exp:load_run(rd)
+    assert.same(before, rnn.get_rng_state())
+    assert.same({20, 'last', 1, 'opt=adam,lr=0.1'}, {r.step, r.which, r.seed, r.cell})
+    assert.same({0.1, 'adam', 'float'}, {r.config.lr, r.config.opt, math.type(r.config.noise)})
+    assert.is_false(r.model.training)
+    local t = rnn.load(rd .. '/checkpoint.safetensors')
+    for name, v in pairs(r.model:state_dict()) do assert.same(t['model.' .. name]:totable(), v:totable(), name) end
+    local ot = r.opt:state_tensors('optim.')
+    assert.is_not_nil(next(ot))
+    for k, v in pairs(ot) do assert.same(t[k]:totable(), v:totable(), k) end
+    assert.is_nil(r.code_changes)
+    local ev = r:evaluate()
+    assert.equal(done.eval.val_loss, ev.val_loss)
+    assert.equal(done.eval.success, ev.success)
+    assert.same(before, rnn.get_rng_state())
+    local b = exp:load_run(rd, {which = 'best'})
+    assert.equal(done.best.step, b.step)
+    assert.equal(done.best.eval.val_loss, b:evaluate().val_loss)
+  end)
+
+  it('finds the experiment by the script config.json names', function()
+    local out, ok = sh(string.format("%s tests/experiment/toy.lua --out '%s' --steps 6 --seeds 1 --only learned "
+      .. '--jobs 1 --quiet', interpreter(), dir))
+    assert.is_true(ok, out)
+    local rd = dir .. '/toy/h0=learned/seed-1'
+    local saved_arg = arg
+    local r = E.load_run(rd)
+    assert.equal(saved_arg, arg)
+    assert.equal('toy', r.exp.name)
+    local done = json.integers(json.decode(read(rd .. '/done')))
+    assert.equal(done.eval.val_loss, r:evaluate().val_loss)
+    assert.is_nil(io.open(dir .. '/toy/h0=random/seed-1/done')) -- (loading ran nothing)
+  end)
+
+  it('names the function and the argument on bad input', function()
+    local exp = toy()
+    for _, case in ipairs{
+      {function() E.load_run(dir .. '/nothing') end, 'rnn.experiment.load_run: argument 1 (dir): '},
+      {function() E.load_run(nil) end, 'rnn.experiment.load_run: argument 1 (dir) must be the folder of a run'},
+      {function() exp:load_run(dir, {which = 'first'}) end, 'exp:load_run: argument 1 (dir)'},
+    } do
+      local ok, err = pcall(case[1])
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+    end
+    run(exp, {'--out', dir, '--only', 'opt=sgd,lr=0.1', '--seeds', '1'})
+    local rd = dir .. '/toy/opt=sgd,lr=0.1/seed-1'
+    local ok, err = pcall(exp.load_run, exp, rd, {which = 'first'})
+    assert.truthy(tostring(err):find("options.which must be 'last' or 'best'", 1, true), tostring(err))
+    ok, err = pcall(exp.load_run, exp, rd, {which = 'best'})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('has no best.safetensors', 1, true), tostring(err))
+    ok, err = pcall(diverging().load_run, diverging(), rd)
+    assert.truthy(tostring(err):find("is a run of experiment 'toy', not of 'div'", 1, true), tostring(err))
   end)
 end)

@@ -344,3 +344,49 @@ describe('rnn.experiment report: the page and the files for a paper', function()
     os.execute('rm -rf "' .. other .. '"')
   end)
 end)
+
+describe('rnn.experiment report: labels on every plot', function()
+  it("labels the forest plots in the metric's name and units; a text xlabel serves every plot against steps",
+    function()
+    local dir = tmpdir()
+    local e = exp{seeds = 2, plots = {xlabel = 'update', ylabel = {val_loss = 'validation MSE'},
+                                     units = {val_loss = 'nats'}, log_y = {val_loss = false}}}
+    run(e, {'--out', dir})
+    local forest = read(dir .. '/rep/plots/forest_val_loss.svg')
+    assert.equal('difference of validation MSE (a − b) (nats)', text_of(forest, 'xlabel'))
+    assert.equal('update', text_of(read(dir .. '/rep/plots/loss.svg'), 'xlabel'))
+    assert.equal('update', text_of(read(dir .. '/rep/plots/eval_val_loss.svg'), 'xlabel'))
+    assert.equal('validation MSE (nats)', text_of(read(dir .. '/rep/plots/eval_val_loss.svg'), 'ylabel'))
+    assert.equal('t', text_of(read(dir .. '/rep/plots/series_curve.svg'), 'xlabel'))
+    local ok, err = pcall(exp, {plots = {xlabel = 3}})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('plots.xlabel must be a table', 1, true), tostring(err))
+    os.execute('rm -rf "' .. dir .. '"')
+  end)
+
+  it('starts the converter with its arguments, and reports its failure', function()
+    local dir = tmpdir()
+    local conv = dir .. "/a converter's $(name)"
+    local f = assert(io.open(conv, 'w'))
+    f:write('#!/bin/sh\n[ "$1" = --version ] && exit 0\necho "cannot: $*" >&2\nexit 2\n')
+    f:close()
+    os.execute("chmod +x '" .. conv:gsub("'", "'\\''") .. "'")
+    local saved = export.command
+    export.command = conv
+    local ok, err = pcall(run, exp{seeds = 2}, {'--out', dir .. '/out'})
+    export.command = saved
+    assert.is_true(ok, err)
+    local html = read(dir .. '/out/rep/index.html')
+    assert.truthy(html:find('Some PNG or PDF copies of the plots could not be made; the first: plots/[%w_]+%.png: '
+      .. 'cannot: %-f png %-z 2 %-o plots/[%w_]+%.png%.tmp%.%d+%.%d+ plots/[%w_]+%.svg'), html)
+    assert.is_false(exists(dir .. '/out/rep/plots/loss.png'))
+    assert.same({}, (function()
+      local left = {}
+      for _, name in ipairs(ls(dir .. '/out/rep/plots')) do
+        if name:find('.tmp.', 1, true) then left[#left + 1] = name end
+      end
+      return left
+    end)())
+    os.execute('rm -rf "' .. dir .. '"')
+  end)
+end)

@@ -172,7 +172,10 @@ function Board:event(r, ev)
   if name == 'start' then
     s.start, s.step, s.total, s.t0 = ev.step, ev.step, ev.total, clock()
     self.steps_left = self.steps_left - (ev.step or 0) + ((ev.total or self.steps) - self.steps)
-    if self.mode == 'plain' then
+    if ev.extend and self.mode ~= 'quiet' then
+      self:message(string.format('[%d/%d] %s seed %d: finished at step %d; extending it to %d', s.index, self.total,
+        s.cell, s.seed, ev.step, ev.total))
+    elseif self.mode == 'plain' then
       self:message(string.format('[%d/%d] %s seed %d: %s', s.index, self.total, s.cell, s.seed,
         (ev.step or 0) > 0 and string.format('resuming at step %d of %d', ev.step, ev.total) or 'started'))
     end
@@ -193,7 +196,7 @@ function Board:event(r, ev)
     end
     self:draw()
   elseif name == 'end' then
-    s.final = ev.final
+    s.final, s.diverged = ev.final, ev.diverged
   elseif name == 'msg' then
     self:message(ev.text)
   elseif name == 'error' then
@@ -215,8 +218,9 @@ function Board:finished(r, outcome, detail)
     if outcome == 'done' then
       local parts = {}
       for _, k in ipairs(json.sorted_keys(s and s.final or {})) do parts[#parts + 1] = k .. ' ' .. num(s.final[k]) end
-      self:message(string.format('[%d/%d] %s seed %d: done in %.1f s%s%s', r.index, self.total, r.name, r.seed,
-        clock() - (s and s.t0 or clock()), #parts > 0 and ': ' or '', table.concat(parts, ', ')))
+      self:message(string.format('[%d/%d] %s seed %d: %s in %.1f s%s%s', r.index, self.total, r.name, r.seed,
+        (s and s.diverged) and progress.diverged_text(s.diverged) or 'done', clock() - (s and s.t0 or clock()),
+        #parts > 0 and ': ' or '', table.concat(parts, ', ')))
     else
       self:message(string.format('[%d/%d] %s seed %d: finished elsewhere', r.index, self.total, r.name, r.seed))
     end

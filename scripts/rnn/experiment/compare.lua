@@ -206,17 +206,31 @@ function M.compare(ctx, names, opts)
   opts = opts or summary.options()
   local paired = ctx.paired ~= false
   -- per cell: raw values by metric and seed, and setup fingerprints
-  local raw, fp = {}, {}
-  for _, c in ipairs(ctx.cells) do raw[c.name], fp[c.name] = {}, {} end
+  local raw, fp, reported = {}, {}, {}
+  for _, c in ipairs(ctx.cells) do raw[c.name], fp[c.name], reported[c.name] = {}, {}, {} end
   for _, r in ipairs(ctx.runs) do
     if r.done and raw[r.cell] then
       -- (setup_rng: the fingerprint of earlier versions, after setup)
       fp[r.cell][r.seed] = r.done.train_rng or r.done.setup_rng
-      for k, v in pairs(summary.final_metrics(r.done)) do
+      local metrics, diverged = summary.final_metrics(r.done), r.done.diverged ~= nil
+      for _, k in ipairs(names) do
+        -- (a run stopped as diverged: NaN for its final metrics, so it is
+        -- left out and counted, as in the summary)
+        local v = summary.run_value(metrics, k, diverged)
+        if metrics[k] == nil and not diverged then v = nil end
+        if metrics[k] ~= nil then reported[r.cell][k] = true end
         if type(v) == 'boolean' then v = v and 1 or 0 end
-        raw[r.cell][k] = raw[r.cell][k] or {}
-        raw[r.cell][k][r.seed] = v
+        if v ~= nil then
+          raw[r.cell][k] = raw[r.cell][k] or {}
+          raw[r.cell][k][r.seed] = v
+        end
       end
+    end
+  end
+  -- (a metric no run of a cell reported is not that cell's, diverged runs or not)
+  for cell, by_metric in pairs(raw) do
+    for k in pairs(by_metric) do
+      if not reported[cell][k] then by_metric[k] = nil end
     end
   end
   local pairs_ = M.pairs(ctx.cells, ctx.axes or {}, ctx.axis_values or {}, ctx.baseline)

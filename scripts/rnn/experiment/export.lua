@@ -8,9 +8,11 @@
 --     -- dir/plots/loss.pdf (vector); failed = {['plots/x.png'] = reason}
 --
 -- Each output goes to a temporary file and is renamed into place, as every
--- file of the harness. The PDF's creation date is SOURCE_DATE_EPOCH (0
+-- file of the harness; rsvg-convert is started with its arguments, no
+-- shell. The PDF's creation date is SOURCE_DATE_EPOCH (0
 -- unless set), so the same report gives the same bytes.
 local files = require 'rnn.experiment.files'
+local proc = require 'rnn.experiment.proc'
 
 local M = {}
 
@@ -22,51 +24,54 @@ local PARALLEL = 4
 
 --- nil when the converter runs, else why not (a sentence for the report).
 function M.unavailable()
-  local p = io.popen(files.quote(M.command) .. ' --version 2>&1')
-  local out = p:read('a') or ''
-  local ok, _, code = p:close()
-  if ok then return nil end
-  if code == 127 then
+  local r = proc.run{M.command, '--version'}
+  if r.code == 0 then return nil end
+  if r.error and r.error:match('^ENOENT') then
     return string.format('%s was not found (it is in the Debian package librsvg2-bin)', M.command)
   end
-  return string.format('%s --version failed: %s', M.command, (out:match('[^\n]*')))
-end
-
--- the shell lines converting one SVG (path relative to dir) to `fmt`
-local function job(svg_path, fmt, k)
-  local out = svg_path:gsub('%.svg$', '') .. '.' .. fmt
-  local tmp = string.format('%s.tmp.%d.%d', out, files.pid() or 0, k)
-  local zoom = fmt == 'png' and (' -z ' .. M.PNG_ZOOM) or ''
-  return string.format('{ if "$RSVG" -f %s%s -o %s %s 2>%s.err; then mv -f %s %s; '
-    .. 'else echo "failed %s $(head -c 300 %s.err | tr \'\\n\' \' \')"; rm -f %s; fi; rm -f %s.err; } &',
-    fmt, zoom, files.quote(tmp), files.quote(svg_path), files.quote(tmp), files.quote(tmp), files.quote(out),
-    out, files.quote(tmp), files.quote(tmp), files.quote(tmp)), out
+  return string.format('%s --version failed: %s', M.command, (r.error or r.out or ''):match('[^\n]*'))
 end
 
 --- Converts each SVG of `svgs` (paths relative to dir, ending in .svg) to
--- PNG and PDF beside it. Returns a table output path -> reason for those
--- that failed (empty when all were made).
+-- PNG and PDF beside it, PARALLEL conversions at a time, each started with
+-- its arguments (no shell). Returns a table output path -> reason for
+-- those that failed (empty when all were made).
 function M.convert(dir, svgs)
-  local lines = {'set -u', 'cd ' .. files.quote(dir) .. ' || exit 1', 'RSVG=' .. files.quote(M.command),
-                 'export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-0}"'}
-  local made, k = {}, 0
+  local env = {SOURCE_DATE_EPOCH = os.getenv('SOURCE_DATE_EPOCH') or '0'}
+  local cmds, jobs = {}, {}
   for _, path in ipairs(svgs) do
     for _, fmt in ipairs{'png', 'pdf'} do
-      k = k + 1
-      local line, out = job(path, fmt, k)
-      lines[#lines + 1] = line
-      made[#made + 1] = out
-      if k % PARALLEL == 0 then lines[#lines + 1] = 'wait' end
+      local out = path:gsub('%.svg$', '') .. '.' .. fmt
+      local tmp = string.format('%s.tmp.%d.%d', out, files.pid() or 0, #cmds + 1)
+      local cmd = {M.command, '-f', fmt}
+      if fmt == 'png' then
+        cmd[#cmd + 1] = '-z'
+        cmd[#cmd + 1] = tostring(M.PNG_ZOOM)
+      end
+      cmd[#cmd + 1] = '-o'
+      cmd[#cmd + 1] = tmp
+      cmd[#cmd + 1] = path
+      cmd.cwd, cmd.env = dir, env
+      cmds[#cmds + 1] = cmd
+      jobs[#jobs + 1] = {out = out, tmp = tmp}
     end
   end
-  lines[#lines + 1] = 'wait'
-  local p = io.popen('sh -c ' .. files.quote(table.concat(lines, '\n')) .. ' 2>&1')
-  local text = p:read('a') or ''
-  p:close()
+  local results = proc.run_all(cmds, {parallel = PARALLEL})
   local failed = {}
-  for name, why in text:gmatch('failed (%S+) ([^\n]*)') do failed[name] = why end
-  for _, out in ipairs(made) do
-    if not failed[out] and not files.exists(dir .. '/' .. out) then failed[out] = 'not written' end
+  for i, j in ipairs(jobs) do
+    local r = results[i]
+    local tmp, out = dir .. '/' .. j.tmp, dir .. '/' .. j.out
+    if r.code == 0 and r.signal == 0 and files.exists(tmp) then
+      local ok, err = os.rename(tmp, out)
+      if not ok then failed[j.out] = tostring(err) end
+    else
+      local why = r.error or ((r.out or ''):sub(1, 300):gsub('%s+', ' '):gsub('^ ', ''):gsub(' $', ''))
+      failed[j.out] = why ~= '' and why or string.format('exit status %d', r.code or -1)
+    end
+    os.remove(tmp)
+  end
+  for _, j in ipairs(jobs) do
+    if not failed[j.out] and not files.exists(dir .. '/' .. j.out) then failed[j.out] = 'not written' end
   end
   return failed
 end

@@ -49,10 +49,27 @@ function M.remove_prefixed(dir, prefix)
   end
 end
 
---- rm -rf of a folder (the harness's own run folders only)
+--- rm -rf of a folder (the harness's own run folders only), through
+-- lua-filesystem: symbolic links are removed, never followed. Raises an
+-- error naming the first path that could not be removed.
 function M.remove_tree(dir)
   if dir == '' or dir == '/' or dir == '.' then error('rnn.experiment: refusing to remove ' .. dir, 0) end
-  os.execute('rm -rf ' .. M.quote(dir))
+  local lfs = require 'lfs'
+  local function remove(path)
+    local mode = lfs.symlinkattributes(path, 'mode')
+    if mode == nil then return end
+    if mode == 'directory' then
+      for name in lfs.dir(path) do
+        if name ~= '.' and name ~= '..' then remove(path .. '/' .. name) end
+      end
+      local ok, err = lfs.rmdir(path)
+      if not ok then error(string.format('rnn.experiment: cannot remove the folder %s: %s', path, tostring(err)), 0) end
+    else
+      local ok, err = os.remove(path)
+      if not ok then error(string.format('rnn.experiment: cannot remove %s', tostring(err)), 0) end
+    end
+  end
+  remove(dir)
 end
 
 function M.read(path)
@@ -199,9 +216,13 @@ local KINDS = {train = 'metrics', eval = 'eval'}
 --- Opens the metrics files of a run folder to continue after step `start`
 -- (0: a fresh run, the files are removed). Rows of steps after `start`
 -- are cut off — and for evaluation rows also those of the final step,
--- `total`, which is evaluated after the last checkpoint. Returns the
--- object; m.last (the last training row kept, as a table) and m.rows_kept.
-function Metrics.open(dir, start, total)
+-- `total`, which is evaluated after the last checkpoint, and those of the
+-- steps of opts.drop_eval ({[step] = true}: final evaluations of a run
+-- extended to more steps, which a run started with those steps would not
+-- have made).
+-- Returns the object; m.last (the last training row kept, as a table).
+function Metrics.open(dir, start, total, opts)
+  local drop = opts and opts.drop_eval or {}
   local self = setmetatable({dir = dir, files = {}, columns = {}, handles = {}}, Metrics)
   for kind, base in pairs(KINDS) do
     local csv, jsonl = dir .. '/' .. base .. '.csv', dir .. '/' .. base .. '.jsonl'
@@ -212,7 +233,7 @@ function Metrics.open(dir, start, total)
     else
       local bound = start
       local keep = function(step)
-        if kind == 'eval' then return step <= bound and step < total end
+        if kind == 'eval' then return step <= bound and step < total and not drop[step] end
         return step <= bound
       end
       -- CSV: the header and the kept rows

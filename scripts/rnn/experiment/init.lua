@@ -20,6 +20,11 @@
 --   grid         ordered axes {{axis, {values...}}, ...} (numbers, strings
 --                or booleans); the cells are every combination, the first
 --                axis outermost. Optional: no grid is one cell, 'default'.
+--                An axis may not be named like a column the harness writes
+--                (seed, step, runs, diverged, metric, cell_name, success_*,
+--                or ending in _n, _mean, _sd, _ci_low, _ci_high,
+--                _diverged); 'cell' may (summary.csv's column of cell names
+--                is then cell_name).
 --   config       defaults of the configuration (numbers, strings,
 --                booleans), overridable with --set. The harness adds
 --                steps (100), checkpoint_every (max(1, steps // 10) when
@@ -41,7 +46,10 @@
 --                cfg.steps); returns a table of numbers, booleans or
 --                strings, the same names every step ('loss' and
 --                'grad_norm' are shown by the progress display; 'clipped'
---                as a boolean gives the fraction-clipped plot).
+--                as a boolean gives the fraction-clipped plot). A NaN or
+--                infinite `loss` ends the run as diverged (see below).
+--   loss_metric  optional: the step metric that is the training loss
+--                ('loss'), or false: a run never stops as diverged
 --   evaluate(state, cfg) -> metrics  optional: at the end, and every
 --                cfg.eval_every steps when > 0. The harness puts the model
 --                in eval mode (training mode afterwards) and saves and
@@ -87,8 +95,10 @@
 --                points = 100 (bins of the training curves), titles/xlabel/
 --                ylabel = {name = text} (a series of that name, else the
 --                metric; default axes: 'training step' or 't' for series,
---                and the name), units = {name = 'nats'}
---                (the y label reads 'val_loss (nats)'), baselines = {name
+--                and the name; xlabel = text labels every plot against the
+--                training step), units = {name = 'nats'}
+--                (the y label reads 'val_loss (nats)'; ylabel and units
+--                also label the metric's forest plot of differences), baselines = {name
 --                = value or {value = v, label = 'mean predictor'}} (a
 --                dashed line on every plot of that metric), custom =
 --                function(ctx) -> {{name, title, svg}, ...} for the
@@ -99,7 +109,8 @@
 -- the report. Options: --seeds N, --steps N, --out DIR (runs), --set
 -- key=value (repeatable; numbers, true/false or text; a grid axis set this
 -- way keeps only that value), --only TEXT (cells whose name contains it;
--- repeatable), --fresh (delete the earlier results first), --threads N
+-- repeatable), --fresh (delete the earlier results first),
+-- --allow-changed-code (resume or keep runs made by other code), --threads N
 -- (BLAS threads of each run, default 1), --jobs N (runs at a time in
 -- worker processes; default one per core, capped by the runs left; 1 runs
 -- them in this process), --launcher local|slurm, --slurm key=value
@@ -121,8 +132,14 @@
 -- Files, under <out>/<name>/:
 --   <cell>/seed-<n>/config.json     config, grid values, seed, environment
 --                                   (git commit or null, rnn._VERSION, BLAS,
---                                   threads); sorted keys, the same text
---                                   for the same run
+--                                   threads), code (hashes of the script,
+--                                   the rnn Lua sources and the C core:
+--                                   rnn.experiment.code); sorted keys, the
+--                                   same text for the same run. Later:
+--                                   extended ({from, to, keeps_eval} a
+--                                   continuation to more steps) and
+--                                   continued_by ({step, code} a resume by
+--                                   other code)
 --   <cell>/seed-<n>/metrics.csv     one row a step: step, then the step's
 --                   metrics.jsonl   metrics (columns of the first row,
 --                                   'loss' first then sorted); numbers as
@@ -145,9 +162,14 @@
 --   <cell>/seed-<n>/done            written last: JSON {step, eval (final
 --                                   evaluation without series), train (means
 --                                   over the last tenth of the steps), last
---                                   (the last training row)}
---   summary.csv, summary.md     per cell and metric: n, mean, sample sd,
---                                   95% CI of the mean, diverged runs
+--                                   (the last training row), train_rng,
+--                                   best, and for a diverged run diverged =
+--                                   {step, metric, value | error} and
+--                                   eval_error when the final evaluation
+--                                   could not run}
+--   summary.csv, summary.md     per cell: runs, diverged; per cell and
+--                                   metric: n, mean, sample sd, 95% CI of
+--                                   the mean, diverged runs
 --   comparisons.csv, comparisons.md  (with a grid) paired differences of
 --                                   cells with CIs, p, Holm's p, effect,
 --                                   seeds for 80% power
@@ -165,12 +187,40 @@
 -- killed at any moment (SIGKILL included) ends with the same metrics files,
 -- to the bit, as one never interrupted. A run whose folder holds a
 -- config.json for another configuration is refused (use --fresh or
--- another --out). Data must come from the seeded generator (or depend on
--- the step only) for this to hold. A run in progress holds its lock,
+-- another --out) — except for steps: a finished run asked for more steps
+-- (--steps, --set steps=N) continues from its last checkpoint, and its
+-- done marker is written again when it gets there; it ends with the files
+-- of a run started with that many steps when nothing in setup, step or a
+-- schedule reads cfg.steps. Fewer steps than a run has done is refused.
+-- Data must come from the seeded generator (or depend on the step only)
+-- for this to hold. A run made by other code (config.json's code differs:
+-- the script, the rnn Lua sources or the C core changed) is neither
+-- resumed nor skipped: the command refuses, naming what changed, and asks
+-- for --fresh or --allow-changed-code. All refusals come before any run
+-- starts, once for the command.
+--
+-- Divergence: a run whose loss is NaN or infinite (or whose step raises
+-- while the model's weights or gradients are not finite) stops there, as
+-- a result: its final evaluation runs on that state if it can, its done
+-- marker says diverged = {step, ...}, and its checkpoint stays the last
+-- periodic one, from before it diverged; the summary
+-- counts it per cell and leaves its final metrics out (diverged k/n).
+--
+-- Errors: an error in the experiment's setup, step or evaluate is shown
+-- once, with the file:line of the experiment's code (and the calls between
+-- the experiment's own functions), not the harness's frames; a refusal is
+-- its message alone (rnn.experiment.errors).
+--
+-- A run in progress holds its lock,
 -- <name>/.locks/<cell>@seed-<n>.lock (fcntl: released by the kernel when
--- its process ends, however it ends). RNNLUA_EXPERIMENT_KILL_AT=<step> (or
--- 'done') makes the process SIGKILL itself right after writing that step's
--- metrics row (or just before a done marker), for the crash tests.
+-- its process ends, however it ends). For the crash tests only (not an
+-- API): RNNLUA_EXPERIMENT_KILL_AT=<step> (or 'done') makes the process
+-- SIGKILL itself right after writing that step's metrics row (or just
+-- before a done marker).
+--
+-- A trained model back: exp:load_run(dir [, {which = 'last' | 'best'}])
+-- or rnn.experiment.load_run(dir) (which finds the script by config.json)
+-- -> run with run.model, run.opt, run.state, run.config, run:evaluate().
 local M = {}
 
 -- the pieces that need lua-cjson and lua-argparse load on first use, so
@@ -187,12 +237,19 @@ local json = lazy('rnn.experiment.json')
 local files = lazy('rnn.experiment.files')
 local checkpoint = lazy('rnn.experiment.checkpoint')
 local sweep = lazy('rnn.experiment.sweep')
+local code = lazy('rnn.experiment.code')
+local errors = lazy('rnn.experiment.errors')
 
 local function rnn() return require 'rnn' end
 
 local Experiment = {}
 Experiment.__index = Experiment
 M.Experiment = Experiment
+
+-- while rnn.experiment.load_run runs a script: the experiments it declares
+-- (and exp:run stops the script there)
+local loading
+local LOADED = setmetatable({}, {__tostring = function() return 'rnn.experiment: (the script was loaded)' end})
 
 local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
@@ -255,7 +312,7 @@ local PRESET_FIELDS = {description = true, config = true, seeds = true, grid = t
 -- The experiments of spec.presets, each made by M.new from the declaration
 -- with the preset applied (so a bad preset fails as a bad declaration
 -- would): name -> experiment, and the sorted names.
-build_presets = function(spec)
+build_presets = function(spec, source)
   local fn = 'rnn.experiment.new'
   if spec.presets == nil then return {}, {} end
   if type(spec.presets) ~= 'table' then
@@ -302,7 +359,7 @@ build_presets = function(spec)
     if not ok then
       fail(3, '%s: presets.%s: %s', fn, name, (tostring(e):gsub('^.-rnn%.experiment%.new: ', '')))
     end
-    e.preset, e.base_name = name, spec.name
+    e.preset, e.base_name, e.source = name, spec.name, source
     out[name] = e
     names[#names + 1] = name
   end
@@ -310,13 +367,51 @@ build_presets = function(spec)
   return out, names
 end
 
+-- Names a grid axis may not have: the columns the harness writes beside
+-- the axes' own (an axis so named would give a file two columns of one
+-- name, or shadow a field of the run). ('cell' is allowed: summary.csv then
+-- calls its column of cell names cell_name.)
+local RESERVED_AXES = {
+  seed = 'the seed of a run (config.json, the report)', seeds = 'the seeds (the command line, the report)',
+  step = 'the first column of metrics.csv and eval.csv', runs = 'a column of summary.csv',
+  cell_name = 'the column of cell names in summary.csv when an axis is called cell',
+  diverged = 'a column of summary.csv (runs that diverged)', metric = 'a column of comparisons.csv',
+  cell_a = 'a column of comparisons.csv', cell_b = 'a column of comparisons.csv',
+  success_rate = 'a column of summary.csv', success_count = 'a column of summary.csv',
+  success_runs = 'a column of summary.csv', success_ci_low = 'a column of summary.csv',
+  success_ci_high = 'a column of summary.csv',
+}
+local RESERVED_SUFFIXES = {'_n', '_mean', '_sd', '_ci_low', '_ci_high', '_diverged'}
+
+-- nil, or why `name` may not be a grid axis
+local function reserved_axis(name)
+  if RESERVED_AXES[name] then
+    return string.format("grid axis '%s' has the name of a column the harness writes (%s); rename the axis", name,
+      RESERVED_AXES[name])
+  end
+  for _, suffix in ipairs(RESERVED_SUFFIXES) do
+    if #name > #suffix and name:sub(-#suffix) == suffix then
+      return string.format("grid axis '%s' ends like the per-metric columns of summary.csv (<metric>_n, _mean, _sd, "
+        .. '_ci_low, _ci_high, _diverged); rename the axis', name)
+    end
+  end
+  return nil
+end
+M._reserved_axis = reserved_axis
+
 --- rnn.experiment.new(spec) -> experiment (see the header).
 function M.new(spec)
   local fn = 'rnn.experiment.new'
+  -- the file that declares the experiment: its code is recorded with every
+  -- run (rnn.experiment.code), and load_run finds the script by it
+  -- (unknown when new was tail-called, `return rnn.experiment.new{...}`:
+  -- then the file of setup stands for it)
+  local caller = not debug.getinfo(1, 't').istailcall and debug.getinfo(2, 'S') or nil
+  if caller and caller.what == 'C' then caller = nil end
   if type(spec) ~= 'table' then fail(2, '%s: argument 1 must be a table, got %s', fn, type(spec)) end
   local known = {name = true, description = true, grid = true, config = true, seeds = true, setup = true,
                  step = true, evaluate = true, summary = true, plots = true, stats = true, baseline = true,
-                 paired = true, min_effect = true, select = true, presets = true}
+                 paired = true, min_effect = true, select = true, presets = true, loss_metric = true}
   for k in pairs(spec) do
     if not known[k] then
       local ks = {}
@@ -336,9 +431,17 @@ function M.new(spec)
   end
   local plots_err = require('rnn.experiment.plot_options').check(spec.plots)
   if plots_err then fail(2, '%s: %s', fn, plots_err) end
+  if spec.loss_metric ~= nil and spec.loss_metric ~= false
+      and (type(spec.loss_metric) ~= 'string' or spec.loss_metric == '') then
+    fail(2, '%s: loss_metric must be the name of a metric of step (default \'loss\') or false, got %s', fn,
+      tostring(spec.loss_metric))
+  end
+  local loss_metric = spec.loss_metric
+  if loss_metric == nil then loss_metric = 'loss' end
   local self = setmetatable({name = spec.name, description = spec.description or '', setup_fn = spec.setup,
                              step_fn = spec.step, evaluate_fn = spec.evaluate, summary = spec.summary,
-                             plots = spec.plots or {}}, Experiment)
+                             plots = spec.plots or {}, loss_metric = loss_metric or nil,
+                             source = caller and caller.source}, Experiment)
   -- grid
   local grid, axes, axis_values = {}, {}, {}
   if spec.grid ~= nil and type(spec.grid) ~= 'table' then
@@ -351,6 +454,8 @@ function M.new(spec)
     local name = axis[1]
     if not name:match('^[%a_][%w_]*$') then fail(2, "%s: grid axis name '%s' must be an identifier", fn, name) end
     if axis_values[name] then fail(2, "%s: grid axis '%s' appears twice", fn, name) end
+    local why = reserved_axis(name)
+    if why then fail(2, '%s: %s', fn, why) end
     local values = {}
     for j, v in ipairs(axis[2]) do
       if not is_plain(v) then
@@ -465,7 +570,8 @@ function M.new(spec)
     if not spec.evaluate then fail(2, '%s: select needs an evaluate function (it picks the best evaluation)', fn) end
     self.select = sel
   end
-  self.presets, self.preset_names = build_presets(spec)
+  self.presets, self.preset_names = build_presets(spec, self.source)
+  if loading then loading[#loading + 1] = self end
   return self
 end
 
@@ -543,6 +649,8 @@ function Experiment:parser()
   p:option('--set', 'Override a configuration key (repeatable).'):argname('<key=value>'):count('*')
   p:option('--only', 'Run only the cells whose name contains TEXT (repeatable).'):argname('<TEXT>'):count('*')
   p:flag('--fresh', 'Delete earlier results of these cells first.')
+  p:flag('--allow-changed-code', 'Resume, extend or keep runs made by another version of the script or of rnnlua '
+    .. '(refused otherwise).')
   p:option('--threads', 'BLAS threads of each run (default: 1).'):argname('<N>')
   p:flag('--quiet', 'No progress display.')
   p:flag('--keep-going', 'Carry on with the other runs after a run fails.')
@@ -611,7 +719,7 @@ end
 --- Parses command-line arguments (an array of strings, like `arg`).
 -- Returns the options table for execute, or nil and an error message.
 -- options: {help, list, seeds (array), out, overrides (key -> value),
--- only (array), fresh, threads, quiet, keep_going, jobs (a count or
+-- only (array), fresh, allow_changed_code, threads, quiet, keep_going, jobs (a count or
 -- 'auto'), launcher ('local' | 'slurm'), slurm ({{key, value}, ...}),
 -- array_limit, status, worker (a run: '<cell dir>/seed-<n>'),
 -- report_only, target_ci ({{metric, width}, ...}), max_seeds, seed_batch}. execute also takes command ({exe, args...}: how to start
@@ -633,6 +741,7 @@ function Experiment:parse(argv)
     return o, err
   end
   local o = {help = r.help, list = r.list, fresh = r.fresh or false, quiet = r.quiet or false,
+             allow_changed_code = r.allow_changed_code or false,
              keep_going = r.keep_going or false, out = r.out or 'runs', only = r.only or {}, overrides = {},
              status = r.status or false, worker = r.worker, report_only = r.report or false, jobs = 'auto',
              launcher = r.launcher or 'local', slurm = {}}
@@ -742,13 +851,9 @@ local env_cache
 --- {git_commit, rnnlua, lua, blas, threads}: what config.json records.
 function M.environment()
   if not env_cache then
-    local commit
-    local p = io.popen('git rev-parse HEAD 2>/dev/null')
-    if p then
-      local line = p:read('l')
-      p:close()
-      if line and line:match('^%x+$') then commit = line end
-    end
+    -- (read from .git's files: no git process, no shell)
+    local ok, commit = pcall(code.git_commit)
+    if not ok then commit = nil end
     local blas = 'openblas'
     local f = io.open('/proc/self/maps', 'r')
     if f then
@@ -878,6 +983,7 @@ M._own_command = own_command
 -- status 1 when a run failed, 128 + the signal's number when stopped by
 -- one; a worker (--worker) exits with its own status (rnn.experiment.pool).
 function Experiment:run(argv)
+  if loading then error(LOADED, 0) end -- (rnn.experiment.load_run: the script stops here)
   local o, err = self:parse(argv or {})
   if not o then
     io.stderr:write(self:parser():get_usage(), '\n\nerror: ', err, '\n')
@@ -899,6 +1005,159 @@ function Experiment:run(argv)
     os.exit(1)
   end
   return r
+end
+
+---------------------------------------------------------------------------
+-- A trained model back from a run folder
+
+local Run = {}
+Run.__index = Run
+M.Run = Run
+
+local function read_config(fn, dir)
+  if type(dir) ~= 'string' or dir == '' then
+    error(string.format('%s: argument 1 (dir) must be the folder of a run, got %s', fn, tostring(dir)), 3)
+  end
+  dir = dir:gsub('/+$', '')
+  local text = files.read(dir .. '/config.json')
+  if not text then
+    error(string.format('%s: argument 1 (dir): %s has no config.json; a run folder is '
+      .. '<out>/<experiment>/<cell>/seed-<n>', fn, dir), 3)
+  end
+  local ok, doc = pcall(json.decode, text)
+  if not ok or type(doc) ~= 'table' or type(doc.config) ~= 'table' then
+    error(string.format('%s: %s/config.json is not a config of rnn.experiment', fn, dir), 3)
+  end
+  return dir, json.integers(doc)
+end
+
+--- exp:load_run(dir [, {which = 'last' | 'best'}]) -> run: the state of a
+-- finished (or stopped) run, rebuilt by the experiment's setup(cfg, seed)
+-- from the run's config.json and loaded from its checkpoint.safetensors
+-- ('last', the default) or best.safetensors ('best', with select): model,
+-- optimizer state, clipping history, schedule and extra as they were. The
+-- model is in eval mode (model:train() to train on). The caller's random
+-- generator is left as it was; the checkpoint's is in run.rng. Fields:
+-- state, model, opt (or nil), config, seed, cell, step (of the
+-- checkpoint), which, dir, done (the done marker, or nil), code_changes
+-- (what code changed since the run was made, or nil). run:evaluate() runs
+-- the experiment's evaluate on it as the harness does.
+function Experiment:load_run(dir, opts)
+  local fn = 'exp:load_run'
+  local doc
+  dir, doc = read_config(fn, dir)
+  if opts ~= nil and type(opts) ~= 'table' then
+    error(string.format("%s: argument 2 (options) must be a table {which = 'last' | 'best'}, got %s", fn,
+      type(opts)), 2)
+  end
+  local which = (opts and opts.which) or 'last'
+  if which ~= 'last' and which ~= 'best' then
+    error(string.format("%s: options.which must be 'last' or 'best', got %s", fn, tostring(which)), 2)
+  end
+  if doc.experiment ~= self.name then
+    for _, name in ipairs(self.preset_names or {}) do
+      if self.presets[name].name == doc.experiment then return self.presets[name]:load_run(dir, opts) end
+    end
+    error(string.format("%s: %s is a run of experiment '%s', not of '%s'", fn, dir, tostring(doc.experiment),
+      self.name), 2)
+  end
+  local path = dir .. (which == 'best' and '/best.safetensors' or '/checkpoint.safetensors')
+  if not files.exists(path) then
+    error(string.format('%s: %s has no %s%s', fn, dir, path:match('[^/]*$'), which == 'best'
+      and ' (the experiment keeps a best checkpoint only with select)' or ' (the run has not saved a checkpoint yet)'),
+      2)
+  end
+  -- the configuration as setup saw it: JSON has one kind of number, the
+  -- declaration says which keys are floats
+  local cfg = {}
+  for k, v in pairs(doc.config) do
+    if math.type(self.config[k]) == 'float' and math.type(v) == 'integer' then v = v + 0.0 end
+    cfg[k] = v
+  end
+  for k, v in pairs(doc.grid or {}) do
+    local values = self.axis_values[k]
+    if values and math.type(values[1]) == 'float' and math.type(v) == 'integer' then v = v + 0.0 end
+    cfg[k] = v
+  end
+  local seed = math.tointeger(doc.seed)
+  local R = rnn()
+  local saved = R.get_rng_state()
+  local ok, state, step = pcall(function()
+    R.manual_seed(seed)
+    local st = errors.call('setup', self.setup_fn, cfg, seed)
+    checkpoint.model_of(st, 'setup')
+    return st, checkpoint.load(path, st)
+  end)
+  local rng = R.get_rng_state()
+  R.set_rng_state(saved)
+  if not ok then error(state, 0) end
+  state.model:eval()
+  local done
+  local dtext = files.read(dir .. '/done')
+  if dtext then
+    local dok, d = pcall(json.decode, dtext)
+    if dok and type(d) == 'table' then done = json.integers(d) end
+  end
+  local changes = code.changes(require('rnn.experiment.run').latest_code(doc), code.of(self))
+  return setmetatable({exp = self, state = state, model = state.model, opt = state.opt, config = cfg, seed = seed,
+                       cell = doc.cell, step = step, which = which, dir = dir, done = done, rng = rng,
+                       code_changes = #changes > 0 and changes or nil}, Run)
+end
+
+--- run:evaluate() -> metrics: the experiment's evaluate(state, cfg) on the
+-- loaded run, as the harness runs it — the model in eval mode, the
+-- generator at the checkpoint's state during it and the caller's after —
+-- so a run loaded with which = 'last' gives its done marker's eval (and
+-- 'best' the best evaluation's).
+function Run:evaluate()
+  if not self.exp.evaluate_fn then
+    error(string.format("run:evaluate: experiment '%s' declares no evaluate", self.exp.name), 2)
+  end
+  local R = rnn()
+  local saved = R.get_rng_state()
+  R.set_rng_state(self.rng)
+  local ok, r = pcall(require('rnn.experiment.run').evaluate, self.exp, self.state, self.config)
+  R.set_rng_state(saved)
+  if not ok then error(r, 0) end
+  return r
+end
+
+--- rnn.experiment.load_run(dir [, opts]) -> run: exp:load_run for the
+-- experiment whose script config.json names (code.script.path). The
+-- script runs up to its exp:run(arg), which stops it there, so it declares
+-- the experiment without running it; whatever the script does before that
+-- line happens (loading data, say).
+function M.load_run(dir, opts)
+  local fn = 'rnn.experiment.load_run'
+  local doc
+  dir, doc = read_config(fn, dir)
+  local script = type(doc.code) == 'table' and type(doc.code.script) == 'table' and doc.code.script.path
+  if type(script) ~= 'string' then
+    error(string.format('%s: %s/config.json records no script (a run made before rnnlua recorded it, or an '
+      .. 'experiment declared outside a file): load the experiment and call exp:load_run(dir)', fn, dir), 2)
+  end
+  if not files.exists(script) then
+    error(string.format('%s: the script of %s, %s, is not there any more: load the experiment and call '
+      .. 'exp:load_run(dir)', fn, dir, script), 2)
+  end
+  local chunk, err = loadfile(script)
+  if not chunk then error(string.format('%s: cannot load %s: %s', fn, script, tostring(err)), 2) end
+  local declared = {}
+  local saved_arg = rawget(_G, 'arg')
+  loading = declared
+  _G.arg = {[0] = script}
+  local ok, e = pcall(chunk)
+  loading = nil
+  _G.arg = saved_arg
+  if not ok and e ~= LOADED then error(e, 0) end
+  for i = #declared, 1, -1 do
+    local exp = declared[i]
+    if exp.name == doc.experiment then return exp:load_run(dir, opts) end
+    for _, name in ipairs(exp.preset_names or {}) do
+      if exp.presets[name].name == doc.experiment then return exp.presets[name]:load_run(dir, opts) end
+    end
+  end
+  error(string.format("%s: %s declares no experiment '%s'", fn, script, tostring(doc.experiment)), 2)
 end
 
 return M

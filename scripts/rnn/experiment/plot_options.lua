@@ -73,7 +73,11 @@ local CHECKS = {
   end,
   titles = function(v) return check_map(v, 'titles', is_string, 'a text') end,
   units = function(v) return check_map(v, 'units', is_string, 'a text') end,
-  xlabel = function(v) return check_map(v, 'xlabel', is_string, 'a text') end,
+  xlabel = function(v)
+    -- a text: the x label of every plot against the training step
+    if type(v) == 'string' then return nil end
+    return check_map(v, 'xlabel', is_string, 'a text')
+  end,
   ylabel = function(v) return check_map(v, 'ylabel', is_string, 'a text') end,
 }
 

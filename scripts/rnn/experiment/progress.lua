@@ -10,12 +10,13 @@
 --   'quiet'  nothing but errors.
 --   'events' (a worker process of a sweep, rnn.experiment.pool) JSON lines
 --            on a pipe to the parent, which draws them: {"ev":"start",
---            "step":s,"total":n}, {"ev":"step","step":k,"loss":..,
---            "grad_norm":..} (at most ten a second, and the last step),
---            {"ev":"end","final":{..}}, {"ev":"skip"}, {"ev":"msg","text":..},
---            {"ev":"error","text":..}.
+--            "step":s,"total":n[,"extend":true]}, {"ev":"step","step":k,
+--            "loss":..,"grad_norm":..} (at most ten a second, and the last
+--            step), {"ev":"end","final":{..}[,"diverged":{step,..}]},
+--            {"ev":"skip"}, {"ev":"msg","text":..}, {"ev":"error","text":..}.
 -- The mode is chosen once: RNNLUA_PROGRESS=bar|plain|quiet if set, else
--- 'bar' when `test -t 1` succeeds and TERM is not 'dumb', else 'plain'.
+-- 'bar' when standard output is a terminal and TERM is not 'dumb', else
+-- 'plain'.
 local json = require 'rnn.experiment.json'
 
 local M = {}
@@ -28,8 +29,9 @@ function M.detect()
   if env == 'bar' or env == 'plain' or env == 'quiet' then return env end
   local term = os.getenv('TERM')
   if term == nil or term == '' or term == 'dumb' then return 'plain' end
-  local ok = os.execute('test -t 1')
-  return ok and 'bar' or 'plain'
+  -- (libuv asks isatty(1); no shell)
+  local ok, uv = pcall(require, 'luv')
+  return (ok and uv.guess_handle(1) == 'tty') and 'bar' or 'plain'
 end
 
 local function hms(s)
@@ -74,9 +76,9 @@ function Events:message(text) self:send{ev = 'msg', text = text} end
 function Events:error(text) self:send{ev = 'error', text = text} end
 function Events:skip_run() self:send{ev = 'skip'} end
 
-function Events:start_run(index, cell, seed, start, total)
+function Events:start_run(index, cell, seed, start, total, extending)
   self.total = total
-  self:send{ev = 'start', step = start, total = total}
+  self:send{ev = 'start', step = start, total = total, extend = extending or nil}
 end
 
 function Events:step(step, row)
@@ -89,12 +91,12 @@ function Events:step(step, row)
   self:send(ev)
 end
 
-function Events:end_run(final)
+function Events:end_run(final, diverged)
   local f = {}
   for k, v in pairs(final or {}) do
     if type(v) == 'number' or type(v) == 'boolean' then f[k] = v end
   end
-  self:send{ev = 'end', final = f}
+  self:send{ev = 'end', final = f, diverged = diverged}
 end
 
 --- new{mode, runs = total number of runs, steps = steps per run, out = io.stdout}
@@ -133,16 +135,28 @@ function Progress:error(text)
   io.stderr:flush()
 end
 
-function Progress:start_run(index, cell, seed, start, total)
+function Progress:start_run(index, cell, seed, start, total, extending)
   self.index, self.cell, self.seed, self.start, self.total = index, cell, seed, start, total
   self.t0 = clock()
   self.last_draw = -1
   self.last_plain = self.t0
   self.steps_left = self.steps_left - start
-  if self.mode == 'plain' and start > 0 then
+  if extending and self.mode ~= 'quiet' then
+    self:message(string.format('[%d/%d] %s seed %d: finished at step %d; extending it to %d', index, self.runs, cell,
+      seed, start, total))
+  elseif self.mode == 'plain' and start > 0 then
     self:message(string.format('[%d/%d] %s seed %d: resuming at step %d of %d', index, self.runs, cell, seed, start,
       total))
   end
+end
+
+--- How a diverged run is named in progress lines: 'diverged at step 412
+-- (loss nan)'.
+function M.diverged_text(d)
+  if type(d) ~= 'table' then return 'diverged' end
+  local why = d.value ~= nil and string.format(' (%s %s)', tostring(d.metric or 'loss'), tostring(d.value))
+    or (d.error and ' (the step raised on non-finite weights or gradients)' or '')
+  return string.format('diverged at step %s%s', tostring(math.tointeger(d.step) or d.step), why)
 end
 
 --- A run that is already finished (its done marker exists).
@@ -204,16 +218,18 @@ function Progress:step(step, row)
   end
 end
 
---- The end of a run: its time and final evaluation.
-function Progress:end_run(final)
+--- The end of a run: its time and final evaluation (and `diverged`, the
+-- done marker's record, when it diverged).
+function Progress:end_run(final, diverged)
   if self.mode == 'quiet' then return end
   local parts = {}
   for _, k in ipairs(json.sorted_keys(final or {})) do
     local v = final[k]
     if type(v) == 'number' or type(v) == 'boolean' then parts[#parts + 1] = k .. ' ' .. num(v) end
   end
-  self:message(string.format('[%d/%d] %s seed %d: done in %.1f s%s%s', self.index, self.runs, self.cell, self.seed,
-    clock() - self.t0, #parts > 0 and ': ' or '', table.concat(parts, ', ')))
+  self:message(string.format('[%d/%d] %s seed %d: %s in %.1f s%s%s', self.index, self.runs, self.cell, self.seed,
+    diverged and M.diverged_text(diverged) or 'done', clock() - self.t0, #parts > 0 and ': ' or '',
+    table.concat(parts, ', ')))
 end
 
 return M

@@ -287,6 +287,10 @@ function M.plots(ctx)
   -- an override of titles/xlabel/ylabel: a name that is both a series and
   -- a metric names the series
   local function override(map, f)
+    if type(map) == 'string' then
+      -- (one text for every plot against the training step; series keep theirs)
+      return (not f.is_series) and map or nil
+    end
     if not map or (not f.is_series and seen_series[f.metric]) then return nil end
     return map[f.metric]
   end
@@ -536,8 +540,10 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
 end
 
 --- One forest plot a metric of the comparisons: {name, file, title, svg,
--- group = 'Comparisons'}.
-function M.forest_plots(comparisons, opts)
+-- group = 'Comparisons'}. The x axis is the difference in the metric's
+-- units: plots.ylabel names the metric there too, plots.units follow it.
+function M.forest_plots(comparisons, opts, plots)
+  plots = plots or {}
   local by_metric, order = {}, {}
   for _, c in ipairs(comparisons) do
     if not by_metric[c.metric] then
@@ -551,8 +557,10 @@ function M.forest_plots(comparisons, opts)
   for _, m in ipairs(order) do
     local name = 'forest_' .. m:gsub('[^%w_%-]', '_')
     local title = string.format('%s: differences with %g%% CIs', m, 100 * opts.level)
+    local what = type(plots.ylabel) == 'table' and plots.ylabel[m] or m
     out[#out + 1] = {name = name, file = 'plots/' .. name .. '.svg', title = title, group = 'Comparisons',
-      svg = svg.forest_plot{title = title, xlabel = 'difference of ' .. m .. ' (a − b)', rows = by_metric[m]}}
+      svg = svg.forest_plot{title = title, xlabel = 'difference of ' .. what .. ' (a − b)',
+                            xunits = plots.units and plots.units[m], rows = by_metric[m]}}
   end
   return out
 end
@@ -594,7 +602,7 @@ function M.build(ctx)
     md = md .. '\n' .. cmd
   end
   if ctx.note then md = md .. '\n' .. ctx.note .. '\n' end
-  local forests = ctx.comparisons and M.forest_plots(ctx.comparisons, ctx.stats_options) or {}
+  local forests = ctx.comparisons and M.forest_plots(ctx.comparisons, ctx.stats_options, ctx.plots) or {}
   files.write_atomic(ctx.dir .. '/summary.md', '# ' .. ctx.name .. ': summary\n\n' .. md)
   local figures = M.plots(ctx)
   for _, f in ipairs(forests) do figures[#figures + 1] = f end

@@ -1,26 +1,40 @@
 --- rnn.experiment.run: one run of an experiment — a cell × seed — from
--- its folder: started, resumed from its checkpoint, or skipped when its
--- done marker exists. Whatever runs it (the command itself, a worker
--- process, a Slurm task, an MPI rank), the files it writes are the same.
+-- its folder: started, resumed from its checkpoint, extended to more
+-- steps, or skipped when its done marker says it is finished. Whatever runs
+-- it (the command itself, a worker process, a Slurm task, an MPI rank),
+-- the files it writes are the same.
 --
 -- A run stops early, cleanly, when ctl.stop() names a reason at the end of
 -- a step (a signal caught, the parent process gone): it saves a checkpoint
 -- of that step and raises a stop (M.is_stop), from which a rerun resumes.
+--
+-- A run whose loss (the step's metric exp.loss_metric, 'loss' by default)
+-- is NaN or infinite — or whose step raises while the model's parameters
+-- or gradients are not finite (rnn.clip's default refuses a non-finite
+-- gradient norm) — has diverged: that is its result. It stops there, runs
+-- the final evaluation on that state if it can and writes its done marker
+-- with diverged = {step, metric, value | error}; its checkpoint stays the
+-- last periodic one, from before it diverged.
 local json = require 'rnn.experiment.json'
 local files = require 'rnn.experiment.files'
 local checkpoint = require 'rnn.experiment.checkpoint'
+local errors = require 'rnn.experiment.errors'
+local code = require 'rnn.experiment.code'
 
 local M = {}
 
 local function rnn() return require 'rnn' end
 local function environment() return require('rnn.experiment').environment() end
 
--- For the crash tests: RNNLUA_EXPERIMENT_KILL_AT=k makes the process
--- SIGKILL itself right after writing the metrics row of step k (before
--- that step's checkpoint), =done just before the done marker.
-function M.kill_self()
+local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+-- For the crash tests (not an API): RNNLUA_EXPERIMENT_KILL_AT=k makes the
+-- process SIGKILL itself right after writing the metrics row of step k
+-- (before that step's checkpoint), =done just before the done marker.
+local function kill_self()
   io.stdout:flush()
-  os.execute('kill -9 $PPID')
+  local uv = require 'luv'
+  uv.kill(uv.os_getpid(), 'sigkill')
 end
 
 local Stop = {}
@@ -34,9 +48,14 @@ function M.is_stop(err)
   return getmetatable(err) == Stop
 end
 
--- what config.json must agree on for a run to be continued
+-- what config.json must agree on for a run to be continued: everything
+-- but steps, the one key a run may be continued to another value of
 local function run_identity(doc)
-  return json.encode{config = doc.config, grid = doc.grid, seed = doc.seed, experiment = doc.experiment}
+  local cfg = {}
+  for k, v in pairs(doc.config or {}) do
+    if k ~= 'steps' then cfg[k] = v end
+  end
+  return json.encode{config = cfg, grid = doc.grid, seed = doc.seed, experiment = doc.experiment}
 end
 
 local function describe_difference(old, new)
@@ -44,6 +63,7 @@ local function describe_difference(old, new)
   local keys = {}
   for k in pairs(old.config or {}) do keys[k] = true end
   for k in pairs(new.config or {}) do keys[k] = true end
+  keys.steps = nil
   for _, k in ipairs(json.sorted_keys(keys)) do
     local a, b = (old.config or {})[k], (new.config or {})[k]
     if json.encode(a) ~= json.encode(b) then
@@ -51,6 +71,79 @@ local function describe_difference(old, new)
     end
   end
   return #diffs > 0 and table.concat(diffs, '; ') or 'grid values or seed differ'
+end
+
+local function read_json(path)
+  local text = files.read(path)
+  if not text then return nil end
+  local ok, t = pcall(json.decode, text)
+  if ok and type(t) == 'table' then return json.integers(t) end
+  return nil
+end
+
+--- The done marker of the run in folder `dir` when it is finished for a
+-- run of `steps` steps (it reached them, or it diverged), else nil.
+function M.finished(dir, steps)
+  local m = read_json(dir .. '/done')
+  if not m then return nil end
+  if m.diverged or (math.tointeger(m.step) or 0) >= steps then return m end
+  return nil
+end
+
+-- the code that last worked on a run (config.json: code, then the code of
+-- each later continuation)
+local function latest_code(doc)
+  local hist = doc.continued_by
+  if type(hist) == 'table' and #hist > 0 and type(hist[#hist].code) == 'table' then return hist[#hist].code end
+  return doc.code
+end
+M.latest_code = latest_code
+
+--- What a run folder holds against what this invocation asks (config
+-- `cfg`, options o.allow_changed_code): {old (config.json), marker (done),
+-- action = 'start' | 'resume' | 'extend' | 'skip', changes (what code
+-- changed, or nil)}, or nil and a refusal (rnn.experiment.errors) when the
+-- run must not be continued or reused.
+function M.inspect(exp, r, cfg, o)
+  local dir = r.dir
+  local old = read_json(dir .. '/config.json')
+  if not old then return {action = 'start'} end
+  local now = {experiment = exp.name, grid = r.cell.values, seed = r.seed, config = cfg}
+  if run_identity(old) ~= run_identity(now) then
+    return nil, errors.refusal('rnn.experiment: %s was made with another configuration (%s); rerun with --fresh to '
+      .. 'replace it, or choose another --out', dir, describe_difference(old, now))
+  end
+  local info = {old = old, marker = read_json(dir .. '/done')}
+  local marker, total = info.marker, cfg.steps
+  local done_step = marker and math.tointeger(marker.step)
+  if not marker then
+    info.action = 'resume'
+  elseif marker.diverged or done_step == total then
+    info.action = 'skip'
+  elseif done_step and done_step > total then
+    return nil, errors.refusal('rnn.experiment: run %s seed %d (%s) finished at step %d, and steps = %d asks for '
+      .. 'fewer: its model and final evaluation at step %d were not kept (metrics.csv has its training rows up '
+      .. 'to there). Ask for --steps %d (or more, to extend it), or rerun it with --fresh.', r.cell.name, r.seed,
+      dir, done_step, total, total, done_step)
+  else
+    info.action = 'extend'
+  end
+  local changes = code.changes(latest_code(old), code.of(exp))
+  if #changes > 0 then
+    info.changes = changes
+    if not (o and o.allow_changed_code) then
+      local what = table.concat(changes, ', ')
+      if info.action == 'skip' then
+        return nil, errors.refusal('rnn.experiment: run %s seed %d (%s) was made by other code: %s changed since. '
+          .. 'Its results would be reused as they are: rerun with --fresh to run it again with this code, or '
+          .. 'with --allow-changed-code to keep them.', r.cell.name, r.seed, dir, what)
+      end
+      return nil, errors.refusal('rnn.experiment: run %s seed %d (%s) was started by other code: %s changed '
+        .. 'since. Continuing it would mix the two: rerun with --fresh to start it over with this code, or with '
+        .. '--allow-changed-code to continue it anyway.', r.cell.name, r.seed, dir, what)
+    end
+  end
+  return info
 end
 
 local function mean_of_last(rows, fraction)
@@ -82,14 +175,17 @@ local function evaluate(self, state, cfg)
   local was_training = model.training
   local rng = R.get_rng_state()
   model:eval()
-  local ok, r = xpcall(self.evaluate_fn, debug.traceback, state, cfg)
+  local ok, r = pcall(errors.call, 'evaluate', self.evaluate_fn, state, cfg)
   model:train(was_training ~= false)
   R.set_rng_state(rng)
   if not ok then error(r, 0) end
   if r == nil then return {} end
-  if type(r) ~= 'table' then error('rnn.experiment: evaluate must return a table of metrics, got ' .. type(r), 0) end
+  if type(r) ~= 'table' then
+    errors.refuse('rnn.experiment: evaluate must return a table of metrics, got %s', type(r))
+  end
   return r
 end
+M.evaluate = evaluate
 
 local function split_series(r)
   local metrics, series = {}, nil
@@ -157,56 +253,65 @@ function Best:marker()
   return {metric = self.sel.metric, mode = self.sel.mode, step = self.step, value = self.value, eval = self.eval}
 end
 
---- Runs (or resumes, or skips) one run of experiment `exp`:
+-- whether any parameter or gradient of the model holds a NaN or an
+-- infinity (x * 0 sums to 0 exactly when every element is finite)
+local function nonfinite_state(model)
+  local R = rnn()
+  return R.no_grad(function()
+    for _, p in ipairs(model:parameters()) do
+      for _, t in ipairs{p, p.grad} do
+        if not finite((t * 0):sum():item()) then return true end
+      end
+    end
+    return false
+  end)
+end
+
+-- a number as the done marker spells a non-finite one ('nan', 'inf', ...)
+local function spelled(v)
+  if type(v) == 'number' and not finite(v) then return json.number(v) end
+  return v
+end
+
+--- Runs (or resumes, extends or skips) one run of experiment `exp`:
 -- r = {cell = {name, dir, values}, seed, dir, index}; cfg_base: the
 -- config of this invocation; prog: a progress display; ctl (optional):
--- {stop = function() -> reason or nil}, asked at the end of every step.
--- Returns the done marker, 'ran' or 'skipped', and for a run skipped that
--- was made at another git commit, that commit.
+-- {stop = function() -> reason or nil, asked at the end of every step;
+-- allow_changed_code}. Raises a refusal (rnn.experiment.errors) when the
+-- folder holds a run that must not be continued or reused (see
+-- M.inspect), a user error when the experiment's code raises. Returns the
+-- done marker, 'ran' or 'skipped', and when the run was made by other code
+-- (--allow-changed-code) what changed.
 function M.run_one(exp, r, cfg_base, prog, ctl)
   local self = exp
+  ctl = ctl or {}
   local cell, seed, dir, index = r.cell, r.seed, r.dir, r.index
-  local stop = ctl and ctl.stop
+  local stop = ctl.stop
   local R = rnn()
   files.mkdir_p(dir)
   local cfg = {}
   for k, v in pairs(cfg_base) do cfg[k] = v end
   for k, v in pairs(cell.values) do cfg[k] = v end
-  local doc = {experiment = self.name, cell = cell.name, grid = cell.values, seed = seed, config = cfg,
-               environment = environment()}
-  local config_path = dir .. '/config.json'
-  local old = files.read(config_path)
-  local od_env
-  if old then
-    local ok, od = pcall(json.decode, old)
-    if ok and type(od) == 'table' then
-      od_env = od.environment
-      json.integers(od)
-      if run_identity(od) ~= run_identity(doc) then
-        error(string.format('rnn.experiment: %s was made with another configuration (%s); rerun with --fresh to '
-          .. 'replace it, or choose another --out', dir, describe_difference(od, doc)), 0)
-      end
-    else
-      old = nil
-    end
-  end
-  local done_path = dir .. '/done'
-  local done_text = files.read(done_path)
-  if done_text and old then
+  local info, refusal = M.inspect(self, r, cfg, ctl)
+  if not info then error(refusal, 0) end
+  local config_path, done_path = dir .. '/config.json', dir .. '/done'
+  if info.action == 'skip' then
     prog:skip_run(index, cell.name, seed)
-    local then_commit = type(od_env) == 'table' and od_env.git_commit or nil
-    local now_commit = doc.environment.git_commit
-    local stale = type(then_commit) == 'string' and type(now_commit) == 'string' and then_commit ~= now_commit
-    return json.integers(json.decode(done_text)), 'skipped', stale and then_commit or nil
+    return info.marker, 'skipped', info.changes
   end
-  if not old then files.write_atomic(config_path, json.encode(doc, {indent = 2}) .. '\n') end
+  local now_code = code.of(self)
+  if info.action == 'start' then
+    local doc = {experiment = self.name, cell = cell.name, grid = cell.values, seed = seed, config = cfg,
+                 environment = environment(), code = now_code}
+    files.write_atomic(config_path, json.encode(doc, {indent = 2}) .. '\n')
+  end
   os.remove(dir .. '/error.txt') -- of an earlier failure of this run
 
   local total = cfg.steps
   local ckpt_every = cfg.checkpoint_every
   local eval_every = cfg.eval_every or 0
   R.manual_seed(seed)
-  local state = self.setup_fn(cfg, seed)
+  local state = errors.call('setup', self.setup_fn, cfg, seed)
   R.manual_seed(training_seed(seed))
   local model = checkpoint.model_of(state, 'setup')
   model:train()
@@ -215,11 +320,46 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   if files.exists(ckpt) then
     start = checkpoint.load(ckpt, state)
     if start > total then
-      error(string.format('rnn.experiment: %s: the checkpoint is at step %d, past steps = %d', dir, start, total), 0)
+      errors.refuse('rnn.experiment: %s: the checkpoint is at step %d, past steps = %d (a run is continued to more '
+        .. 'steps, never fewer): ask for --steps %d or more, or rerun it with --fresh', dir, start, total, start)
     end
   end
   files.remove_prefixed(dir, 'checkpoint.safetensors.tmp.') -- temporary files of a killed save
-  local metrics = files.Metrics.open(dir, start, total)
+  -- the record of what this invocation changes: steps, an extension, other code
+  local drop_eval = {}
+  if info.old then
+    local doc, changed = info.old, false
+    if doc.config.steps ~= total then doc.config.steps, changed = total, true end
+    if info.action == 'extend' then
+      local from = math.tointeger(info.marker.step)
+      -- The final evaluation at the old last step stays only where a run
+      -- started with these steps evaluates too (eval_every divides it), or
+      -- where it was the best one (best.safetensors holds its state).
+      local best = info.marker.best
+      local periodic = eval_every > 0 and from % eval_every == 0
+      local was_best = type(best) == 'table' and math.tointeger(best.step) == from
+      doc.extended = doc.extended or {}
+      local prev = doc.extended[#doc.extended]
+      if not (prev and prev.from == from and prev.to == total) then -- (not again after a kill right here)
+        doc.extended[#doc.extended + 1] = {from = from, to = total, keeps_eval = periodic or was_best}
+        changed = true
+      end
+    end
+    if info.changes or (doc.code == nil and doc.continued_by == nil) then
+      -- (a run made before code was recorded gets a record from now on)
+      doc.continued_by = doc.continued_by or {}
+      doc.continued_by[#doc.continued_by + 1] = {step = start, code = now_code}
+      changed = true
+    end
+    if changed then files.write_atomic(config_path, json.encode(doc, {indent = 2}) .. '\n') end
+    -- the run is unfinished again until it reaches its new steps
+    if info.action == 'extend' then os.remove(done_path) end
+    -- (and a resume after a kill during an extension drops the same rows)
+    for _, e in ipairs(doc.extended or {}) do
+      if not e.keeps_eval then drop_eval[math.tointeger(e.from)] = true end
+    end
+  end
+  local metrics = files.Metrics.open(dir, start, total, {drop_eval = drop_eval})
   -- the best evaluation of the kept rows (a resumed run saves best.safetensors
   -- again, with the same bytes, if a later evaluation was the best before)
   local best = self.select and Best.new(self.select) or nil
@@ -228,55 +368,89 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
     if start == 0 then os.remove(best_path) end
     for _, row in ipairs(metrics:eval_rows()) do best:offer(row.step, row) end
   end
-  local info = {experiment = self.name, cell = cell.name, seed = seed}
+  local ckinfo = {experiment = self.name, cell = cell.name, seed = seed}
   local kill_at = os.getenv('RNNLUA_EXPERIMENT_KILL_AT')
   kill_at = kill_at and (math.tointeger(tonumber(kill_at)) or kill_at)
-  prog:start_run(index, cell.name, seed, start, total)
+  prog:start_run(index, cell.name, seed, start, total, info.action == 'extend')
   local where = string.format('step (cell %s, seed %d)', cell.name, seed)
+  local loss_metric = self.loss_metric
+  local diverged, last = nil, total
   for step = start + 1, total do
-    local row = self.step_fn(state, cfg, step)
+    local ok, row = pcall(errors.call, 'step', self.step_fn, state, cfg, step)
+    if not ok then
+      -- a step that raises on a model gone non-finite has diverged, e.g.
+      -- rnn.clip refusing a NaN gradient norm
+      if errors.is_user_error(row) and nonfinite_state(model) then
+        diverged = {step = step, metric = loss_metric or nil, error = row.message}
+        last = step
+        break
+      end
+      if errors.is_user_error(row) then row.step = step end
+      error(row, 0)
+    end
     if type(row) ~= 'table' then
-      error(string.format('rnn.experiment: %s must return a table of metrics, got %s', where, type(row)), 0)
+      errors.refuse('rnn.experiment: %s must return a table of metrics, got %s', where, type(row))
     end
     metrics:append('train', step, row, where)
-    if kill_at == step then M.kill_self() end
+    if kill_at == step then kill_self() end
     prog:step(step, row)
+    local lv = loss_metric and row[loss_metric]
+    if type(lv) == 'number' and not finite(lv) then
+      diverged = {step = step, metric = loss_metric, value = spelled(lv)}
+      last = step
+      break
+    end
     if eval_every > 0 and step % eval_every == 0 and step < total then
-      local r = split_series(evaluate(self, state, cfg))
-      metrics:append('eval', step, r, 'evaluate')
-      if best and best:offer(step, r) then checkpoint.save(best_path, state, step, info) end
+      local ev = split_series(evaluate(self, state, cfg))
+      metrics:append('eval', step, ev, 'evaluate')
+      if best and best:offer(step, ev) then checkpoint.save(best_path, state, step, ckinfo) end
     end
     local reason = stop and step < total and stop()
     if step % ckpt_every == 0 or step == total or reason then
       metrics:flush()
-      checkpoint.save(ckpt, state, step, info)
+      checkpoint.save(ckpt, state, step, ckinfo)
     end
     if reason then
       metrics:close()
       error(setmetatable({reason = reason, step = step, cell = cell.name, seed = seed}, Stop), 0)
     end
   end
+  -- (a diverged run keeps its last periodic checkpoint, the state before it
+  -- diverged: a kill before its done marker then reruns the same steps from
+  -- there and diverges again at the same step)
+  local eval_error
   -- the generator after the last step: equal in two runs of a seed when
   -- their steps drew the same amounts (compare's same_draws)
   local train_rng = rng_fingerprint(R)
-  local final, series = split_series(evaluate(self, state, cfg))
-  if next(final) ~= nil then metrics:append('eval', total, final, 'evaluate') end
-  if best and best:offer(total, final) then checkpoint.save(best_path, state, total, info) end
+  local final, series
+  if diverged then
+    -- keep the final evaluation when it can be run on the diverged model
+    local ok, res = pcall(evaluate, self, state, cfg)
+    if ok then final, series = split_series(res)
+    else
+      if not errors.is_user_error(res) then error(res, 0) end
+      final, eval_error = {}, res.message
+    end
+  else
+    final, series = split_series(evaluate(self, state, cfg))
+  end
+  if next(final) ~= nil then metrics:append('eval', last, final, 'evaluate') end
+  if best and best:offer(last, final) then checkpoint.save(best_path, state, last, ckinfo) end
   metrics:close()
   if series ~= nil then
-    if type(series) ~= 'table' then error('rnn.experiment: evaluate: series must be a table {name = {values...}}', 0) end
+    if type(series) ~= 'table' then
+      errors.refuse('rnn.experiment: evaluate: series must be a table {name = {values...}}')
+    end
     files.write_atomic(dir .. '/series.json', json.encode(series) .. '\n')
   end
-  if kill_at == 'done' then M.kill_self() end
+  if kill_at == 'done' then kill_self() end
   local rows = metrics:train_rows()
-  local marker = {step = total, eval = final, train = mean_of_last(rows, 0.1), last = rows[#rows] or {},
-                  train_rng = train_rng, best = best and best:marker() or nil}
+  local marker = {step = last, eval = final, train = mean_of_last(rows, 0.1), last = rows[#rows] or {},
+                  train_rng = train_rng, best = best and best:marker() or nil, diverged = diverged,
+                  eval_error = eval_error}
   files.write_atomic(done_path, json.encode(marker, {indent = 2}) .. '\n')
-  prog:end_run(final)
+  prog:end_run(final, diverged)
   return marker, 'ran'
 end
-
---- Runs everything the options select, then writes the report. Returns
--- {rows = summary rows, markdown = table text, index = path of
 
 return M

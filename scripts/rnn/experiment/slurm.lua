@@ -22,6 +22,7 @@
 -- squeue.
 local json = require 'rnn.experiment.json'
 local files = require 'rnn.experiment.files'
+local proc = require 'rnn.experiment.proc'
 
 local M = {}
 
@@ -30,17 +31,16 @@ M.WARNING = 180
 
 local quote = files.quote
 
--- runs a command; returns its output and whether it succeeded
-local function capture(cmd)
-  local p = io.popen(cmd .. ' 2>&1')
-  if not p then return '', false end
-  local out = p:read('a')
-  local ok = p:close()
-  return out, ok
+-- runs a command (an argument vector: no shell); returns its output
+-- (standard output and error) and whether it succeeded
+local function capture(argv)
+  local r = proc.run(argv)
+  if r.error then return r.error, false end
+  return r.out or '', r.code == 0 and r.signal == 0
 end
 
 local function have(cmd)
-  return os.execute('command -v ' .. cmd .. ' >/dev/null 2>&1') == true
+  return proc.which(cmd) ~= nil
 end
 
 local function records(dir)
@@ -70,7 +70,7 @@ function M.queued(dir)
     by_id[tostring(rec.array)] = lines
     ids[#ids + 1] = tostring(rec.array)
   end
-  local out, ok = capture('squeue -h -r -o "%i %T" -j ' .. table.concat(ids, ','))
+  local out, ok = capture{'squeue', '-h', '-r', '-o', '%i %T', '-j', table.concat(ids, ',')}
   local queued = {}
   if not ok then return queued end -- every job has left the queue (squeue then fails on unknown ids)
   for id, task, state in out:gmatch('(%d+)_(%d+)%s+(%S+)') do
@@ -99,13 +99,19 @@ local function quoted(list)
   return table.concat(q, ' ')
 end
 
+-- (the batch scripts are shell scripts that sbatch runs: what they pass
+-- on is quoted there, for that shell)
 local function write_script(path, lines)
   files.write_atomic(path, table.concat(lines, '\n') .. '\n')
-  os.execute('chmod +x ' .. quote(path))
+  local ok, err = require('luv').fs_chmod(path, tonumber('755', 8))
+  if not ok then error('rnn.experiment: cannot make ' .. path .. ' executable: ' .. tostring(err), 0) end
 end
 
 local function sbatch(args, script)
-  local out, ok = capture('sbatch --parsable ' .. quoted(args) .. ' ' .. quote(script))
+  local argv = {'sbatch', '--parsable'}
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  argv[#argv + 1] = script
+  local out, ok = capture(argv)
   local id = ok and out:match('^%s*(%d+)')
   if not id then error('rnn.experiment: sbatch failed: ' .. out:gsub('%s+$', ''), 0) end
   return id
@@ -126,7 +132,7 @@ function M.submit(exp, o, cfg, runs, dir)
   local queued = M.queued(dir) or {}
   local todo, n_done, n_queued = {}, 0, 0
   for _, r in ipairs(runs) do
-    if files.exists(r.dir .. '/done') then n_done = n_done + 1
+    if require('rnn.experiment.run').finished(r.dir, cfg.steps) then n_done = n_done + 1
     elseif queued[r.rel] then n_queued = n_queued + 1
     else todo[#todo + 1] = r end
   end
@@ -191,7 +197,7 @@ function M.requeue_self()
   local job, task = os.getenv('SLURM_ARRAY_JOB_ID'), os.getenv('SLURM_ARRAY_TASK_ID')
   local id = job and task and (job .. '_' .. task) or os.getenv('SLURM_JOB_ID')
   if not id then return false end
-  local out, ok = capture('scontrol requeue ' .. quote(id))
+  local out, ok = capture{'scontrol', 'requeue', id}
   if ok then
     io.stdout:write('rnn.experiment: requeued Slurm task ', id, '; it resumes from the checkpoint\n')
     io.stdout:flush()

@@ -2,7 +2,9 @@
 -- (rnnlua exp.lua --status), read from the run folders, the run locks and,
 -- when the sweep went to Slurm, squeue.
 --
---   done         its done marker exists
+--   done         its done marker exists for these steps (a run finished
+--                at fewer steps shows as stopped: rerunning extends it;
+--                a diverged run is done, 'diverged at step k')
 --   running      a process holds its lock (which one: host, pid, Slurm
 --                task), or Slurm says its task runs
 --   pending      its Slurm task waits in the queue
@@ -12,6 +14,7 @@
 --   not started  nothing yet
 local files = require 'rnn.experiment.files'
 local lock = require 'rnn.experiment.lock'
+local run = require 'rnn.experiment.run'
 
 local M = {}
 
@@ -34,9 +37,11 @@ function M.collect(runs, dir, steps)
   for _, r in ipairs(runs) do
     local row = {run = r, steps = steps}
     local q = queued[r.rel]
-    local owner = not files.exists(r.dir .. '/done') and lock.held(lock.path(dir, r.rel))
-    if files.exists(r.dir .. '/done') then
-      row.state, row.step = 'done', steps
+    local marker = run.finished(r.dir, steps)
+    local owner = not marker and lock.held(lock.path(dir, r.rel))
+    if marker then
+      row.state, row.step = 'done', math.tointeger(marker.step) or steps
+      if marker.diverged then row.detail = require('rnn.experiment.progress').diverged_text(marker.diverged) end
     elseif owner then
       row.state, row.step, row.detail = 'running', rows_of(r.dir), lock.describe(owner)
     elseif q and q.running then
@@ -48,6 +53,7 @@ function M.collect(runs, dir, steps)
       row.state, row.step, row.detail = 'failed', rows_of(r.dir), (text:match('[^\n]*'))
     elseif files.exists(r.dir .. '/checkpoint.safetensors') then
       row.state, row.step = 'stopped', rows_of(r.dir)
+      if files.exists(r.dir .. '/done') then row.detail = 'finished at fewer steps; rerunning extends it' end
     else
       row.state, row.step = 'not started', 0
     end

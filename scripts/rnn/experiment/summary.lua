@@ -4,9 +4,13 @@
 -- summary.md, built from the runs' done markers (rnn.experiment.report
 -- draws it into index.html).
 --
--- A run whose value of a metric is not finite (a diverged run: NaN or an
--- infinity) is counted, per metric, as diverged and left out of that
--- metric's mean, sd and interval; the table shows "diverged k/n".
+-- A run whose value of a metric is not finite (NaN or an infinity) is
+-- counted, per metric, as diverged and left out of that metric's mean, sd
+-- and interval; the table shows "diverged k/n". A run the harness stopped
+-- as diverged (its loss went non-finite: done.diverged) counts so for every
+-- final metric, whatever its evaluation gave, fails `success`, and keeps
+-- its best_* values (the best evaluation came before); each cell counts
+-- its diverged runs (summary.csv: diverged; the table: "3 (1 diverged)").
 -- Intervals are t-based (mean ± t_{n-1, 0.975} · sd / √n) unless the
 -- experiment asks for a percentile bootstrap (stats = {ci = 'bootstrap'}).
 local files = require 'rnn.experiment.files'
@@ -45,6 +49,16 @@ local function final_metrics(done)
   return out
 end
 M.final_metrics = final_metrics
+
+--- The value of metric `name` of a run: metrics[name] (final_metrics of
+-- its done marker), except for a run stopped as diverged: NaN for the
+-- final metrics, false for success, the best_* values as they are.
+function M.run_value(metrics, name, diverged)
+  if not diverged then return metrics[name] end
+  if name == 'success' then return false end
+  if name:match('^best_') then return metrics[name] end
+  return 0 / 0
+end
 
 --- With a selected metric m (select = 'm'), best_m and best_step go right
 -- after m in the summary's names: the final and the best side by side.
@@ -135,18 +149,20 @@ function M.summarize(cells, runs, names, opts)
   local rows = {}
   for _, c in ipairs(cells) do
     local rs = by_cell[c.name] or {}
-    local row = {cell = c.name, values = c.values, n = 0, total = #rs, stats = {}}
+    local row = {cell = c.name, values = c.values, n = 0, total = #rs, stats = {}, diverged = 0}
     local finals = {}
     for _, r in ipairs(rs) do
       if r.done then
         row.n = row.n + 1
-        finals[#finals + 1] = {seed = r.seed, metrics = final_metrics(r.done)}
+        local diverged = r.done.diverged ~= nil
+        if diverged then row.diverged = row.diverged + 1 end
+        finals[#finals + 1] = {seed = r.seed, metrics = final_metrics(r.done), diverged = diverged}
       end
     end
     for _, name in ipairs(names) do
       local by_seed = {}
       for _, f in ipairs(finals) do
-        local v = f.metrics[name]
+        local v = M.run_value(f.metrics, name, f.diverged)
         if type(v) == 'boolean' then v = v and 1 or 0 end
         if type(v) == 'number' then by_seed[f.seed] = v end
       end
@@ -156,6 +172,7 @@ function M.summarize(cells, runs, names, opts)
       local k, n = 0, 0
       for _, f in ipairs(finals) do
         local s = f.metrics.success
+        if f.diverged then s = false end
         if s ~= nil then
           n = n + 1
           if s == true or s == 1 then k = k + 1 end
@@ -193,8 +210,8 @@ function M.legend(opts)
   local how = opts.ci == 'bootstrap' and string.format('percentile bootstrap, %d resamples', opts.resamples)
     or 't-interval'
   return string.format('mean ± sample sd (n − 1) [%g%% CI of the mean, %s] over the seeds that finished; '
-    .. 'diverged: runs whose value is not finite, left out; success: k/n runs (rate) [%g%% Wilson score '
-    .. 'interval]', 100 * opts.level, how, 100 * opts.level)
+    .. 'diverged: runs whose value is not finite, or whose loss went non-finite in training (stopped there), '
+    .. 'left out; success: k/n runs (rate) [%g%% Wilson score interval]', 100 * opts.level, how, 100 * opts.level)
 end
 
 -- the table as arrays of strings: header, then one array per row
@@ -211,7 +228,8 @@ local function table_cells(axes, rows, names)
     local line = {}
     for _, a in ipairs(axes) do line[#line + 1] = tostring(r.values[a]) end
     if #axes == 0 then line[#line + 1] = r.cell end
-    line[#line + 1] = r.n == r.total and tostring(r.n) or string.format('%d of %d', r.n, r.total)
+    line[#line + 1] = (r.n == r.total and tostring(r.n) or string.format('%d of %d', r.n, r.total))
+      .. ((r.diverged or 0) > 0 and string.format(' (%d diverged)', r.diverged) or '')
     for _, n in ipairs(names) do line[#line + 1] = M.format(r.stats[n]) end
     if has_success then
       local s = r.success
@@ -257,7 +275,8 @@ function M.markdown(axes, rows, names)
 end
 
 --- The summary as CSV: axis columns, cell (cell_name when an axis is
--- called cell), runs, then for each metric
+-- called cell), runs (finished), diverged (of them, stopped as diverged),
+-- then for each metric
 -- <m>_n, <m>_mean, <m>_sd (sample), <m>_ci_low, <m>_ci_high, <m>_diverged
 -- (empty where undefined), and success_rate, success_count, success_runs,
 -- success_ci_low, success_ci_high (Wilson) when runs report success.
@@ -272,6 +291,7 @@ function M.csv(axes, rows, names)
   end
   header[#header + 1] = name_column
   header[#header + 1] = 'runs'
+  header[#header + 1] = 'diverged'
   for _, n in ipairs(names) do
     for _, col in ipairs{'n', 'mean', 'sd', 'ci_low', 'ci_high', 'diverged'} do header[#header + 1] = n .. '_' .. col end
   end
@@ -291,6 +311,7 @@ function M.csv(axes, rows, names)
     for _, a in ipairs(axes) do f[#f + 1] = files.csv_field(r.values[a]) end
     f[#f + 1] = files.csv_field(r.cell)
     f[#f + 1] = files.csv_field(r.n)
+    f[#f + 1] = files.csv_field(r.diverged or 0)
     for _, n in ipairs(names) do
       local s = r.stats[n]
       for _, v in ipairs{s.n, s.mean, s.sd, s.ci_low, s.ci_high, s.diverged} do f[#f + 1] = files.csv_field(v) end

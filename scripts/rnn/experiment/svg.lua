@@ -387,7 +387,7 @@ function M.line_plot(o)
 end
 
 --- A forest plot (a string, SVG): one row per estimate with its interval,
--- and a dashed line at zero. o = {title, xlabel, ylabel ('comparison'),
+-- and a dashed line at zero. o = {title, xlabel, xunits, ylabel ('comparison'),
 -- rows = {{label, est, lo, hi}, ...}, width (760), id}. A row without an
 -- interval shows its point alone; one without an estimate says "n/a".
 function M.forest_plot(o)
@@ -431,7 +431,7 @@ function M.forest_plot(o)
   if o.xlabel then
     add('<text class="xlabel" x="', fmt(ml + pw / 2), '" y="', H - 12, '" text-anchor="middle" font-size="',
       F.label, '">',
-      M.escape(o.xlabel), '</text>\n')
+      M.escape(axis_label(o.xlabel, o.xunits)), '</text>\n')
   end
   local cy = fmt(mt + (y1 - mt) / 2)
   add('<text class="ylabel" x="18" y="', cy, '" text-anchor="middle" font-size="', F.label,

@@ -20,6 +20,8 @@ local files = require 'rnn.experiment.files'
 local lock = require 'rnn.experiment.lock'
 local progress = require 'rnn.experiment.progress'
 local run = require 'rnn.experiment.run'
+local errors = require 'rnn.experiment.errors'
+local code = require 'rnn.experiment.code'
 
 local M = {}
 
@@ -46,16 +48,23 @@ function M.runs(cells, seeds, dir)
   return out
 end
 
-local function is_done(r) return files.exists(r.dir .. '/done') end
+-- whether run r is finished for runs of `steps` steps (a done marker that
+-- reached them, or says the run diverged); any done marker without steps
+local function is_done(r, steps) return run.finished(r.dir, steps or -1) ~= nil end
 
 local function write_error(r, text)
   files.mkdir_p(r.dir)
   files.write_atomic(r.dir .. '/error.txt', tostring(text) .. '\n')
 end
 
+-- The message of a failed run, once: which run, where it failed (the
+-- experiment's setup, step or evaluate) and the error with its location
+-- (rnn.experiment.errors; a fault of the harness keeps its traceback).
 local function failure_message(r, err)
-  return string.format('rnn.experiment: run %s seed %d failed (rerun to resume from its last checkpoint; '
-    .. '--keep-going runs the others anyway):\n%s', r.name, r.seed, tostring(err))
+  local where = errors.is_user_error(err) and (' in its ' .. err.what .. ' function'
+    .. (err.step and (' at step ' .. err.step) or '')) or ''
+  return string.format('rnn.experiment: run %s seed %d failed%s; rerun the same command to resume it from its last '
+    .. 'checkpoint (--keep-going runs the others anyway):\n%s', r.name, r.seed, where, tostring(err))
 end
 
 local function sleep(seconds)
@@ -107,36 +116,66 @@ function M.fresh(o, runs, dir)
 end
 
 ---------------------------------------------------------------------------
+-- Before running: runs that must not be continued or reused
+
+--- Refuses, once for the whole invocation, when some of `runs` may not be
+-- continued or reused as asked (rnn.experiment.run.inspect: another
+-- configuration, fewer steps than done, made by other code without
+-- --allow-changed-code): the first refusal and how many there are.
+function M.check(exp, o, cfg, runs)
+  local first, n = nil, 0
+  for _, r in ipairs(runs) do
+    local cfg_r = {}
+    for k, v in pairs(cfg) do cfg_r[k] = v end
+    for k, v in pairs(r.cell.values) do cfg_r[k] = v end
+    local info, refusal = run.inspect(exp, r, cfg_r, o)
+    if not info then
+      n = n + 1
+      first = first or refusal
+    end
+  end
+  if n == 0 then return end
+  if n == 1 then error(first, 0) end
+  error(errors.refusal('%s\n(and %d more of the %d runs of this command are refused; --fresh starts them all over)',
+    tostring(first), n - 1, #runs), 0)
+end
+
+---------------------------------------------------------------------------
 -- The report
 
---- The state of a run on disk: 'done', 'failed' (error.txt and no done
--- marker) or 'not finished'; and its done marker.
+--- The state of a run on disk: 'done', 'diverged at step k', 'failed'
+-- (error.txt and no done marker) or 'not finished'; and its done marker.
 function M.disk_state(r)
   local text = files.read(r.dir .. '/done')
   if text then
     local ok, marker = pcall(json.decode, text)
-    if ok and type(marker) == 'table' then return 'done', json.integers(marker) end
+    if ok and type(marker) == 'table' then
+      json.integers(marker)
+      if marker.diverged then return progress.diverged_text(marker.diverged), marker end
+      return 'done', marker
+    end
   end
   if files.exists(r.dir .. '/error.txt') then return 'failed' end
   return 'not finished'
 end
 
 --- Writes the summary and the report of `runs` from their folders.
--- Returns {rows, markdown, index, runs, stale = {commits of finished runs
--- made at another git commit}}.
+-- Returns {rows, markdown, index, runs, changed = {{run, changes}: finished
+-- runs whose code differs from this code (kept with --allow-changed-code)}}.
 function M.report(exp, o, cfg, cells, seeds, runs, dir, status)
   local report = require 'rnn.experiment.report'
-  local now_commit = environment().git_commit
-  local out, stale = {}, {}
+  local now_code = code.of(exp)
+  local out, changed = {}, {}
   for _, r in ipairs(runs) do
     local state, marker = M.disk_state(r)
     out[#out + 1] = {cell = r.name, seed = r.seed, dir = r.dir, rel = r.rel, done = marker, state = state,
                      status = status and status[r.key] or state}
-    if marker and type(now_commit) == 'string' then
+    if marker then
       local ok, doc = pcall(json.decode, files.read(r.dir .. '/config.json') or '')
-      local then_commit = ok and type(doc) == 'table' and type(doc.environment) == 'table'
-        and doc.environment.git_commit
-      if type(then_commit) == 'string' and then_commit ~= now_commit then stale[#stale + 1] = then_commit end
+      if ok and type(doc) == 'table' then
+        local ch = code.changes(run.latest_code(doc), now_code)
+        if #ch > 0 then changed[#changed + 1] = {run = r, changes = ch} end
+      end
     end
   end
   local env = environment()
@@ -146,7 +185,7 @@ function M.report(exp, o, cfg, cells, seeds, runs, dir, status)
                env = env, summary = exp.summary, plots = exp.plots, stats = exp.stats, baseline = exp.baseline,
                paired = exp.paired, min_effect = exp.min_effect, note = o.adaptive_note, select = exp.select}
   local md, rows, index_path = report.build(ctx)
-  return {rows = rows, markdown = md, index = index_path, runs = out, stale = stale, comparisons = ctx.comparisons}
+  return {rows = rows, markdown = md, index = index_path, runs = out, changed = changed, comparisons = ctx.comparisons}
 end
 
 ---------------------------------------------------------------------------
@@ -174,15 +213,15 @@ function M.serial(exp, o, cfg, order, opts)
   local quiet = progress.new{mode = 'quiet'}
   local function attempt(r)
     local lk
-    local done = is_done(r)
+    local done = is_done(r, cfg.steps)
     if not done then
       local owner
       lk, owner = lock.acquire(lock.path(dir, r.rel))
       if not lk then return 'busy', owner end
     end
     -- (a run found done still goes through run_one, which checks its configuration)
-    local ok, marker, status = xpcall(run.run_one, debug.traceback, exp, r, cfg,
-      (done and opts.silent_skips) and quiet or prog, {stop = stop})
+    local ok, marker, status = xpcall(run.run_one, errors.traceback, exp, r, cfg,
+      (done and opts.silent_skips) and quiet or prog, {stop = stop, allow_changed_code = o.allow_changed_code})
     if lk then lk:release() end
     if ok then
       result.status[r.key] = status
@@ -192,6 +231,11 @@ function M.serial(exp, o, cfg, order, opts)
       result.stopped = marker.reason
       prog:clear()
       return 'stopped'
+    end
+    if errors.is_refusal(marker) then
+      -- (about the command, not the run: no error.txt, and no going on)
+      prog:clear()
+      error(marker, 0)
     end
     result.status[r.key] = 'failed'
     result.failed[#result.failed + 1] = {run = r, error = marker}
@@ -294,7 +338,7 @@ function M.worker(exp, o, cfg, runs, dir)
   -- the one run r, under its lock: its exit status
   local function work_on(r)
     local lk, owner
-    if not is_done(r) then
+    if not is_done(r, cfg.steps) then
       lk, owner = lock.acquire(lock.path(dir, r.rel))
       while not lk do
         if fd then
@@ -305,11 +349,12 @@ function M.worker(exp, o, cfg, runs, dir)
         io.stdout:write(string.format('%s seed %d: held by %s; waiting\n', r.name, r.seed, lock.describe(owner)))
         io.stdout:flush()
         sleep(5)
-        if is_done(r) then break end
+        if is_done(r, cfg.steps) then break end
         lk, owner = lock.acquire(lock.path(dir, r.rel))
       end
     end
-    local rok, marker, status = xpcall(run.run_one, debug.traceback, exp, r, cfg, prog, {stop = stop})
+    local rok, marker, status = xpcall(run.run_one, errors.traceback, exp, r, cfg, prog,
+      {stop = stop, allow_changed_code = o.allow_changed_code})
     if lk then lk:release() end
     if rok then
       send{ev = 'outcome', outcome = status == 'skipped' and 'skipped' or 'done'}
@@ -322,6 +367,10 @@ function M.worker(exp, o, cfg, runs, dir)
       end
       if slurm_task and marker.reason == 'SIGUSR1' then require('rnn.experiment.slurm').requeue_self() end
       return pool_codes.stopped
+    elseif errors.is_refusal(marker) then
+      send{ev = 'failed', error = tostring(marker)}
+      if not fd then io.stderr:write(tostring(marker), '\n') end
+      return pool_codes.failed
     end
     write_error(r, marker)
     send{ev = 'failed', error = tostring(marker)}
@@ -360,17 +409,18 @@ end
 ---------------------------------------------------------------------------
 -- The whole invocation
 
-local function to_do_count(runs)
+local function to_do_count(runs, steps)
   local n = 0
-  for _, r in ipairs(runs) do if not is_done(r) then n = n + 1 end end
+  for _, r in ipairs(runs) do if not is_done(r, steps) then n = n + 1 end end
   return n
 end
 
 --- How many worker processes: o.jobs, or 'auto' (one per core this
--- process may run on, capped by the runs still to do; 1 when there is no
--- command to start workers with, as for execute called from a REPL).
-function M.jobs(o, runs)
-  local left = to_do_count(runs)
+-- process may run on, capped by the runs still to do for `steps` steps;
+-- 1 when there is no command to start workers with, as for execute
+-- called from a REPL).
+function M.jobs(o, runs, steps)
+  local left = to_do_count(runs, steps)
   local jobs = o.jobs or 1
   if jobs == 'auto' and not o.command then
     jobs = 1
@@ -391,9 +441,9 @@ local function with_threads(threads, fn, ...)
   return table.unpack(res, 2, res.n)
 end
 
-local function stopped_error(reason, runs)
+local function stopped_error(reason, runs, steps)
   local done = 0
-  for _, r in ipairs(runs) do if is_done(r) then done = done + 1 end end
+  for _, r in ipairs(runs) do if is_done(r, steps) then done = done + 1 end end
   local e = string.format('rnn.experiment: stopped (%s): %d of %d runs done; rerun the same command to resume',
     reason, done, #runs)
   local sig = reason:match('^SIG(%u+)')
@@ -417,6 +467,7 @@ function M.execute(exp, o, cfg, cells, seeds, dir)
     -- nothing to run (the report job of a Slurm sweep)
   elseif o.launcher == 'slurm' then
     if o.fresh then M.fresh(o, runs, dir) end
+    M.check(exp, o, cfg, runs)
     return require('rnn.experiment.slurm').submit(exp, o, cfg, runs, dir)
   elseif M.under_mpi() then
     result = M.mpi(exp, o, cfg, runs, dir, threads)
@@ -431,7 +482,7 @@ function M.execute(exp, o, cfg, cells, seeds, dir)
     if result.error then error(result.error, 0) end
     if not ok then error(out, 0) end
     if D.rank() == 0 then return out end
-    if result.stopped then error(stopped_error(result.stopped, runs), 0) end
+    if result.stopped then error(stopped_error(result.stopped, runs, cfg.steps), 0) end
     if #result.failed > 0 then error('rnn.experiment: a run failed (see error.txt in its folder)', 0) end
     return {dir = dir, rank = D.rank()}
   else
@@ -440,25 +491,30 @@ function M.execute(exp, o, cfg, cells, seeds, dir)
         .. '(exp:run(arg) does) or jobs = 1', 0)
     end
     if o.fresh then M.fresh(o, runs, dir) end
+    M.check(exp, o, cfg, runs)
     files.mkdir_p(dir)
-    local jobs, left = M.jobs(o, runs)
+    local jobs, left = M.jobs(o, runs, cfg.steps)
     if jobs > 1 then
       local board = require('rnn.experiment.board').new{mode = o.quiet and 'quiet' or o.progress,
         total = #runs, done = #runs - left, to_do = left, steps = cfg.steps}
       for _, r in ipairs(runs) do
-        if is_done(r) then board:skipped(r) result.status[r.key] = 'skipped' end
+        if is_done(r, cfg.steps) then board:skipped(r) result.status[r.key] = 'skipped' end
       end
       local todo = {}
       for _, r in ipairs(runs) do if not result.status[r.key] then todo[#todo + 1] = r end end
       local p = require('rnn.experiment.pool').run{command = o.command, runs = todo, jobs = jobs, threads = threads,
         keep_going = o.keep_going, board = board,
-        lock_path = function(r) return lock.path(dir, r.rel) end, is_done = is_done, on_crash = write_error}
+        lock_path = function(r) return lock.path(dir, r.rel) end,
+        is_done = function(r) return is_done(r, cfg.steps) end, on_crash = write_error}
       board:close()
       for k, v in pairs(p.outcome) do result.status[k] = v == 'done' and 'ran' or v end
       result.failed, result.stopped = p.failed, p.stopped and ('SIG' .. p.stopped)
       if not result.stopped and #result.failed > 0 and not o.keep_going then
+        -- (its error is on the board above already: not twice)
         local f = result.failed[1]
-        error(failure_message(f.run, f.error), 0)
+        error(string.format('rnn.experiment: run %s seed %d failed (its error is above, and in %s/error.txt); rerun '
+          .. 'the same command to resume it from its last checkpoint (--keep-going runs the others anyway)',
+          f.run.name, f.run.seed, f.run.dir), 0)
       end
     else
       result = with_threads(threads, M.serial, exp, o, cfg, runs, {dir = dir, total = #runs,
@@ -471,7 +527,7 @@ end
 --- After the runs: raises if they were stopped, else writes the summary and
 -- report from the run folders and prints them (unless quiet).
 function M.finish(exp, o, cfg, cells, seeds, runs, dir, result, t0)
-  if result.stopped then error(stopped_error(result.stopped, runs), 0) end
+  if result.stopped then error(stopped_error(result.stopped, runs, cfg.steps), 0) end
   local elapsed = core().clock() - t0
   local rep = M.report(exp, o, cfg, cells, seeds, runs, dir, result.status)
   local failed = {}
@@ -481,9 +537,11 @@ function M.finish(exp, o, cfg, cells, seeds, runs, dir, result, t0)
     print_('')
     print_(string.format('%s: %d runs in %.1f s (%d failed)', exp.name, #runs, elapsed, #failed))
     print_(rep.markdown)
-    if #rep.stale > 0 then
-      print_(string.format('note: %d finished run(s) were made at another git commit (%s, now %s); --fresh '
-        .. 'reruns them', #rep.stale, rep.stale[1]:sub(1, 10), tostring(environment().git_commit):sub(1, 10)))
+    if #rep.changed > 0 then
+      local c = rep.changed[1]
+      print_(string.format('note: %d finished run(s) were made by other code (--allow-changed-code kept them; %s '
+        .. 'seed %d: %s changed); --fresh reruns them', #rep.changed, c.run.name, c.run.seed,
+        table.concat(c.changes, ', ')))
     end
     print_('summary: ' .. dir .. '/summary.md')
     print_('report:  ' .. rep.index)
@@ -505,6 +563,8 @@ function M.mpi(exp, o, cfg, runs, dir, threads)
   if rank == 0 and o.fresh then ok, err = pcall(M.fresh, o, runs, dir) end
   if ok then ok, err = pcall(files.mkdir_p, dir) end
   D.barrier()
+  -- (every rank reads the same folders, so every rank refuses alike)
+  if ok then ok, err = pcall(M.check, exp, o, cfg, runs) end
   local result = {status = {}, failed = {}}
   if ok then
     local order = {}
