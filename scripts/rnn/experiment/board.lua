@@ -34,7 +34,7 @@ Board.__index = Board
 local function terminal_width()
   local cols = tonumber(os.getenv('COLUMNS'))
   if cols then return cols end
-  local ok, uv = pcall(require, 'luv')
+  local ok, uv = pcall(require, 'rnn.experiment.uv')
   if ok then
     local tty = uv.new_tty(1, false)
     if tty then

@@ -115,7 +115,7 @@ function M.core()
     local path
     if package.preload['rnn.core'] then
       -- built into the interpreter (rnnlua)
-      local ok, uv = pcall(require, 'luv')
+      local ok, uv = pcall(require, 'rnn.experiment.uv')
       path = ok and uv.exepath() or nil
     else
       path = package.searchpath('rnn.core', package.cpath)
@@ -128,7 +128,7 @@ end
 
 local function absolute(path)
   if path:sub(1, 1) == '/' then return path end
-  local ok, uv = pcall(require, 'luv')
+  local ok, uv = pcall(require, 'rnn.experiment.uv')
   local real = ok and uv.fs_realpath(path)
   return real or (lfs().currentdir() .. '/' .. path)
 end

@@ -969,7 +969,7 @@ local function own_command(argv)
   f:close()
   local first = 0
   while arg[first - 1] ~= nil do first = first - 1 end
-  local ok, uv = pcall(require, 'luv')
+  local ok, uv = pcall(require, 'rnn.experiment.uv')
   local exe = ok and uv.exepath() or arg[first]
   local cmd = {exe}
   for i = first + 1, 0 do cmd[#cmd + 1] = arg[i] end

@@ -18,7 +18,7 @@
 local M = {}
 
 local function lfs() return require 'lfs' end
-local function uv() return require 'luv' end
+local function uv() return require 'rnn.experiment.uv' end
 
 --- The lock file of the run `rel` ('<cell dir>/seed-<n>') of the experiment
 -- folder `dir`.

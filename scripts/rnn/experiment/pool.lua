@@ -72,7 +72,7 @@ end
 -- Returns {outcome = {key = 'done'|'skipped'|'failed'|'stopped'|nil},
 -- failed = {{run, error}}, stopped = signal name or nil, not_started = n}.
 function M.run(o)
-  local uv = require 'luv'
+  local uv = require 'rnn.experiment.uv'
   local lock = require 'rnn.experiment.lock'
   local json = require 'rnn.experiment.json'
   local board = o.board

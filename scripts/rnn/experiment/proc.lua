@@ -10,7 +10,7 @@
 --     proc.which('sbatch')   --> '/usr/bin/sbatch' or nil
 local M = {}
 
-local function uv() return require 'luv' end
+local function uv() return require 'rnn.experiment.uv' end
 
 -- the environment of a child: ours, with `extra` (name -> value) over it
 local function environment(extra)

@@ -30,7 +30,7 @@ function M.detect()
   local term = os.getenv('TERM')
   if term == nil or term == '' or term == 'dumb' then return 'plain' end
   -- (libuv asks isatty(1); no shell)
-  local ok, uv = pcall(require, 'luv')
+  local ok, uv = pcall(require, 'rnn.experiment.uv')
   return (ok and uv.guess_handle(1) == 'tty') and 'bar' or 'plain'
 end
 

@@ -33,7 +33,7 @@ local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge en
 -- (before that step's checkpoint), =done just before the done marker.
 local function kill_self()
   io.stdout:flush()
-  local uv = require 'luv'
+  local uv = require 'rnn.experiment.uv'
   uv.kill(uv.os_getpid(), 'sigkill')
 end
 

@@ -103,7 +103,7 @@ end
 -- on is quoted there, for that shell)
 local function write_script(path, lines)
   files.write_atomic(path, table.concat(lines, '\n') .. '\n')
-  local ok, err = require('luv').fs_chmod(path, tonumber('755', 8))
+  local ok, err = require('rnn.experiment.uv').fs_chmod(path, tonumber('755', 8))
   if not ok then error('rnn.experiment: cannot make ' .. path .. ' executable: ' .. tostring(err), 0) end
 end
 
@@ -141,7 +141,7 @@ function M.submit(exp, o, cfg, runs, dir)
       n_queued))
     return {submitted = 0, dir = dir}
   end
-  local uv = require 'luv'
+  local uv = require 'rnn.experiment.uv'
   local cwd = uv.cwd()
   local stamp = os.date('!%Y%m%d-%H%M%S') .. string.format('-%d', math.tointeger(uv.os_getpid()))
   local sdir = dir .. '/.slurm/' .. stamp

@@ -68,7 +68,7 @@ local function failure_message(r, err)
 end
 
 local function sleep(seconds)
-  require('luv').sleep(math.floor(seconds * 1000))
+  require('rnn.experiment.uv').sleep(math.floor(seconds * 1000))
 end
 
 ---------------------------------------------------------------------------
@@ -320,7 +320,7 @@ function M.worker(exp, o, cfg, runs, dir)
   end
   local prog = progress.new{mode = prog_mode, out = out, runs = #runs, steps = cfg.steps}
   if fd then events = prog end
-  local uv = require 'luv'
+  local uv = require 'rnn.experiment.uv'
   local ppid = uv.os_getppid()
   local slurm_task = not fd and os.getenv('SLURM_ARRAY_JOB_ID') ~= nil
   -- A Slurm task takes every signal as a request to stop cleanly: scancel
@@ -425,7 +425,7 @@ function M.jobs(o, runs, steps)
   if jobs == 'auto' and not o.command then
     jobs = 1
   elseif jobs == 'auto' then
-    local uv = require 'luv'
+    local uv = require 'rnn.experiment.uv'
     jobs = uv.available_parallelism and uv.available_parallelism() or #uv.cpu_info()
   end
   return math.max(1, math.min(jobs, left)), left
