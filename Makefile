@@ -68,8 +68,10 @@ $(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
 rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
 
-scripts/rnn/core.so: $(BIND_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS) $(LDFLAGS)
+# bindings/core.map: core.so exports luaopen_rnn_core and nothing else (its
+# rl_* names would otherwise collide with readline's in a plain lua5.4).
+scripts/rnn/core.so: $(BIND_OBJ) $(CORE_OBJ) bindings/core.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=bindings/core.map -o $@ $(BIND_OBJ) $(CORE_OBJ) $(LIBS) $(LDFLAGS)
 
 # rnn is a symlink to scripts/rnn, so plain lua5.4 run from here finds both
 # rnn/init.lua and rnn/core.so.
