@@ -71,6 +71,7 @@ busted_counts busted ""
 # PyTorch fixtures once more that way.
 busted_counts busted-1thread 1 tests/spec/recurrent_torch_spec.lua \
     tests/spec/gradcheck_spec.lua tests/spec/cells_fused_spec.lua
+suite readme-deps bash tests/packaging/readme_deps_test.sh
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
 suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"
