@@ -38,18 +38,25 @@ suite() {
 # busted's TAP output has one "ok"/"not ok" line per test; the specs run
 # inside the interpreter under test, so sanitizer builds cover them too.
 # busted_counts NAME THREADS [SPEC...]: the whole tests/spec, or the specs
-# named; THREADS: OPENBLAS_NUM_THREADS for the run, or "" for the default
+# named; THREADS: OPENBLAS_NUM_THREADS for the run, or "" for the default.
+# BUSTED_LUA: when set, busted runs under that interpreter (busted --lua=...)
+# instead of inside the interpreter under test.
 busted_counts() {
     name=$1
     threads=$2
     shift 2
     [ $# -gt 0 ] || set -- tests/spec
+    if [ -n "${BUSTED_LUA:-}" ]; then
+        set -- /usr/bin/busted --lua="$BUSTED_LUA" --output=TAP "$@"
+    else
+        set -- "$RNNLUA" /usr/bin/busted --output=TAP "$@"
+    fi
     log="$LOG_DIR/$name.log"
     echo "== $name"
     if [ -n "$threads" ]; then
-        OPENBLAS_NUM_THREADS=$threads "$RNNLUA" /usr/bin/busted --output=TAP "$@" >"$log" 2>&1
+        OPENBLAS_NUM_THREADS=$threads "$@" >"$log" 2>&1
     else
-        "$RNNLUA" /usr/bin/busted --output=TAP "$@" >"$log" 2>&1
+        "$@" >"$log" 2>&1
     fi
     status=$?
     grep -v '^ok ' "$log"
@@ -71,6 +78,15 @@ busted_counts busted ""
 # PyTorch fixtures once more that way.
 busted_counts busted-1thread 1 tests/spec/recurrent_torch_spec.lua \
     tests/spec/gradcheck_spec.lua tests/spec/cells_fused_spec.lua
+# make install into a scratch prefix, then plain lua5.4 and rnnlua from
+# there. It tests the plain build's rnn/core.so, which make asan does not
+# build: skipped under the sanitizers.
+if [ -z "${RNNLUA_SANITIZED:-}" ]; then
+    suite install bash tests/packaging/install_test.sh
+else
+    echo "== install: skipped under the sanitizers (make test runs it)"
+fi
+suite man bash tests/packaging/man_test.sh "$RNNLUA"
 suite readme-deps bash tests/packaging/readme_deps_test.sh
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
