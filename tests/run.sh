@@ -78,13 +78,15 @@ busted_counts busted ""
 # PyTorch fixtures once more that way.
 busted_counts busted-1thread 1 tests/spec/recurrent_torch_spec.lua \
     tests/spec/gradcheck_spec.lua tests/spec/cells_fused_spec.lua
-# make install into a scratch prefix, then plain lua5.4 and rnnlua from
-# there. It tests the plain build's rnn/core.so, which make asan does not
-# build: skipped under the sanitizers.
+# make install into a scratch prefix and luarocks make into a scratch
+# tree, then plain lua5.4 and rnnlua from there. They test the plain
+# build's rnn/core.so, which make asan does not build: skipped under the
+# sanitizers.
 if [ -z "${RNNLUA_SANITIZED:-}" ]; then
     suite install bash tests/packaging/install_test.sh
+    suite luarocks bash tests/packaging/luarocks_test.sh
 else
-    echo "== install: skipped under the sanitizers (make test runs it)"
+    echo "== install, luarocks: skipped under the sanitizers (make test runs them)"
 fi
 suite man bash tests/packaging/man_test.sh "$RNNLUA"
 suite readme-deps bash tests/packaging/readme_deps_test.sh
