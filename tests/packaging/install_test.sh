@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034 # checks are eval'd strings; NAME is lib.sh's
 # make install PREFIX=<scratch>: the files land where plain lua5.4 and rnnlua
 # look for them, and both run from there, away from the source tree.
 #   - lua5.4 with LUA_PATH/LUA_CPATH pointed at the prefix loads rnn from it
@@ -11,6 +12,7 @@
 #
 # Prints ok/not ok lines, then "install: N passed, M failed".
 NAME=install
+# shellcheck source=tests/packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
 SRC=$PWD
 P=$WORK/prefix

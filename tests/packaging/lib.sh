@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2153 # NAME is set by the test that sources this
 # lib.sh — what the packaging tests share: a scratch folder, run and check.
 # Sourced by tests/packaging/*_test.sh after they set NAME (the suite name).
 #   run CMD...      runs CMD with stdin from /dev/null; stdout in $OUT,

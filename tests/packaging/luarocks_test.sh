@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034 # checks are eval'd strings; NAME is lib.sh's
 # The rock: `luarocks --lua-version 5.4 make` builds rnnlua with its
 # Makefile and installs the module into a scratch tree, offline (the only
 # rocks server allowed is an empty folder); plain lua5.4 with
@@ -9,6 +10,7 @@
 #
 # Prints ok/not ok lines, then "luarocks: N passed, M failed".
 NAME=luarocks
+# shellcheck source=tests/packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
 SRC=$PWD
 T=$WORK/tree

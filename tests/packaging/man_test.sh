@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034 # checks are eval'd strings; NAME is lib.sh's
 # The man page rnnlua.1: groff renders it without a warning, man -l shows
 # it, it carries the Makefile's version, has the usual sections, and lists
 # every option that `rnnlua -h` prints (so the two cannot drift apart).
@@ -6,7 +7,8 @@
 #   tests/packaging/man_test.sh [RNNLUA]     (from the top of the source tree)
 #
 # Prints ok/not ok lines, then "man: N passed, M failed".
-NAME=man
+NAME="man"
+# shellcheck source=tests/packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
 RNNLUA=${1:-./rnnlua}
 PAGE=rnnlua.1

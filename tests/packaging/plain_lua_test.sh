@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034 # checks are eval'd strings; NAME is lib.sh's
 # rnn in a plain Lua 5.4, from the source tree (the `rnn` link to
 # scripts/rnn and rnn/core.so): require, a computation, exit status 0 at
 # the end of the state (a pooled allocator that outlived core.so once made
@@ -10,6 +11,7 @@
 #
 # Prints ok/not ok lines, then "plain-lua: N passed, M failed".
 NAME=plain-lua
+# shellcheck source=tests/packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
 LUA=lua5.4
 SPEC=$PWD/tests/packaging/one_step_spec.lua

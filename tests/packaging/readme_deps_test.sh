@@ -7,6 +7,7 @@
 #
 # "ok - ..." / "not ok - ..." per package, then
 # "readme-deps: N passed, M failed".
+# shellcheck disable=SC2016 # backticks in patterns are literal
 set -u
 README=${1:-README.md}
 DEPS=${2:-tools/deps.sh}
@@ -17,7 +18,7 @@ FAIL=0
 # inside a `code span` there counts as named (`make test` adds `slurm-wlm
 # munge` names two).
 named=$(awk '/^## /{exit} {print}' "$README" | tr '\n' ' ' |
-        grep -oE '`[^`]+`' | tr -d '`' | tr ' \t' '\n\n' | sed '/^$/d' | sort -u)
+        grep -oE '`[^`]+`' | tr -d '`' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 if [ -z "$named" ]; then
     echo "not ok - $README has a set-up part with code spans"
     echo "readme-deps: 0 passed, 1 failed"
