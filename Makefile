@@ -7,8 +7,16 @@
 #   make bench      benchmarks against PyTorch (needs python3-torch)
 #   make install PREFIX=/usr/local
 #   make clean
+#
+# build-only and install-only do the same without the Debian package check
+# (tools/deps.sh): what luarocks (rnnlua-*.rockspec) and packagers run.
 
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LUA_LIBDIR   ?= $(PREFIX)/lib/lua/5.4
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/rnnlua
 VERSION := 0.1.0
 PKGS    := lua5.4 openblas lapacke jansson
 
@@ -36,10 +44,24 @@ CTEST_OBJ := $(CTEST_SRC:%.c=$(B)/%.o)
 DEPS_OK := build/.deps-ok
 TEST_DEPS_OK := build/.test-deps-ok
 
-.PHONY: all run test asan bench install clean deps
+.PHONY: all build-only run test asan bench install install-only clean deps check-pkgs
 
 all: $(DEPS_OK)
-	@$(MAKE) --no-print-directory rnnlua rnn/core.so rnn/mpi.so
+	@$(MAKE) --no-print-directory build-only
+
+# rnn/mpi.so only where OpenMPI's pkg-config file is (always after
+# tools/deps.sh; a luarocks build elsewhere gets rnn.distributed at size 1).
+MPI_OK := $(shell pkg-config --exists ompi-c 2>/dev/null && echo yes)
+build-only: check-pkgs
+	@$(MAKE) --no-print-directory rnnlua rnn/core.so $(if $(MPI_OK),rnn/mpi.so)
+
+# Without pkg-config or a library's .pc file the compiler would fail later
+# on a missing header; say which package is missing instead.
+check-pkgs:
+	@command -v pkg-config >/dev/null || { echo "rnnlua: pkg-config not found (Debian: pkg-config)" >&2; exit 1; }
+	@for p in $(PKGS); do pkg-config --exists $$p || { \
+		echo "rnnlua: pkg-config does not know '$$p' (Debian: lua5.4 -> liblua5.4-dev," \
+		     "openblas -> libopenblas-dev, lapacke -> liblapacke-dev, jansson -> libjansson-dev)" >&2; exit 1; }; done
 
 $(DEPS_OK): tools/deps.sh
 	@sh tools/deps.sh
@@ -68,8 +90,10 @@ $(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
 rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
 
-scripts/rnn/core.so: $(BIND_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS) $(LDFLAGS)
+# bindings/core.map: core.so exports luaopen_rnn_core and nothing else (its
+# rl_* names would otherwise collide with readline's in a plain lua5.4).
+scripts/rnn/core.so: $(BIND_OBJ) $(CORE_OBJ) bindings/core.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=bindings/core.map -o $@ $(BIND_OBJ) $(CORE_OBJ) $(LIBS) $(LDFLAGS)
 
 # rnn is a symlink to scripts/rnn, so plain lua5.4 run from here finds both
 # rnn/init.lua and rnn/core.so.
@@ -122,12 +146,19 @@ bench: all
 	@sh tools/deps.sh bench
 	@sh bench/run.sh
 
+# The layout plain lua5.4 searches (LUA_PATH/LUA_CPATH for another prefix)
+# and rnnlua finds next to its bin/. luarocks sets the four directories.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn $(DESTDIR)$(PREFIX)/share/lua/5.4
-	install -m 755 rnnlua $(DESTDIR)$(PREFIX)/bin/rnnlua
-	install -m 755 scripts/rnn/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn/core.so
-	install -m 755 scripts/rnn/mpi.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/rnn/mpi.so
-	cd scripts && find rnn -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/lua/5.4/{} \;
+	@$(MAKE) --no-print-directory install-only
+
+install-only: build-only
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_LIBDIR)/rnn $(DESTDIR)$(LUA_SHAREDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 rnnlua $(DESTDIR)$(BINDIR)/rnnlua
+	install -m 755 scripts/rnn/core.so $(DESTDIR)$(LUA_LIBDIR)/rnn/core.so
+	$(if $(MPI_OK),install -m 755 scripts/rnn/mpi.so $(DESTDIR)$(LUA_LIBDIR)/rnn/mpi.so)
+	cd scripts && find rnn -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
+	install -m 644 rnnlua.1 $(DESTDIR)$(MANDIR)/man1/rnnlua.1
+	install -D -m 644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
 
 clean:
 	rm -rf build rnnlua scripts/rnn/core.so scripts/rnn/mpi.so

@@ -6,7 +6,20 @@
 #                            (slurm-wlm, munge) for the launcher's test and a
 #                            headless browser (chromium) for the report's
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
+#   tools/deps.sh --list [test|bench]
+#                            prints those packages, one a line, and installs
+#                            nothing (the README names every one: a test checks)
 set -eu
+
+list=false
+if [ "${1:-}" = --list ]; then
+    list=true
+    shift
+fi
+case "${1:-}" in
+    ""|test|bench) ;;
+    *) echo "usage: tools/deps.sh [--list] [test|bench]" >&2; exit 2 ;;
+esac
 
 # fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
 # fortunes, bible-kjv: the corpus of h0_comparison's --preset paper (every fortune
@@ -18,9 +31,17 @@ set -eu
 packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min fortunes bible-kjv lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev librsvg2-bin"
 case "${1:-}" in
     # chromium: the headless browser of tests/report/browser_test.sh
-    test) packages="$packages slurm-wlm munge chromium" ;;
+    # luarocks: tests/packaging/luarocks_test.sh builds the rock into a
+    #   temporary tree (it pulls in lua5.1, which then takes /usr/bin/lua)
+    # groff-base, man-db: tests/packaging/man_test.sh renders rnnlua.1
+    test) packages="$packages slurm-wlm munge chromium luarocks groff-base man-db" ;;
     bench) packages="$packages python3-torch" ;;
 esac
+
+if $list; then
+    for p in $packages; do echo "$p"; done
+    exit 0
+fi
 
 missing=""
 for p in $packages; do
