@@ -5,6 +5,7 @@
 #   make test       installs what is missing, builds, runs every test
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make bench      benchmarks against PyTorch (needs python3-torch)
+#   make doc        the HTML API reference in build/doc (LDoc)
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -36,10 +37,10 @@ CTEST_OBJ := $(CTEST_SRC:%.c=$(B)/%.o)
 DEPS_OK := build/.deps-ok
 TEST_DEPS_OK := build/.test-deps-ok
 
-.PHONY: all run test asan bench install clean deps
+.PHONY: all run test asan bench install clean deps doc
 
 all: $(DEPS_OK)
-	@$(MAKE) --no-print-directory rnnlua rnn/core.so rnn/mpi.so
+	@$(MAKE) --no-print-directory rnnlua rnn/core.so rnn/mpi.so scripts/rnn/help_data.lua
 
 $(DEPS_OK): tools/deps.sh
 	@sh tools/deps.sh
@@ -91,6 +92,16 @@ scripts/rnn/mpi.so build/asan/scripts/rnn/mpi.so: $(B)/bindings/mpi/distributed.
 
 rnn/mpi.so: scripts/rnn/mpi.so
 
+# rnn.help's text: the doc comments of the files config.ld lists, which
+# `make doc` (LDoc, into build/doc) reads too.
+DOC_SRC := $(shell find scripts/rnn -name '*.lua' ! -name help_data.lua) $(wildcard bindings/*.c)
+scripts/rnn/help_data.lua: tools/help_data.lua config.ld $(DOC_SRC)
+	lua5.4 tools/help_data.lua config.ld > $@.tmp && mv $@.tmp $@
+
+doc: scripts/rnn/help_data.lua
+	@sh tools/deps.sh doc
+	ldoc -c config.ld -d build/doc .
+
 $(B)/test_core: $(CTEST_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
@@ -130,4 +141,4 @@ install: all
 	cd scripts && find rnn -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/lua/5.4/{} \;
 
 clean:
-	rm -rf build rnnlua scripts/rnn/core.so scripts/rnn/mpi.so
+	rm -rf build rnnlua scripts/rnn/core.so scripts/rnn/mpi.so scripts/rnn/help_data.lua

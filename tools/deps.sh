@@ -6,6 +6,7 @@
 #                            (slurm-wlm, munge) for the launcher's test and a
 #                            headless browser (chromium) for the report's
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
+#   tools/deps.sh doc        also lua-ldoc and lua-markdown, for `make doc`
 set -eu
 
 # fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
@@ -18,8 +19,10 @@ set -eu
 packages="lua5.4 liblua5.4-dev libopenblas-dev liblapacke-dev lua-busted libreadline-dev pkg-config tmux libjansson-dev fortunes-min fortunes bible-kjv lua-cjson lua-argparse lua-luv lua-filesystem openmpi-bin libopenmpi-dev librsvg2-bin"
 case "${1:-}" in
     # chromium: the headless browser of tests/report/browser_test.sh
-    test) packages="$packages slurm-wlm munge chromium" ;;
+    # lua-ldoc, lua-markdown: help_spec checks that `make doc`'s LDoc run is clean
+    test) packages="$packages slurm-wlm munge chromium lua-ldoc lua-discount" ;;
     bench) packages="$packages python3-torch" ;;
+    doc) packages="$packages lua-ldoc lua-discount" ;;
 esac
 
 missing=""
