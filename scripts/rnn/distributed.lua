@@ -1,4 +1,4 @@
---- rnn.distributed: data-parallel training over MPI (OpenMPI).
+--- Data-parallel training over MPI (OpenMPI).
 --
 --     local D = rnn.distributed
 --     D.init()                     -- under mpirun: MPI_Init; otherwise a world of size 1
@@ -53,6 +53,7 @@
 -- Exit. A normal end finalizes MPI (after checking that every rank is
 -- ending); an error, or any non-zero exit status, calls MPI_Abort, which
 -- ends every rank of the job at once instead of leaving them waiting.
+-- @module rnn.distributed
 local core = require 'rnn.core'
 local _, raisef = require('rnn.raise').outside{'[/@]rnn/distributed%.lua$'}
 
@@ -116,7 +117,7 @@ local function start(fn)
   S.started = true
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- descriptors and the words for a disagreement
 
 local function new_desc(kind)
@@ -236,7 +237,7 @@ local function agree(fn, desc, sig)
   raisef('rnn.distributed.%s: ranks disagree: %s', fn, msg)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- argument checks
 
 local function check_tensor(fn, t, i, name)
@@ -257,7 +258,7 @@ local function check_writable(fn, t)
   end
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- the API
 
 --- D.init() -> rank, size. Initializes MPI when started by a launcher (once;
