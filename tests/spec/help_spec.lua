@@ -120,7 +120,8 @@ describe('rnn.help', function()
     assert.truthy(text:find('num_layers%s+%(1%)'), text)
     assert.truthy(text:find('forward', 1, true), text)
     assert.truthy(text:find('Inherited from rnn.nn.Module', 1, true), text)
-    local out, ok = run(interpreter() .. [[ -e "local t = rnn.help(rnn.nn.LSTM); io.write('<<', t, '>>')"]])
+    local out, ok = run(interpreter() ..
+      [[ -e "local rnn = require('rnn'); local t = rnn.help(rnn.nn.LSTM); io.write('<<', t, '>>')"]])
     assert.is_true(ok, out)
     -- printed, then returned: the same text twice
     assert.are.equal(text .. '\n<<' .. text .. '>>', out)
