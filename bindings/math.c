@@ -554,7 +554,7 @@ passed as a transpose flag, not copied.
 */
 
 /***
-x·wᵀ + b as one recorded op, as in nn.Linear and the cells: in a loop,
+The affine map x·wᵀ + b as one recorded op, as in nn.Linear and the cells: in a loop,
 the weight's gradient is added in place into the one already held.
 @function Tensor:linear
 @tparam Tensor w (O, I)

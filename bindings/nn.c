@@ -93,14 +93,14 @@ bptt_clip option.
 /*** @type Tensor */
 
 /***
-softmax along dimension dim: e^x / sum(e^x), computed stably.
+The softmax along dimension dim: e^x / sum(e^x), computed stably.
 @function Tensor:softmax
 @tparam integer dim required
 @treturn Tensor t's shape
 */
 
 /***
-log(softmax(t, dim)), computed stably.
+The logarithm of softmax along dimension dim, computed stably.
 @function Tensor:log_softmax
 @tparam integer dim required
 @treturn Tensor t's shape

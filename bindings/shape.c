@@ -469,7 +469,7 @@ repeat, new ones are added in front; -1 keeps a size.
 */
 
 /***
-t itself when contiguous, else a contiguous copy.
+The tensor itself when contiguous, else a contiguous copy.
 @function Tensor:contiguous
 @treturn Tensor
 */
@@ -510,19 +510,19 @@ differentiable between float types).
 */
 
 /***
-to('float32').
+Converts to float32: to('float32').
 @function Tensor:float
 @treturn Tensor
 */
 
 /***
-to('float64').
+Converts to float64: to('float64').
 @function Tensor:double
 @treturn Tensor
 */
 
 /***
-to('int64'): floats are truncated toward zero.
+Converts to int64, floats truncated toward zero: to('int64').
 @function Tensor:long
 @treturn Tensor
 */

@@ -182,8 +182,9 @@ end
 -- a summary on one line of a listing: without a leading "name(args): "
 -- (older comments start so), cut to the width
 local function one_line(text, width)
-  text = text:gsub('^[%w_%.:]+%b(): +', ''):gsub('^rnn%.[%w_%.]+: +', ''):gsub('^stats%.[%w_]+%b() *[-=>]* *[^:]-: +', '')
-  text = text:gsub('^%l', string.upper)
+  text = text:gsub('^rnn%.[%w_%.:]+%b()[^:]-: +', ''):gsub('^rnn%.[%w_%.]+: +', '')
+    :gsub('^stats%.[%w_]+%b() *[-=>]* *[^:]-: +', ''):gsub('^D%.[%w_]+%b() *: *', '')
+    :gsub('^D%.[%w_]+%b() *%->[^.]*%. *', '')
   if #text > width then
     local cut = text:sub(1, width - 3):gsub('%s+%S*$', '')
     text = cut .. '...'
@@ -338,7 +339,14 @@ local function summary_of(names, m)
     local _, de = doc_of(names, m.value)
     e = de
   end
-  return e and e.summary or '(no documentation)', e
+  if not e then return '(no documentation)', nil end
+  -- an in-place variant documented with its function (`@also Tensor:abs_`)
+  local short = m.name:match('([^%.:]+)$')
+  local base = e.name:match('([^%.:]+)$')
+  if short ~= base and short == base .. '_' then
+    return base .. ' in place (returns the tensor).', e
+  end
+  return e.summary, e
 end
 
 -- a module or class: its documentation, then its contents by kind

@@ -532,10 +532,10 @@ function Module:to(dtype)
   return self
 end
 
---- to('float32').
+--- Converts to float32: to('float32').
 -- @treturn Module self
 function Module:float() return self:to('float32') end
---- to('float64').
+--- Converts to float64: to('float64').
 -- @treturn Module self
 function Module:double() return self:to('float64') end
 
