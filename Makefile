@@ -115,7 +115,7 @@ ASAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-rec
 # tests/lsan.supp: OpenMPI's own leaks (see there and bindings/mpi/distributed.c).
 asan: $(DEPS_OK) $(TEST_DEPS_OK)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		build/asan/rnnlua build/asan/test_core build/asan/scripts/rnn/mpi.so
+		build/asan/rnnlua build/asan/test_core build/asan/scripts/rnn/mpi.so scripts/rnn/help_data.lua
 	@RNNLUA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
