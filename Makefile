@@ -5,6 +5,7 @@
 #   make test       installs what is missing, builds, runs every test
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make bench      benchmarks against PyTorch (needs python3-torch)
+#   make doc        the HTML API reference in build/doc (LDoc)
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -44,7 +45,7 @@ CTEST_OBJ := $(CTEST_SRC:%.c=$(B)/%.o)
 DEPS_OK := build/.deps-ok
 TEST_DEPS_OK := build/.test-deps-ok
 
-.PHONY: all build-only run test asan bench install install-only clean deps check-pkgs
+.PHONY: all build-only run test asan bench install install-only clean deps check-pkgs doc
 
 all: $(DEPS_OK)
 	@$(MAKE) --no-print-directory build-only
@@ -53,7 +54,7 @@ all: $(DEPS_OK)
 # tools/deps.sh; a luarocks build elsewhere gets rnn.distributed at size 1).
 MPI_OK := $(shell pkg-config --exists ompi-c 2>/dev/null && echo yes)
 build-only: check-pkgs
-	@$(MAKE) --no-print-directory rnnlua rnn/core.so $(if $(MPI_OK),rnn/mpi.so)
+	@$(MAKE) --no-print-directory rnnlua rnn/core.so $(if $(MPI_OK),rnn/mpi.so) scripts/rnn/help_data.lua
 
 # Without pkg-config or a library's .pc file the compiler would fail later
 # on a missing header; say which package is missing instead.
@@ -115,6 +116,16 @@ scripts/rnn/mpi.so build/asan/scripts/rnn/mpi.so: $(B)/bindings/mpi/distributed.
 
 rnn/mpi.so: scripts/rnn/mpi.so
 
+# rnn.help's text: the doc comments of the files config.ld lists, which
+# `make doc` (LDoc, into build/doc) reads too.
+DOC_SRC := $(shell find scripts/rnn -name '*.lua' ! -name help_data.lua) $(wildcard bindings/*.c)
+scripts/rnn/help_data.lua: tools/help_data.lua config.ld $(DOC_SRC)
+	lua5.4 tools/help_data.lua config.ld > $@.tmp && mv $@.tmp $@
+
+doc: scripts/rnn/help_data.lua
+	@sh tools/deps.sh doc
+	ldoc -c config.ld -d build/doc .
+
 $(B)/test_core: $(CTEST_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
@@ -128,7 +139,7 @@ ASAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-rec
 # tests/lsan.supp: OpenMPI's own leaks (see there and bindings/mpi/distributed.c).
 asan: $(DEPS_OK) $(TEST_DEPS_OK)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		build/asan/rnnlua build/asan/test_core build/asan/scripts/rnn/mpi.so
+		build/asan/rnnlua build/asan/test_core build/asan/scripts/rnn/mpi.so scripts/rnn/help_data.lua
 	@RNNLUA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
@@ -161,4 +172,4 @@ install-only: build-only
 	install -D -m 644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
 
 clean:
-	rm -rf build rnnlua scripts/rnn/core.so scripts/rnn/mpi.so
+	rm -rf build rnnlua scripts/rnn/core.so scripts/rnn/mpi.so scripts/rnn/help_data.lua

@@ -165,6 +165,85 @@ static int l_nodes_alive(lua_State *L)
     return 1;
 }
 
+/***
+@module rnn
+*/
+
+/***
+Calls fn(...) with recording off (nothing goes on the tape) and returns
+its results; the previous mode is restored however fn ends.
+@function no_grad
+@tparam function fn
+@param ... its arguments
+@return fn's results
+@usage rnn.no_grad(function() w:add_(g * -0.1) end)
+*/
+
+/***
+Whether operations are being recorded for backward.
+@function is_grad_enabled
+@treturn boolean
+*/
+
+/***
+Turns recording on or off (prefer no_grad, which restores the mode).
+@function set_grad_enabled
+@tparam boolean flag
+*/
+
+/*** @type Tensor */
+
+/***
+With a flag, marks a leaf (float32 or float64) as needing gradients and
+returns it; without, whether t takes part in differentiation (a leaf
+that requires grad, or a result of one).
+@function Tensor:requires_grad
+@tparam[opt] boolean flag
+@treturn Tensor|boolean t with a flag, else a boolean
+@raise for int64, or flag = false on a non-leaf (use detach)
+@usage local w = rnn.randn({8, 8}, 'float64'):requires_grad(true)
+*/
+
+/***
+Whether t was made by no recorded operation (a leaf).
+@function Tensor:is_leaf
+@treturn boolean
+*/
+
+/***
+The name of the operation that made t, or nil for a leaf.
+@function Tensor:grad_fn
+@treturn ?string
+*/
+
+/***
+Computes the gradients of t with respect to the leaves that require
+grad, walking the tape in reverse (no recursion: a 100,000-step chain is
+fine); they accumulate (`+=`) into each leaf's `grad` until cleared.
+Without grad, t must have one element; with grad, the vector-Jacobian
+product with grad. The graph's saved buffers are then released: a second
+backward through it is an error unless the first kept them.
+@function Tensor:backward
+@tparam[opt] Tensor grad t's shape
+@tparam[opt] table opts {retain_graph = false}
+@raise for a non-scalar t without grad, or a graph already released
+@usage loss:backward()   y:backward(g)   loss:backward{retain_graph = true}
+*/
+
+/***
+Keeps the gradient of a non-leaf in `t.grad` after backward (leaves keep
+theirs anyway).
+@function Tensor:retain_grad
+@treturn Tensor t
+*/
+
+/***
+A tensor sharing t's data but cut from the graph: gradients stop there
+(truncated BPTT).
+@function Tensor:detach
+@treturn Tensor
+*/
+
 static const luaL_Reg methods[] = {
     {"requires_grad", l_requires_grad}, {"is_leaf", l_is_leaf}, {"grad_fn", l_grad_fn},
     {"backward", l_backward},           {"retain_grad", l_retain_grad}, {"detach", l_detach},

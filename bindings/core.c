@@ -5,8 +5,17 @@
 
 int luaopen_rnn_core(lua_State *L);
 
-/* rnn.clock(): seconds on a monotonic wall clock, for timing (os.clock
- * counts CPU time of all threads, which BLAS threads inflate). */
+/***
+@module rnn
+*/
+
+/***
+Seconds on a monotonic wall clock, for timing (os.clock counts the CPU
+time of all threads, which BLAS threads inflate).
+@function clock
+@treturn number
+@usage local t0 = rnn.clock(); train(); print(rnn.clock() - t0)
+*/
 static int l_clock(lua_State *L)
 {
     struct timespec ts;

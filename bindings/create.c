@@ -352,6 +352,172 @@ static int l_tensor(lua_State *L)
     return 1;
 }
 
+/***
+@module rnn
+*/
+
+/***
+A new tensor from nested Lua tables of numbers (or a number: a 0-d
+tensor; or a tensor: a copy, converted to dtype).
+@function tensor
+@tparam table|number|Tensor data nested arrays, rectangular
+@tparam[opt='float32'] string dtype 'float32', 'float64' or 'int64' (a
+tensor's own dtype when data is a tensor)
+@treturn Tensor
+@raise for ragged tables, non-numbers, or non-integers for int64
+@usage rnn.tensor{{1, 2}, {3, 4}}      -- (2, 2) float32
+rnn.tensor({1, 2, 3}, 'int64')
+*/
+
+/***
+A new tensor of the given sizes (filled with zeros: no stale memory).
+@function empty
+@call rnn.empty(d1, d2, ... [, dtype])
+rnn.empty({d1, d2, ...} [, dtype])
+@treturn Tensor
+*/
+
+/***
+A new tensor of zeros. The dtype is 'float32' (default), 'float64' or
+'int64'.
+@function zeros
+@call rnn.zeros(d1, d2, ... [, dtype])
+rnn.zeros({d1, d2, ...} [, dtype])
+@treturn Tensor
+@usage rnn.zeros(2, 3)   rnn.zeros({2, 3}, 'float64')
+*/
+
+/***
+A new tensor of ones.
+@function ones
+@call rnn.ones(d1, d2, ... [, dtype])
+rnn.ones({d1, d2, ...} [, dtype])
+@treturn Tensor
+*/
+
+/***
+A new tensor filled with value.
+@function full
+@tparam {integer,...} sizes
+@tparam number value
+@tparam[opt='float32'] string dtype
+@treturn Tensor
+*/
+
+/***
+Zeros of t's shape and (unless given) dtype.
+@function zeros_like
+@tparam Tensor t
+@tparam[opt] string dtype
+@treturn Tensor
+*/
+
+/***
+Ones of t's shape and (unless given) dtype.
+@function ones_like
+@tparam Tensor t
+@tparam[opt] string dtype
+@treturn Tensor
+*/
+
+/***
+The numbers from start (default 0) up to stop, excluded, by step
+(default 1), as PyTorch's arange; float32 unless a dtype is given.
+@function arange
+@call rnn.arange(stop [, dtype])
+rnn.arange(start, stop [, step] [, dtype])
+@treturn Tensor 1-d
+@usage rnn.arange(5)              -- 0, 1, 2, 3, 4
+rnn.arange(1, 2, 0.25, 'float64')
+*/
+
+/***
+n numbers evenly spaced from start to stop, both included.
+@function linspace
+@tparam number start
+@tparam number stop
+@tparam integer steps n
+@tparam[opt='float32'] string dtype
+@treturn Tensor (n)
+*/
+
+/***
+The identity matrix (n, m): ones on the main diagonal.
+@function eye
+@tparam integer n rows
+@tparam[opt=n] integer m columns
+@tparam[opt='float32'] string dtype
+@treturn Tensor (n, m)
+*/
+
+/***
+Uniform random numbers on [0, 1), from the seeded generator.
+@function rand
+@call rnn.rand(d1, d2, ... [, dtype])
+rnn.rand({d1, d2, ...} [, dtype])
+@treturn Tensor float32 or float64
+*/
+
+/***
+Standard normal random numbers N(0, 1), from the seeded generator.
+@function randn
+@call rnn.randn(d1, d2, ... [, dtype])
+rnn.randn({d1, d2, ...} [, dtype])
+@treturn Tensor float32 or float64
+@usage local x = rnn.randn{100, 32, 8}
+*/
+
+/***
+Random integers uniform on [low, high), high excluded.
+@function randint
+@tparam integer low
+@tparam integer high > low
+@tparam {integer,...} sizes a table
+@tparam[opt='int64'] string dtype
+@treturn Tensor
+*/
+
+/***
+A random permutation of 1..n (1-based, as Lua indices).
+@function randperm
+@tparam integer n >= 0
+@treturn Tensor int64 (n)
+*/
+
+/***
+Seeds the one random generator (xoshiro256**, seeded by splitmix64):
+the same seed gives the same numbers on every run and machine. Before
+any seed, the state comes from a fixed seed.
+@function manual_seed
+@tparam integer seed
+*/
+
+/***
+The generator's whole state, for checkpoints that resume exactly.
+@function get_rng_state
+@treturn {integer,...} six integers, for set_rng_state
+*/
+
+/***
+Restores a state from get_rng_state.
+@function set_rng_state
+@tparam {integer,...} state
+@raise for a table that is not such a state
+*/
+
+/***
+Sets the number of BLAS threads.
+@function set_num_threads
+@tparam integer n in 1..1024
+*/
+
+/***
+The number of BLAS threads (by default what OpenBLAS reads from
+OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else one per core).
+@function get_num_threads
+@treturn integer
+*/
+
 static const luaL_Reg funcs[] = {
     {"tensor", l_tensor},
     {"empty", l_empty},

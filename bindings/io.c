@@ -39,6 +39,24 @@ static int is_pairs_form(lua_State *L, int idx)
     return yes;
 }
 
+/***
+@module rnn
+*/
+
+/***
+Writes tensors to a safetensors file that PyTorch and the safetensors
+library read: float32, float64 and int64 as F32, F64 and I64, row-major;
+the same tensors always give the same bytes. The write is atomic (a
+temporary file, synced, then renamed over path), so a failed save leaves
+an earlier file intact.
+@function save
+@tparam string path
+@tparam table tensors name -> Tensor (`m:state_dict()`), or an array of
+{name, tensor} pairs (`m:named_parameters()`)
+@tparam[opt] table metadata string -> string (convert numbers with tostring)
+@raise naming the file, for a bad name, tensor or metadata value, or an I/O error
+@usage rnn.save('model.safetensors', lstm:state_dict(), {step = '100'})
+*/
 static int l_save(lua_State *L)
 {
     const char *fn = "save";
@@ -157,6 +175,19 @@ static int file_gc(lua_State *L)
     return 0;
 }
 
+/***
+Reads a safetensors file: F32, F64, F16 and BF16 (as float32), I64 and I32
+(as int64). Every part is checked (header length, JSON, dtypes, shapes
+against byte ranges, overlaps and gaps).
+@function load
+@tparam string path
+@treturn table name -> Tensor
+@treturn table metadata, string -> string
+@raise naming the file and the tensor, for other dtypes, truncated files
+and corrupt headers
+@usage local tensors, meta = rnn.load('model.safetensors')
+lstm:load_state_dict(tensors)
+*/
 static int l_load(lua_State *L)
 {
     const char *fn = "load";

@@ -37,6 +37,42 @@ static int l_eigvals(lua_State *L)
     return 2;
 }
 
+/***
+@module rnn
+*/
+
+/***
+Linear algebra through LAPACKE, not differentiable (the results are new
+tensors outside the graph). Errors read
+"rnn.linalg.eigvals: matrix (3,4) is not square".
+@table linalg
+*/
+
+/***
+The reduced QR factorisation A = QR.
+@function linalg.qr
+@tparam Tensor A (m, n), float32 or float64
+@treturn Tensor Q (m, k), orthonormal columns, k = min(m, n)
+@treturn Tensor R (k, n), upper triangular
+*/
+
+/***
+The singular values of A, descending.
+@function linalg.svdvals
+@tparam Tensor A (m, n)
+@treturn Tensor (min(m, n))
+@usage local s = rnn.linalg.svdvals(lstm.weight_hh_l0)
+*/
+
+/***
+The eigenvalues of a square matrix, as real and imaginary parts.
+@function linalg.eigvals
+@tparam Tensor A (n, n)
+@treturn Tensor real parts (n)
+@treturn Tensor imaginary parts (n)
+@raise when A is not square
+*/
+
 static const luaL_Reg funcs[] = {
     {"qr", l_qr},
     {"svdvals", l_svdvals},

@@ -219,6 +219,350 @@ static int l_matmul(lua_State *L)
     return 1;
 }
 
+/***
+@module rnn
+*/
+
+/*** @type Tensor */
+/***
+Elementwise sum, with NumPy broadcasting; either side may be a number (`rnn.add(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact. The operator `a + b` is the same.
+`t:add_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:add
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:add_
+*/
+/***
+Elementwise difference, with NumPy broadcasting; either side may be a number (`rnn.sub(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact. The operator `a - b` is the same.
+`t:sub_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:sub
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:sub_
+*/
+/***
+Elementwise product (for the matrix product: matmul), with NumPy broadcasting; either side may be a number (`rnn.mul(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact. The operator `a * b` is the same.
+`t:mul_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:mul
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:mul_
+*/
+/***
+Elementwise quotient, with NumPy broadcasting; either side may be a number (`rnn.div(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact. The operator `a / b` is the same.
+`t:div_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:div
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:div_
+*/
+/***
+Elementwise power, with NumPy broadcasting; either side may be a number (`rnn.pow(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact. The operator `a ^ b` is the same.
+`t:pow_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:pow
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:pow_
+*/
+/***
+Elementwise maximum of two tensors (for the largest element: max), with NumPy broadcasting; either side may be a number (`rnn.maximum(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact.
+`t:maximum_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:maximum
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:maximum_
+*/
+/***
+Elementwise minimum of two tensors, with NumPy broadcasting; either side may be a number (`rnn.minimum(2, t)`).
+Operands must share a dtype; int64 with a Lua integer stays exact.
+`t:minimum_(b)` does it in place (t keeps its shape; b broadcasts to it) and
+returns t.
+@function Tensor:minimum
+@tparam Tensor|number b
+@treturn Tensor of the broadcast shape
+@raise when the shapes do not broadcast or the dtypes differ
+@also Tensor:minimum_
+*/
+/***
+Elementwise a == b: 1 where true, 0 where false, in the operands' dtype
+(broadcasting; b may be a number). `t:eq_(b)` writes the result into t.
+@function Tensor:eq
+@tparam Tensor|number b
+@treturn Tensor
+@also Tensor:eq_
+*/
+/***
+Elementwise a ~= b: 1 where true, 0 where false, in the operands' dtype
+(broadcasting; b may be a number). `t:ne_(b)` writes the result into t.
+@function Tensor:ne
+@tparam Tensor|number b
+@treturn Tensor
+@also Tensor:ne_
+*/
+/***
+Elementwise a < b: 1 where true, 0 where false, in the operands' dtype
+(broadcasting; b may be a number). `t:lt_(b)` writes the result into t.
+@function Tensor:lt
+@tparam Tensor|number b
+@treturn Tensor
+@also Tensor:lt_
+*/
+/***
+Elementwise a <= b: 1 where true, 0 where false, in the operands' dtype
+(broadcasting; b may be a number). `t:le_(b)` writes the result into t.
+@function Tensor:le
+@tparam Tensor|number b
+@treturn Tensor
+@also Tensor:le_
+*/
+/***
+Elementwise a > b: 1 where true, 0 where false, in the operands' dtype
+(broadcasting; b may be a number). `t:gt_(b)` writes the result into t.
+@function Tensor:gt
+@tparam Tensor|number b
+@treturn Tensor
+@also Tensor:gt_
+*/
+/***
+Elementwise a >= b: 1 where true, 0 where false, in the operands' dtype
+(broadcasting; b may be a number). `t:ge_(b)` writes the result into t.
+@function Tensor:ge
+@tparam Tensor|number b
+@treturn Tensor
+@also Tensor:ge_
+*/
+/***
+Elementwise -x (also the operator `-t`), differentiable. `t:neg_()` works in place and returns t.
+@function Tensor:neg
+@treturn Tensor t's shape and dtype
+@also Tensor:neg_
+*/
+/***
+Elementwise |x|, differentiable. `t:abs_()` works in place and returns t.
+@function Tensor:abs
+@treturn Tensor t's shape and dtype
+@also Tensor:abs_
+*/
+/***
+Elementwise e^x, differentiable. `t:exp_()` works in place and returns t.
+@function Tensor:exp
+@treturn Tensor t's shape and dtype
+@also Tensor:exp_
+*/
+/***
+Elementwise the natural logarithm, differentiable. `t:log_()` works in place and returns t.
+@function Tensor:log
+@treturn Tensor t's shape and dtype
+@also Tensor:log_
+*/
+/***
+Elementwise the square root, differentiable. `t:sqrt_()` works in place and returns t.
+@function Tensor:sqrt
+@treturn Tensor t's shape and dtype
+@also Tensor:sqrt_
+*/
+/***
+Elementwise the hyperbolic tangent, differentiable. `t:tanh_()` works in place and returns t.
+@function Tensor:tanh
+@treturn Tensor t's shape and dtype
+@also Tensor:tanh_
+*/
+/***
+Elementwise the logistic function 1 / (1 + e^-x), differentiable. `t:sigmoid_()` works in place and returns t.
+@function Tensor:sigmoid
+@treturn Tensor t's shape and dtype
+@also Tensor:sigmoid_
+*/
+/***
+Elementwise max(x, 0), differentiable. `t:relu_()` works in place and returns t.
+@function Tensor:relu
+@treturn Tensor t's shape and dtype
+@also Tensor:relu_
+*/
+/***
+Elementwise the sine, differentiable. `t:sin_()` works in place and returns t.
+@function Tensor:sin
+@treturn Tensor t's shape and dtype
+@also Tensor:sin_
+*/
+/***
+Elementwise the cosine, differentiable. `t:cos_()` works in place and returns t.
+@function Tensor:cos
+@treturn Tensor t's shape and dtype
+@also Tensor:cos_
+*/
+/***
+Elementwise log(1 + x), accurate for small x, differentiable. `t:log1p_()` works in place and returns t.
+@function Tensor:log1p
+@treturn Tensor t's shape and dtype
+@also Tensor:log1p_
+*/
+/***
+Elementwise e^x - 1, accurate for small x, differentiable. `t:expm1_()` works in place and returns t.
+@function Tensor:expm1
+@treturn Tensor t's shape and dtype
+@also Tensor:expm1_
+*/
+/***
+Elementwise -1, 0 or 1, differentiable. `t:sign_()` works in place and returns t.
+@function Tensor:sign
+@treturn Tensor t's shape and dtype
+@also Tensor:sign_
+*/
+/***
+Elementwise the largest integer <= x, differentiable. `t:floor_()` works in place and returns t.
+@function Tensor:floor
+@treturn Tensor t's shape and dtype
+@also Tensor:floor_
+*/
+/***
+Elementwise the smallest integer >= x, differentiable. `t:ceil_()` works in place and returns t.
+@function Tensor:ceil
+@treturn Tensor t's shape and dtype
+@also Tensor:ceil_
+*/
+/***
+Elementwise the nearest integer, ties to even, differentiable. `t:round_()` works in place and returns t.
+@function Tensor:round
+@treturn Tensor t's shape and dtype
+@also Tensor:round_
+*/
+/***
+Elementwise 1 / x, differentiable. `t:reciprocal_()` works in place and returns t.
+@function Tensor:reciprocal
+@treturn Tensor t's shape and dtype
+@also Tensor:reciprocal_
+*/
+/***
+Elementwise x², differentiable. `t:square_()` works in place and returns t.
+@function Tensor:square
+@treturn Tensor t's shape and dtype
+@also Tensor:square_
+*/
+/***
+Elementwise 1 / sqrt(x), differentiable. `t:rsqrt_()` works in place and returns t.
+@function Tensor:rsqrt
+@treturn Tensor t's shape and dtype
+@also Tensor:rsqrt_
+*/
+/***
+Each element clamped into [min, max]; either bound may be nil (not both).
+The gradient passes where the element was inside the bounds. `t:clamp_(min,
+max)` works in place and returns t.
+@function Tensor:clamp
+@tparam ?number min
+@tparam ?number max
+@treturn Tensor
+@also Tensor:clamp_
+*/
+
+/***
+The sum of every element (a 0-d tensor), or along dimension dim. float32
+sums accumulate in double.
+@function Tensor:sum
+@tparam[opt] integer dim a dimension (negative from the end)
+@tparam[opt=false] boolean keepdim keep dim with size 1
+@treturn Tensor
+@usage t:sum()   t:sum(2)   t:sum(-1, true)
+*/
+
+/***
+The mean of every element (a 0-d tensor), or along dimension dim.
+@function Tensor:mean
+@tparam[opt] integer dim
+@tparam[opt=false] boolean keepdim
+@treturn Tensor
+*/
+
+/***
+The product of every element (a 0-d tensor), or along dimension dim.
+@function Tensor:prod
+@tparam[opt] integer dim
+@tparam[opt=false] boolean keepdim
+@treturn Tensor
+*/
+
+/***
+The largest element (a 0-d tensor); along dimension dim, the largest
+values and their 1-based indices. (maximum is the elementwise form.)
+@function Tensor:max
+@tparam[opt] integer dim
+@tparam[opt=false] boolean keepdim
+@treturn Tensor values
+@treturn Tensor int64 indices (only with dim)
+@usage local v, i = t:max(2)
+*/
+
+/***
+The smallest element (a 0-d tensor); along dimension dim, the smallest
+values and their 1-based indices.
+@function Tensor:min
+@tparam[opt] integer dim
+@tparam[opt=false] boolean keepdim
+@treturn Tensor values
+@treturn Tensor int64 indices (only with dim)
+*/
+
+/***
+The 1-based position of the largest element (flat, a 0-d int64 tensor),
+or its index along dimension dim; the first one on ties.
+@function Tensor:argmax
+@tparam[opt] integer dim
+@tparam[opt=false] boolean keepdim
+@treturn Tensor int64
+*/
+
+/***
+The 1-based position of the smallest element (flat), or its index along
+dimension dim.
+@function Tensor:argmin
+@tparam[opt] integer dim
+@tparam[opt=false] boolean keepdim
+@treturn Tensor int64
+*/
+
+/***
+The matrix product, as rnn.matmul(a, b) or a:matmul(b): 1-d · 1-d (a 0-d
+dot product), (n, k) · (k) and (k) · (k, m) (matrix-vector), (n, k) × (k, m), and
+batched (..., n, k) × (..., k, m) with the batch dimensions broadcast.
+float32 and float64 through BLAS (sgemm/dgemm); a transposed view is
+passed as a transpose flag, not copied.
+@function Tensor:matmul
+@tparam Tensor b
+@treturn Tensor
+@raise naming both shapes when the inner dimensions differ:
+`rnn.matmul: shapes (3,4) and (5,2) do not match (inner dims 4 != 5)`
+@usage local y = rnn.matmul(x, w)    -- (32, 8) × (8, 16) -> (32, 16)
+*/
+
+/***
+The affine map x·wᵀ + b as one recorded op, as in nn.Linear and the cells: in a loop,
+the weight's gradient is added in place into the one already held.
+@function Tensor:linear
+@tparam Tensor w (O, I)
+@tparam[opt] Tensor b (O)
+@treturn Tensor (N, O) for self x (N, I)
+@usage local y = rnn.linear(x, w, b)
+*/
+
 /* ---- registration ---- */
 
 static const luaL_Reg funcs[] = {

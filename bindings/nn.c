@@ -72,6 +72,40 @@ static int l_clip_grad(lua_State *L)
     return 1;
 }
 
+/***
+@module rnn
+*/
+
+/***
+The identity whose backward clips: the gradient passing back through x
+is clipped elementwise to [-c, c] ('value') or, with 'norm', rescaled row
+by row (each sequence of a (B, H) state) to norm c when longer. In a
+loop written by hand this gives the gradients of the recurrent layers'
+bptt_clip option.
+@function clip_grad
+@tparam Tensor x
+@tparam number c the threshold
+@tparam[opt='value'] string mode 'value' or 'norm'
+@treturn Tensor x's values, recorded
+@usage h = rnn.clip_grad(cell(x[t], h), 1.0)
+*/
+
+/*** @type Tensor */
+
+/***
+The softmax along dimension dim: e^x / sum(e^x), computed stably.
+@function Tensor:softmax
+@tparam integer dim required
+@treturn Tensor t's shape
+*/
+
+/***
+The logarithm of softmax along dimension dim, computed stably.
+@function Tensor:log_softmax
+@tparam integer dim required
+@treturn Tensor t's shape
+*/
+
 static const luaL_Reg funcs[] = {
     {"clip_grad", l_clip_grad},
     {"softmax", l_softmax},

@@ -349,6 +349,203 @@ static int join(lua_State *L, const char *fn, int stack)
 static int l_cat(lua_State *L) { return join(L, "cat", 0); }
 static int l_stack(lua_State *L) { return join(L, "stack", 1); }
 
+/***
+@module rnn
+*/
+
+/***
+Joins tensors along an existing dimension: their other sizes and dtypes
+must agree.
+@function cat
+@tparam {Tensor,...} tensors
+@tparam[opt=1] integer dim
+@treturn Tensor
+@usage rnn.cat({a, b}, 2)
+*/
+
+/***
+Joins tensors of one shape along a new dimension dim.
+@function stack
+@tparam {Tensor,...} tensors
+@tparam[opt=1] integer dim in 1..dim()+1
+@treturn Tensor
+@usage rnn.stack({h1, h2, h3})   -- (3, B, H) from three (B, H)
+*/
+
+/*** @type Tensor */
+
+/***
+The same elements in a new shape; one size may be -1 (inferred). A view
+when the strides allow, else a copy.
+@function Tensor:reshape
+@tparam integer|{integer,...} ... the sizes, as arguments or one table
+@treturn Tensor
+@raise when the number of elements differs
+@usage x:reshape(-1, 8)   x:reshape{2, 3, 4}
+*/
+
+/***
+A view with a new shape, sharing memory; one size may be -1.
+@function Tensor:view
+@tparam integer|{integer,...} ... the sizes
+@treturn Tensor
+@raise when the strides do not allow a view (use reshape, which copies)
+*/
+
+/***
+A 1-d tensor of all the elements (a copy when not contiguous). Takes no
+arguments.
+@function Tensor:flatten
+@treturn Tensor (numel)
+*/
+
+/***
+A view with dimensions d1 and d2 swapped (O(1)).
+@function Tensor:transpose
+@tparam integer d1
+@tparam integer d2
+@treturn Tensor
+*/
+
+/***
+The transpose of a 2-d tensor, a view: transpose(1, 2).
+@function Tensor:t
+@treturn Tensor
+@raise for a tensor that is not 2-d
+*/
+
+/***
+A view with the dimensions reordered: dimension k of the result is
+dimension dims[k] of t.
+@function Tensor:permute
+@tparam integer|{integer,...} ... a permutation of 1..dim(), as arguments or a table
+@treturn Tensor
+@usage x:permute(2, 1, 3)   -- (T, B, I) -> (B, T, I)
+*/
+
+/***
+A view of length elements of dimension dim, from start (1-based;
+negative counts from the end). Also rnn.narrow(t, dim, start, length).
+@function Tensor:narrow
+@tparam integer dim the dimension
+@tparam integer start the first index
+@tparam integer length how many
+@treturn Tensor a view sharing t's memory, with size length on dim
+@raise when the range leaves the dimension
+@usage x:narrow(1, 11, 5)   -- steps 11..15 of x (T, B, I)
+*/
+
+/***
+The view at index i of dimension dim, which goes away.
+@function Tensor:select
+@tparam integer dim
+@tparam integer i 1-based (negative from the end)
+@treturn Tensor one dimension fewer
+@usage x:select(1, -1)   -- the last step of x (T, B, I): (B, I)
+*/
+
+/***
+A view without the dimensions of size 1 (or only dimension dim, if of
+size 1).
+@function Tensor:squeeze
+@tparam[opt] integer dim
+@treturn Tensor
+*/
+
+/***
+A view with a new dimension of size 1 at dim.
+@function Tensor:unsqueeze
+@tparam integer dim in 1..dim()+1 (negative from the end)
+@treturn Tensor
+*/
+
+/***
+A view broadcast to a larger shape without copying: dimensions of size 1
+repeat, new ones are added in front; -1 keeps a size.
+@function Tensor:expand
+@tparam integer|{integer,...} ... the sizes
+@treturn Tensor
+@usage rnn.zeros(3, 1):expand(3, 4)
+*/
+
+/***
+The tensor itself when contiguous, else a contiguous copy.
+@function Tensor:contiguous
+@treturn Tensor
+*/
+
+/***
+A contiguous copy (differentiable).
+@function Tensor:clone
+@treturn Tensor
+*/
+
+/***
+Copies src into t in place: src broadcast to t's shape and converted to
+its dtype.
+@function Tensor:copy_
+@tparam Tensor src
+@treturn Tensor t
+*/
+
+/***
+Sets every element to value in place (an integer for int64).
+@function Tensor:fill_
+@tparam number value
+@treturn Tensor t
+*/
+
+/***
+Sets every element to 0 in place.
+@function Tensor:zero_
+@treturn Tensor t
+*/
+
+/***
+The tensor converted to dtype (t itself when it has it already;
+differentiable between float types).
+@function Tensor:to
+@tparam string dtype 'float32', 'float64' or 'int64'
+@treturn Tensor
+*/
+
+/***
+Converts to float32: to('float32').
+@function Tensor:float
+@treturn Tensor
+*/
+
+/***
+Converts to float64: to('float64').
+@function Tensor:double
+@treturn Tensor
+*/
+
+/***
+Converts to int64, floats truncated toward zero: to('int64').
+@function Tensor:long
+@treturn Tensor
+*/
+
+/***
+The entries at the given 1-based positions of dimension dim, in their
+order (a copy).
+@function Tensor:index_select
+@tparam integer dim
+@tparam Tensor|{integer,...} index a 1-d int64 tensor or a table of integers
+@treturn Tensor t's shape with size #index on dim
+@usage t:index_select(1, {2, 2, 1})
+*/
+
+/***
+Values along dim at 1-based indices, as PyTorch's gather: for dim 2,
+out[i][j] = t[i][index[i][j]].
+@function Tensor:gather
+@tparam integer dim
+@tparam Tensor index int64, the shape of the result
+@treturn Tensor
+*/
+
 static const luaL_Reg methods[] = {
     {"reshape", l_reshape}, {"view", l_view}, {"flatten", l_flatten}, {"transpose", l_transpose},
     {"t", l_t}, {"permute", l_permute}, {"narrow", l_narrow}, {"select", l_select},

@@ -373,6 +373,116 @@ static int l_tensor_written(lua_State *L)
     return 0;
 }
 
+/***
+@module rnn
+*/
+
+/***
+Whether x is a tensor.
+@function is_tensor
+@param x any value
+@treturn boolean
+*/
+
+/***
+An n-dimensional array of float32, float64 or int64 numbers: a strided
+view over a reference-counted storage, row-major, with autograd.
+
+Indices and dimensions are 1-based; negative ones count from the end.
+`t[i]` is row i (a view) or, for a 1-d tensor, a number; `t[{i, j}]` an
+element or a view; `t[i] = v` and `t[{i, j}] = v` write a number or copy
+a tensor (of the same dtype) in place. `#t` is the size of dimension 1.
+Operators: `a + b`, `a - b`, `a * b`, `a / b` (elementwise), `a ^ b`,
+`-a`, with NumPy broadcasting; either side may be a number. Operands
+share a dtype (convert with to, float, double, long). `t.grad` is the
+gradient accumulated by backward (nil until then; assignable, nil
+clears it). tostring(t) prints the values, dtype and shape. The methods
+whose names end in `_` work in place and return t; most others also
+exist as functions, `rnn.name(t, ...)`.
+@type Tensor
+*/
+
+/***
+The sizes of the dimensions.
+@function Tensor:shape
+@treturn {integer,...} a new array (empty for a 0-d tensor)
+*/
+
+/***
+The size of dimension d, or every size (as shape) without d.
+@function Tensor:size
+@tparam[opt] integer d a dimension (negative counts from the end)
+@treturn integer|{integer,...}
+@raise for a dimension out of range
+*/
+
+/***
+The stride of dimension d in elements, or every stride without d.
+@function Tensor:stride
+@tparam[opt] integer d a dimension
+@treturn integer|{integer,...}
+*/
+
+/***
+The number of dimensions (0 for a scalar tensor).
+@function Tensor:dim
+@treturn integer
+*/
+
+/***
+The number of elements.
+@function Tensor:numel
+@treturn integer
+*/
+
+/***
+The element type: 'float32', 'float64' or 'int64'.
+@function Tensor:dtype
+@treturn string
+*/
+
+/***
+Whether the elements are laid out row-major without gaps.
+@function Tensor:is_contiguous
+@treturn boolean
+*/
+
+/***
+The value of a one-element tensor, as a Lua number (an integer for int64).
+@function Tensor:item
+@treturn number
+@raise when the tensor has more or fewer than one element
+*/
+
+/***
+The values as nested Lua tables (a number for a 0-d tensor).
+@function Tensor:totable
+@treturn table|number
+*/
+
+/***
+One element by its indices, one per dimension: `t:get(i, j)`.
+@function Tensor:get
+@tparam integer ... the 1-based indices (negative from the end)
+@treturn number
+@raise when the number of indices is not t:dim() or one is out of range
+*/
+
+/***
+Writes one element: `t:set(i, j, v)`. Refused on a tensor that requires
+grad while recording.
+@function Tensor:set
+@tparam integer ... the 1-based indices, one per dimension, then the value
+@treturn Tensor t
+*/
+
+/***
+The address of the first element, as an integer: views of one storage
+share it (for tests).
+@function Tensor:data_ptr
+@treturn integer
+*/
+
 static const luaL_Reg methods[] = {
     {"shape", t_shape},   {"size", t_size},     {"stride", t_stride},       {"dim", t_dim},
     {"numel", t_numel},   {"dtype", t_dtype},   {"is_contiguous", t_is_contiguous},

@@ -6,7 +6,8 @@
 #                            (slurm-wlm, munge) for the launcher's test and a
 #                            headless browser (chromium) for the report's
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
-#   tools/deps.sh --list [test|bench]
+#   tools/deps.sh doc        also lua-ldoc and lua-discount, for `make doc`
+#   tools/deps.sh --list [test|bench|doc]
 #                            prints those packages, one a line, and installs
 #                            nothing (the README names every one: a test checks)
 set -eu
@@ -17,8 +18,8 @@ if [ "${1:-}" = --list ]; then
     shift
 fi
 case "${1:-}" in
-    ""|test|bench) ;;
-    *) echo "usage: tools/deps.sh [--list] [test|bench]" >&2; exit 2 ;;
+    ""|test|bench|doc) ;;
+    *) echo "usage: tools/deps.sh [--list] [test|bench|doc]" >&2; exit 2 ;;
 esac
 
 # fortunes-min: the default text corpus of rnn.data.text (/usr/share/games/fortunes/fortunes)
@@ -34,8 +35,10 @@ case "${1:-}" in
     # luarocks: tests/packaging/luarocks_test.sh builds the rock into a
     #   temporary tree (it pulls in lua5.1, which then takes /usr/bin/lua)
     # groff-base, man-db: tests/packaging/man_test.sh renders rnnlua.1
-    test) packages="$packages slurm-wlm munge chromium luarocks groff-base man-db" ;;
+    # lua-ldoc, lua-discount: help_spec checks that `make doc`'s LDoc run is clean
+    test) packages="$packages slurm-wlm munge chromium luarocks groff-base man-db lua-ldoc lua-discount" ;;
     bench) packages="$packages python3-torch" ;;
+    doc) packages="$packages lua-ldoc lua-discount" ;;
 esac
 
 if $list; then

@@ -1,4 +1,4 @@
---- rnn.clip: gradient clipping policies as objects. A policy applied to
+--- Gradient clipping policies as objects. A policy applied to
 -- parameters clips their gradients in place and returns stats:
 --
 --     local clip = rnn.clip.norm(1.0)
@@ -14,13 +14,19 @@
 --                 finite: every gradient was set to nil so that the
 --                 optimizer's step leaves the parameters as they are
 -- Parameters without a gradient are left out. Any policy works with any
--- optimizer: it only touches .grad.
+-- optimizer: it only touches .grad. Per-step clipping inside BPTT:
+-- rnn.clip_grad and the recurrent layers' bptt_clip option.
+-- @module rnn.clip
 local core = require 'rnn.core'
 local options = require 'rnn.options'
 
 local M = {}
 
+--- The methods of every clipping policy. Calling a policy, `clip(params)`,
+-- is `clip:apply(params)`.
+-- @type Policy
 local Policy = {}
+M.Policy = Policy
 Policy.__index = Policy
 Policy.__call = function(self, params) return self:apply(params) end
 Policy.__tostring = function(self) return 'rnn.clip.' .. self.kind .. self:describe() end
@@ -103,13 +109,16 @@ local function nonfinite(self, fn, ps, norm)
   return {norm = norm, clipped = true, scale = 0, skipped = true}
 end
 
---- rnn.clip.none(): reports the norm, changes nothing.
+--- A policy that reports the norm and changes nothing.
+-- @treturn Policy
 function M.none()
   return new('none', {})
 end
 
---- rnn.clip.value(c): every gradient element into [-c, c] (char-rnn,
--- torch-rnn). stats.fraction: the share of elements that were clipped.
+--- A policy that clips every gradient element into [-c, c] (char-rnn,
+-- torch-rnn). Its stats have fraction: the share of elements clipped.
+-- @tparam number c the threshold, > 0
+-- @treturn Policy
 function M.value(c)
   check_threshold('rnn.clip.value', c)
   return new('value', {c = c})
@@ -117,9 +126,16 @@ end
 
 local NORM_DEFAULTS = {norm_type = 2, nonfinite = 'raise'}
 
---- rnn.clip.norm(c [, {norm_type = 2, nonfinite = 'raise' | 'skip'}]): the
--- global norm over all parameters, as PyTorch's clip_grad_norm_ and Pascanu,
--- Mikolov and Bengio (2013): scale = c / (norm + 1e-6), applied when < 1.
+--- A policy that clips the global norm over all parameters, as PyTorch's
+-- clip_grad_norm_ and Pascanu, Mikolov and Bengio (2013): scale = c /
+-- (norm + 1e-6), applied when < 1. Its stats have threshold = c.
+-- @tparam number c the largest norm, > 0
+-- @tparam[opt] table opts options
+-- @option norm_type (2) the p of the p-norm (math.huge: the max norm)
+-- @option nonfinite ('raise') on a NaN or infinite norm: 'raise' an error,
+-- or 'skip' (set every gradient to nil, so the optimizer step leaves the
+-- parameters alone; stats.skipped = true)
+-- @treturn Policy
 function M.norm(c, opts)
   check_threshold('rnn.clip.norm', c)
   local o = options.resolve('rnn.clip.norm', opts, NORM_DEFAULTS)
@@ -128,9 +144,14 @@ function M.norm(c, opts)
   return new('norm', {c = c, norm_type = o.norm_type, nonfinite = o.nonfinite})
 end
 
---- rnn.clip.norm_per_param(c [, opts]): each parameter's gradient to norm c
--- on its own. stats.scales lists the factor of each parameter (with a
--- gradient), stats.scale is the smallest.
+--- A policy that clips each parameter's gradient to norm c on its own.
+-- stats.scales lists the factor of each parameter (with a gradient),
+-- stats.scale is the smallest.
+-- @tparam number c the largest norm, > 0
+-- @tparam[opt] table opts options
+-- @option norm_type (2) the p of the p-norm
+-- @option nonfinite ('raise') 'raise' or 'skip', as for norm
+-- @treturn Policy
 function M.norm_per_param(c, opts)
   check_threshold('rnn.clip.norm_per_param', c)
   local o = options.resolve('rnn.clip.norm_per_param', opts, NORM_DEFAULTS)
@@ -139,12 +160,17 @@ function M.norm_per_param(c, opts)
   return new('norm_per_param', {c = c, norm_type = o.norm_type, nonfinite = o.nonfinite})
 end
 
---- rnn.clip.adaptive{percentile = 10 [, nonfinite]}: AutoClip (Seetharaman
--- et al. 2020): clips the global norm at the given percentile (linear
+--- AutoClip (Seetharaman et al. 2020): a policy that clips the global norm
+-- at the given percentile (linear
 -- interpolation, as NumPy's default) of all the norms seen so far,
 -- this step's included. Its history is state: save it with
 -- policy:state_dict() and restore it with policy:load_state_dict(t) so a
--- resumed run clips as an uninterrupted one.
+-- resumed run clips as an uninterrupted one. Its stats have threshold.
+-- @tparam[opt] table opts options
+-- @option percentile (10) in [0, 100]
+-- @option nonfinite ('raise') 'raise' or 'skip', as for norm
+-- @treturn Policy
+-- @usage local clip = rnn.clip.adaptive{percentile = 10}
 function M.adaptive(opts)
   local o = options.resolve('rnn.clip.adaptive', opts, {percentile = 10, nonfinite = 'raise'})
   if not (o.percentile >= 0 and o.percentile <= 100) then
@@ -164,6 +190,14 @@ local function percentile(values, p)
   return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 end
 
+--- Clips the gradients of params in place (parameters without a gradient
+-- are left out).
+-- @tparam {Tensor,...}|Module params the parameters, or a module
+-- @treturn table stats: norm (the global L2 norm before clipping), clipped
+-- (whether anything changed), scale (the factor applied; 1 when untouched,
+-- nil for value clipping), and by policy threshold, fraction, scales,
+-- skipped
+-- @raise on a non-finite norm with nonfinite = 'raise'
 function Policy:apply(params)
   local fn = 'rnn.clip.' .. self.kind
   local ps = gradients(fn, params)
@@ -211,6 +245,9 @@ function Policy:apply(params)
   return {norm = norm, clipped = false, scale = 1, threshold = c}
 end
 
+--- The policy's arguments as text, as tostring shows them: `(1)`,
+-- `{percentile = 10} (3 norms seen)`.
+-- @treturn string
 function Policy:describe()
   if self.kind == 'none' then return '()' end
   if self.kind == 'adaptive' then
@@ -221,12 +258,17 @@ end
 
 --- The policy's state (the adaptive policy's history of norms), as a table
 -- of plain values.
+-- @treturn table {kind = ..., history = {...}}
 function Policy:state_dict()
   local h = {}
   for i, v in ipairs(self.history or {}) do h[i] = v end
   return {kind = self.kind, history = h}
 end
 
+--- Restores state_dict() (of a policy of the same kind).
+-- @tparam table t
+-- @treturn Policy self
+-- @raise when t is not the state of a policy of this kind
 function Policy:load_state_dict(t)
   if type(t) ~= 'table' or t.kind ~= self.kind then
     error(string.format('rnn.clip.%s:load_state_dict: expected a state of a %s policy, got %s', self.kind, self.kind,

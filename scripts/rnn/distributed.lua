@@ -1,4 +1,4 @@
---- rnn.distributed: data-parallel training over MPI (OpenMPI).
+--- Data-parallel training over MPI (OpenMPI).
 --
 --     local D = rnn.distributed
 --     D.init()                     -- under mpirun: MPI_Init; otherwise a world of size 1
@@ -53,6 +53,7 @@
 -- Exit. A normal end finalizes MPI (after checking that every rank is
 -- ending); an error, or any non-zero exit status, calls MPI_Abort, which
 -- ends every rank of the job at once instead of leaving them waiting.
+-- @module rnn.distributed
 local core = require 'rnn.core'
 local _, raisef = require('rnn.raise').outside{'[/@]rnn/distributed%.lua$'}
 
@@ -116,7 +117,7 @@ local function start(fn)
   S.started = true
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- descriptors and the words for a disagreement
 
 local function new_desc(kind)
@@ -236,7 +237,7 @@ local function agree(fn, desc, sig)
   raisef('rnn.distributed.%s: ranks disagree: %s', fn, msg)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- argument checks
 
 local function check_tensor(fn, t, i, name)
@@ -257,47 +258,54 @@ local function check_writable(fn, t)
   end
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- the API
 
---- D.init() -> rank, size. Initializes MPI when started by a launcher (once;
--- later calls return the same); a world of size 1 otherwise. Every other
+--- Starts the world: MPI_Init when started by a launcher (once; later
+-- calls return the same), a world of size 1 otherwise. Every other
 -- function calls it when needed.
+-- @treturn integer rank, 0-based
+-- @treturn integer size
+-- @usage local rank, size = rnn.distributed.init()
 function M.init(...)
   nargs('init', 0, select('#', ...))
   start('init')
   return S.rank, S.size
 end
 
---- D.rank(): this process's rank, 0-based (0 in a world of size 1).
+--- This process's rank, 0-based (0 in a world of size 1).
+-- @treturn integer
 function M.rank(...)
   nargs('rank', 0, select('#', ...))
   if not S.finalized then start('rank') end
   return S.rank
 end
 
---- D.size(): the number of ranks (1 without a launcher).
+--- The number of ranks (1 without a launcher).
+-- @treturn integer
 function M.size(...)
   nargs('size', 0, select('#', ...))
   if not S.finalized then start('size') end
   return S.size
 end
 
---- D.is_initialized(): init has run (explicitly or implicitly) and
--- finalize has not.
+--- Whether init has run (explicitly or implicitly) and finalize has not.
+-- @treturn boolean
 function M.is_initialized()
   return S.started and not S.finalized
 end
 
---- D.is_available() -> boolean [, why]: whether the MPI module (rnn/mpi.so,
--- linked to libmpi) is built and loads. Loads it (not MPI_Init).
+--- Whether the MPI module (rnn/mpi.so, linked to libmpi) is built and
+-- loads. Loads it (not MPI_Init).
+-- @treturn boolean
+-- @treturn ?string why not
 function M.is_available()
   local ok, err = pcall(require, 'rnn.mpi')
   if ok then return true end
   return false, tostring(err)
 end
 
---- D.barrier(): returns on each rank once every rank has called it.
+--- Returns on each rank once every rank has called it.
 function M.barrier(...)
   nargs('barrier', 0, select('#', ...))
   start('barrier')
@@ -305,11 +313,14 @@ function M.barrier(...)
   agree('barrier', new_desc(KIND.barrier))
 end
 
---- D.allreduce_(t [, op]) -> t. In place on every rank: t = op over the
--- ranks' t; op 'sum' (default), 'mean' (float32 and float64 only), 'max' or
--- 'min'. t: a contiguous float32, float64 or int64 tensor of the same shape
--- and dtype on every rank. Floating-point results are the same bits on
--- every rank.
+--- Reduces a tensor over the ranks, in place on every rank: t = op over
+-- the ranks' t. t: a contiguous float32, float64 or int64 tensor of the
+-- same shape and dtype on every rank. Floating-point results are the same
+-- bits on every rank.
+-- @tparam Tensor t
+-- @tparam[opt='sum'] string op 'sum', 'mean' (float only), 'max' or 'min'
+-- @treturn Tensor t
+-- @raise naming what differs when the ranks disagree
 function M.allreduce_(...)
   local fn = 'allreduce_'
   nargs(fn, 2, select('#', ...))
@@ -335,8 +346,11 @@ function M.allreduce_(...)
   return t
 end
 
---- D.broadcast_(t [, root]) -> t. In place: every rank's t = rank root's t
--- (root 0-based, default 0). Same shape and dtype on every rank.
+--- Copies rank root's tensor to every rank, in place. Same shape and dtype
+-- on every rank.
+-- @tparam Tensor t contiguous
+-- @tparam[opt=0] integer root 0-based
+-- @treturn Tensor t
 function M.broadcast_(...)
   local fn = 'broadcast_'
   nargs(fn, 2, select('#', ...))
@@ -421,16 +435,20 @@ local function reduce_bucket(fn, grads, total, dtype)
   end
 end
 
---- D.average_gradients(params [, {bucket_mb = 32}]) -> n. params: an
--- array of tensors or an rnn.nn module (its parameters()). Every gradient
--- becomes its mean over the ranks, in place: the gradients are packed into
+--- Averages every gradient over the ranks, in place. params: an array of
+-- tensors or an rnn.nn module (its parameters()). The gradients are packed into
 -- one contiguous buffer per dtype (buckets of at most bucket_mb MB; a
 -- gradient bigger than that goes alone, without a copy), one collective
 -- each, divided by size(), copied back. The ranks must pass the same
 -- parameters (count, shapes, dtypes: checked). A parameter without a
 -- gradient on some ranks counts as a zero gradient there (it took no part
 -- in their loss) and gets one; without a gradient on every rank it is left
--- without. Returns the number of gradients averaged.
+-- without.
+-- @tparam {Tensor,...}|Module params
+-- @tparam[opt] table opts options
+-- @option bucket_mb (32) the largest buffer, in MB
+-- @treturn integer the number of gradients averaged
+-- @usage opt:zero_grad(); loss:backward(); rnn.distributed.average_gradients(model); opt:step()
 function M.average_gradients(...)
   local fn = 'average_gradients'
   nargs(fn, 2, select('#', ...))
@@ -523,8 +541,7 @@ function M.average_gradients(...)
   return count
 end
 
---- D.finalize(): ends MPI (MPI_Finalize) after checking that every rank is
--- finalizing. Idempotent. Not needed at the end of a script: a normal exit
+--- Ends MPI (MPI_Finalize) after checking that every rank is finalizing. Idempotent. Not needed at the end of a script: a normal exit
 -- finalizes (an error exit aborts all ranks). Afterwards rank() and size()
 -- still answer; collectives raise.
 function M.finalize(...)

@@ -1,4 +1,6 @@
---- rnn.gradcheck: the tape's gradients against central finite differences.
+--- @module rnn
+
+-- rnn.gradcheck: the tape's gradients against central finite differences.
 local core = require 'rnn.core'
 local options = require 'rnn.options'
 
@@ -26,17 +28,31 @@ local function as_list(...)
   return out
 end
 
---- gradcheck(fn, inputs [, opts]) calls fn(table.unpack(inputs)), which
--- returns one or more tensors, and compares the gradient of a fixed random
--- projection sum_k <out_k, r_k> with respect to each input, from backward
--- and from central differences (x +- eps). Inputs must be float64 leaves;
--- their requires_grad is set and their grad cleared. fn is re-run with the
--- random generator reset to its state at the call, so dropout and the like
--- draw the same masks every time; the state is restored after.
--- opts: eps, atol, rtol (an element passes when |a - n| <= atol + rtol |n|),
--- raise (default true: error on failure), seed (of the projection).
--- Returns ok, report with max_abs_err, max_rel_err and where the worst
--- element is ({input = i, index = {...}, analytic = a, numeric = n}).
+--- Compares the tape's gradients with central finite differences. Calls
+-- fn(table.unpack(inputs)), which returns one or more tensors, and compares
+-- the gradient of a fixed random projection sum_k <out_k, r_k> with respect
+-- to each input, from backward and from central differences (x ± eps).
+-- The inputs' requires_grad is set and their grad cleared. fn is re-run
+-- with the random generator reset to its state at the call, so dropout and
+-- the like draw the same masks every time; the state is restored after.
+-- An element passes when |analytic - numeric| <= atol + rtol·|numeric|.
+-- @function gradcheck
+-- @tparam function fn the function of the inputs to check
+-- @tparam {Tensor,...} inputs float64 leaf tensors
+-- @tparam[opt] table opts options
+-- @option eps (1e-6) the finite-difference step
+-- @option atol (1e-6) absolute tolerance
+-- @option rtol (1e-4) relative tolerance
+-- @option raise (true) raise an error on a mismatch instead of returning false
+-- @option seed (0) the seed of the random projection
+-- @treturn boolean ok: every element passed
+-- @treturn table report: max_abs_err, max_rel_err and where the worst
+-- element is: input (its position in inputs), index (a table of 1-based
+-- indices), analytic, numeric
+-- @raise on a mismatch (unless raise = false); when an input is not a
+-- float64 leaf tensor
+-- @usage local ok = rnn.gradcheck(function(a, b) return rnn.matmul(a, b):tanh() end,
+--                            {rnn.randn({3, 4}, 'float64'), rnn.randn({4, 2}, 'float64')})
 local function gradcheck(fn, inputs, opts)
   if type(fn) ~= 'function' then
     error('rnn.gradcheck: argument 1 (fn) must be a function, got ' .. type(fn), 2)

@@ -1,4 +1,4 @@
---- rnn.init: weight initialisers, applied in place to a tensor (usually a
+--- Weight initialisers, applied in place to a tensor (usually a
 -- parameter), with PyTorch's torch.nn.init formulas and names.
 --
 --     rnn.init.orthogonal_(lstm.weight_hh_l0)
@@ -14,70 +14,9 @@
 -- the same seed gives the same weights. Tensors must be float32 or
 -- float64; views (narrow, select, transpose) are written through.
 --
--- Initialisers:
---   uniform_(t, a=0, b=1)             U(a, b)
---   normal_(t, mean=0, std=1)         N(mean, std²)
---   constant_(t, v), zeros_(t), ones_(t)
---   xavier_uniform_(t, gain=1)        U(-a, a), a = gain·sqrt(6 / (fan_in + fan_out))
---   xavier_normal_(t, gain=1)         N(0, std²), std = gain·sqrt(2 / (fan_in + fan_out))
---   kaiming_uniform_(t, a=0, mode='fan_in', nonlinearity='leaky_relu')
---                                     U(-b, b), b = gain·sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
---   kaiming_normal_(t, ...)           N(0, std²), std = gain / sqrt(fan)
---     (the kaiming options also as a table: kaiming_uniform_(t, {a = 0, mode = 'fan_out',
---      nonlinearity = 'relu'}); mode 'fan_in' | 'fan_out')
---   orthogonal_(t, gain=1)            PyTorch's algorithm: t seen as (rows, cols) with
---                                     rows = t:size(1), a N(0,1) matrix of that shape
---                                     (transposed when rows < cols) factored as QR,
---                                     Q's columns multiplied by sign(diag(R)) (a zero
---                                     diagonal entry counts as +1), transposed back, times
---                                     gain. So rows >= cols gives WᵀW = gain²·I and
---                                     rows < cols gives WWᵀ = gain²·I. The draws and the QR
---                                     are in float64 whatever t's dtype (a float32 t is
---                                     then orthogonal to float32 rounding).
---   identity_(t, scale=1)             t (2-d) = scale·I; for a rectangular t the ones of
---                                     the main diagonal (torch.nn.init.eye_). IRNN (Le,
---                                     Jaitly and Hinton 2015): W_hh = I (or a scale < 1),
---                                     biases 0, with a ReLU RNN.
---   calculate_gain(nonlinearity, param)
---                                     linear, conv*, sigmoid: 1; tanh: 5/3; relu: sqrt(2);
---                                     leaky_relu: sqrt(2 / (1 + slope²)) (slope = param or
---                                     0.01); selu: 3/4.
---   fans(t)                           fan_in, fan_out as PyTorch's
---                                     _calculate_fan_in_and_fan_out: for t (out, in, k...)
---                                     fan_in = in·prod(k), fan_out = out·prod(k); needs 2+ dims.
---
 -- Tensors with no elements are returned unchanged (PyTorch warns and does
 -- the same for the fan-based initialisers).
---
--- lstm_forget_bias_(x, value=1 [, opts]): the LSTM forget-gate bias trick
--- (Gers, Schmidhuber and Cummins 2000; Jozefowicz, Zaremba and Sutskever
--- 2015). Gates are packed i, f, g, o (PyTorch's layout), so with H the
--- hidden size the forget gate is rows H+1..2H (1-based) of each bias.
---   x an rnn.nn.LSTM or rnn.nn.LSTMCell, or any module containing some:
---     for every LSTM layer, layer index and direction, the f-slice of
---     bias_ih_l{k}[_reverse] is set to `value` and the f-slice of
---     bias_hh_l{k}[_reverse] to opts.bias_hh (default 0), so the bias the
---     gate actually adds, b_ih + b_hh, is exactly `value`. opts.bias_hh =
---     false leaves bias_hh untouched. The other gates' biases are left as
---     they are. A module without biases (bias = false) or without any LSTM
---     is an error.
---   x a 1-d bias tensor of 4·H elements: its f-slice is set to value.
---
--- apply(module, spec): initialises a module's parameters by name. spec maps
--- a name to an initialiser; a key matches a parameter whose name (its last
--- component, after any 'prefix.') equals the key or starts with key .. '_'
--- ('weight_hh' matches weight_hh_l0 and weight_hh_l1_reverse, 'bias'
--- matches every bias_*); a key with a '.' is matched against the full
--- dotted name the same way. When several keys match, the longest wins.
--- An initialiser is
---   a name ('orthogonal' or 'orthogonal_'), applied with its defaults;
---   a table {name, args...} ({'orthogonal', 1.5}, {'kaiming_uniform', {nonlinearity = 'relu'}}),
---     with an optional chunks = G that applies it to each of G equal blocks of
---     rows separately ({'orthogonal', chunks = 4} makes each LSTM gate's block of
---     weight_hh orthogonal on its own);
---   a number: constant_;
---   a function f(tensor, name), called under rnn.no_grad.
--- Parameters no key matches are left alone. Returns the module.
+-- @module rnn.init
 local core = require 'rnn.core'
 
 local M = {}
@@ -122,6 +61,10 @@ local function write(t, src)
 end
 
 --- Fills t from U(a, b).
+-- @tparam Tensor t float32 or float64
+-- @tparam[opt=0] number a
+-- @tparam[opt=1] number b
+-- @treturn Tensor t
 function M.uniform_(t, a, b)
   check_tensor('uniform_', t)
   a = number_arg('uniform_', a, 0, 'a (lower bound)')
@@ -132,6 +75,10 @@ function M.uniform_(t, a, b)
 end
 
 --- Fills t from N(mean, std²).
+-- @tparam Tensor t float32 or float64
+-- @tparam[opt=0] number mean
+-- @tparam[opt=1] number std >= 0
+-- @treturn Tensor t
 function M.normal_(t, mean, std)
   check_tensor('normal_', t)
   mean = number_arg('normal_', mean, 0, 'mean')
@@ -140,6 +87,10 @@ function M.normal_(t, mean, std)
   return write(t, core.randn(t:shape(), t:dtype()) * std + mean)
 end
 
+--- Fills t with v.
+-- @tparam Tensor t float32 or float64
+-- @tparam number v
+-- @treturn Tensor t
 function M.constant_(t, v)
   check_tensor('constant_', t)
   if v == nil then raise('rnn.init.constant_: argument 2 (value) is required') end
@@ -148,12 +99,18 @@ function M.constant_(t, v)
   return t
 end
 
+--- Fills t with 0.
+-- @tparam Tensor t float32 or float64
+-- @treturn Tensor t
 function M.zeros_(t)
   check_tensor('zeros_', t)
   core.no_grad(function() t:fill_(0) end)
   return t
 end
 
+--- Fills t with 1.
+-- @tparam Tensor t float32 or float64
+-- @treturn Tensor t
 function M.ones_(t)
   check_tensor('ones_', t)
   core.no_grad(function() t:fill_(1) end)
@@ -163,7 +120,13 @@ end
 local GAIN_ONE = {linear = true, conv1d = true, conv2d = true, conv3d = true, conv_transpose1d = true,
                   conv_transpose2d = true, conv_transpose3d = true, sigmoid = true}
 
---- The recommended gain for a nonlinearity (torch.nn.init.calculate_gain).
+--- The recommended gain for a nonlinearity (torch.nn.init.calculate_gain):
+-- linear, conv*, sigmoid: 1; tanh: 5/3; relu: sqrt(2); leaky_relu:
+-- sqrt(2 / (1 + slope²)) (slope = param or 0.01); selu: 3/4.
+-- @tparam string nonlinearity
+-- @tparam[opt] number param the negative slope of leaky_relu
+-- @treturn number
+-- @raise for an unknown nonlinearity
 function M.calculate_gain(nonlinearity, param)
   if GAIN_ONE[nonlinearity] then return 1 end
   if nonlinearity == 'tanh' then return 5 / 3 end
@@ -192,9 +155,18 @@ local function fans(fn, t)
   return t:size(2) * receptive, t:size(1) * receptive
 end
 
---- fan_in, fan_out of a weight tensor (PyTorch's _calculate_fan_in_and_fan_out).
+--- fan_in, fan_out of a weight tensor (PyTorch's
+-- _calculate_fan_in_and_fan_out): for t (out, in, k...) fan_in =
+-- in·prod(k), fan_out = out·prod(k).
+-- @tparam Tensor t at least 2-d
+-- @treturn integer fan_in
+-- @treturn integer fan_out
 function M.fans(t) return fans('fans', t) end
 
+--- Glorot's uniform: U(-a, a), a = gain·sqrt(6 / (fan_in + fan_out)).
+-- @tparam Tensor t at least 2-d
+-- @tparam[opt=1] number gain
+-- @treturn Tensor t
 function M.xavier_uniform_(t, gain)
   local fan_in, fan_out = fans('xavier_uniform_', t)
   gain = number_arg('xavier_uniform_', gain, 1, 'gain')
@@ -203,6 +175,10 @@ function M.xavier_uniform_(t, gain)
   return write(t, core.rand(t:shape(), t:dtype()) * (2 * a) - a)
 end
 
+--- Glorot's normal: N(0, std²), std = gain·sqrt(2 / (fan_in + fan_out)).
+-- @tparam Tensor t at least 2-d
+-- @tparam[opt=1] number gain
+-- @treturn Tensor t
 function M.xavier_normal_(t, gain)
   local fan_in, fan_out = fans('xavier_normal_', t)
   gain = number_arg('xavier_normal_', gain, 1, 'gain')
@@ -237,6 +213,14 @@ local function kaiming_std(fn, t, a, mode, nonlinearity)
   return gain / math.sqrt(fan)
 end
 
+--- He's uniform: U(-b, b), b = gain·sqrt(3 / fan), gain =
+-- calculate_gain(nonlinearity, a). The options also go as a table:
+-- kaiming_uniform_(t, {a = 0, mode = 'fan_out', nonlinearity = 'relu'}).
+-- @tparam Tensor t at least 2-d
+-- @tparam[opt=0] number a the negative slope of leaky_relu
+-- @tparam[opt='fan_in'] string mode 'fan_in' or 'fan_out'
+-- @tparam[opt='leaky_relu'] string nonlinearity
+-- @treturn Tensor t
 function M.kaiming_uniform_(t, a, mode, nonlinearity)
   local std = kaiming_std('kaiming_uniform_', t, a, mode, nonlinearity)
   if t:numel() == 0 then return t end
@@ -244,12 +228,29 @@ function M.kaiming_uniform_(t, a, mode, nonlinearity)
   return write(t, core.rand(t:shape(), t:dtype()) * (2 * bound) - bound)
 end
 
+--- He's normal: N(0, std²), std = gain / sqrt(fan); the arguments of
+-- kaiming_uniform_.
+-- @tparam Tensor t at least 2-d
+-- @tparam[opt=0] number a the negative slope of leaky_relu
+-- @tparam[opt='fan_in'] string mode 'fan_in' or 'fan_out'
+-- @tparam[opt='leaky_relu'] string nonlinearity
+-- @treturn Tensor t
 function M.kaiming_normal_(t, a, mode, nonlinearity)
   local std = kaiming_std('kaiming_normal_', t, a, mode, nonlinearity)
   if t:numel() == 0 then return t end
   return write(t, core.randn(t:shape(), t:dtype()) * std)
 end
 
+--- A (semi-)orthogonal matrix times gain, by PyTorch's algorithm: t seen
+-- as (rows, cols) with rows = t:size(1), a N(0,1) matrix of that shape
+-- (transposed when rows < cols) factored as QR (LAPACKE), Q's columns
+-- multiplied by sign(diag(R)), transposed back. So rows >= cols gives
+-- WᵀW = gain²·I and rows < cols gives WWᵀ = gain²·I. The draws and the QR
+-- are in float64 whatever t's dtype.
+-- @tparam Tensor t at least 2-d
+-- @tparam[opt=1] number gain
+-- @treturn Tensor t
+-- @usage rnn.init.orthogonal_(lstm.weight_hh_l0)
 function M.orthogonal_(t, gain)
   check_tensor('orthogonal_', t, 2)
   gain = number_arg('orthogonal_', gain, 1, 'gain')
@@ -270,6 +271,12 @@ function M.orthogonal_(t, gain)
   return write(t, q)
 end
 
+--- t = scale·I (for a rectangular t, the ones of the main diagonal:
+-- torch.nn.init.eye_). IRNN (Le, Jaitly and Hinton 2015): W_hh = I (or a
+-- scale < 1), biases 0, with a ReLU RNN.
+-- @tparam Tensor t 2-d
+-- @tparam[opt=1] number scale
+-- @treturn Tensor t
 function M.identity_(t, scale)
   check_tensor('identity_', t)
   if t:dim() ~= 2 then
@@ -295,6 +302,21 @@ local function fill_forget(b, v)
   b:narrow(1, H + 1, H):fill_(v)
 end
 
+--- The LSTM forget-gate bias trick (Gers, Schmidhuber and Cummins 2000;
+-- Jozefowicz, Zaremba and Sutskever 2015). Gates are packed i, f, g, o, so
+-- the forget gate is rows H+1..2H of each bias. For a module (an
+-- rnn.nn.LSTM or LSTMCell, or any module containing some): for every LSTM
+-- layer and direction, the f-slice of bias_ih is set to value and that of
+-- bias_hh to opts.bias_hh, so the bias the gate adds, b_ih + b_hh, is
+-- exactly value. For a 1-d bias tensor of 4H elements: its f-slice is set
+-- to value. The other gates' biases are left as they are.
+-- @tparam Module|Tensor x
+-- @tparam[opt=1] number value
+-- @tparam[opt] table opts options
+-- @option bias_hh (0) the value of bias_hh's f-slice; false leaves it alone
+-- @return x
+-- @raise for a module without biases or without any LSTM
+-- @usage rnn.init.lstm_forget_bias_(lstm, 1)
 function M.lstm_forget_bias_(x, value, opts)
   local fn = 'lstm_forget_bias_'
   value = number_arg(fn, value, 1, 'value')
@@ -399,6 +421,23 @@ local function key_matches(key, name)
   return target == key or target:sub(1, #key + 1) == key .. '_'
 end
 
+--- Initialises a module's parameters by name. spec maps a name to an
+-- initialiser; a key matches a parameter whose last name component equals
+-- the key or starts with key .. '_' ('weight_hh' matches weight_hh_l0 and
+-- weight_hh_l1_reverse, 'bias' every bias_*); a key with a '.' is matched
+-- against the full dotted name the same way. When several keys match, the
+-- longest wins; parameters no key matches are left alone. An initialiser
+-- is a name ('orthogonal' or 'orthogonal_') applied with its defaults; a
+-- table {name, args...} ({'kaiming_uniform', {nonlinearity = 'relu'}}),
+-- with an optional chunks = G that applies it to each of G equal blocks of
+-- rows separately ({'orthogonal', chunks = 4}: each LSTM gate's block on
+-- its own); a number (constant_); or a function f(tensor, name), called
+-- under rnn.no_grad.
+-- @tparam Module module
+-- @tparam table spec name -> initialiser
+-- @treturn Module module
+-- @raise for an unknown initialiser name
+-- @usage rnn.init.apply(lstm, {weight_hh = 'orthogonal', weight_ih = 'xavier_uniform', bias = 'zeros'})
 function M.apply(module, spec)
   local nn = require 'rnn.nn'
   if not nn.is_module(module) then raise('rnn.init.apply: argument 1 (module) must be a module, got %s', describe(module)) end

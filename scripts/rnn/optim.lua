@@ -1,4 +1,4 @@
---- rnn.optim: SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch 1.13's
+--- SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch 1.13's
 -- update formulas, the update of all parameters fused in one C call per
 -- step (core/optim.c); learning-rate schedules in rnn.optim.schedule.
 --
@@ -21,7 +21,7 @@
 --            nesterov = false, maximize = false
 --   Adam     lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
 --            amsgrad = false, maximize = false
---   AdamW    as Adam with weight_decay = 1e-2, decoupled (p = p*(1 - lr*wd))
+--   AdamW    as Adam with weight_decay = 1e-2, decoupled (p = p·(1 - lr·wd))
 --   RMSprop  lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0,
 --            momentum = 0, centered = false, maximize = false
 --   Adagrad  lr = 1e-2, lr_decay = 0, weight_decay = 0,
@@ -81,6 +81,7 @@
 -- may hold the model's tensors). prefix defaults to ''.
 --
 -- Errors are raised at the caller's line as 'rnn.optim.<Name>: ...'.
+-- @module rnn.optim
 local core = require 'rnn.core'
 
 local optim = {}
@@ -224,9 +225,87 @@ local function param_list(fn, params, what, seen, first_index)
   return out
 end
 
+-- ---------------------------------------------------------------- constructors (documented; made at the end)
+
+--- Stochastic gradient descent, with momentum, dampening, Nesterov and
+-- weight decay as PyTorch 1.13's. `rnn.optim.SGD(params, {lr = 0.1})`:
+-- params is an array of tensors, a module (its parameters) or an array of
+-- groups {params = ..., <options>}.
+-- @call rnn.optim.SGD(params, {lr = ... [, options]})
+-- @option lr (required) the learning rate
+-- @option momentum (0) momentum factor
+-- @option dampening (0) dampening of the momentum
+-- @option weight_decay (0) L2 penalty added to the gradient
+-- @option nesterov (false) Nesterov momentum
+-- @option maximize (false) ascend instead of descend
+-- @treturn Optimizer
+-- @see rnn.optim.Optimizer
+-- @function SGD
+
+--- Adam (Kingma and Ba), as PyTorch 1.13's, with the amsgrad variant.
+-- `rnn.optim.Adam(params [, options])`: params is an array of tensors, a
+-- module or an array of groups {params = ..., <options>}.
+-- @call rnn.optim.Adam(params [, options])
+-- @option lr (1e-3) the learning rate
+-- @option betas ({0.9, 0.999}) the decay rates of the moment estimates
+-- @option eps (1e-8) added to the denominator
+-- @option weight_decay (0) L2 penalty added to the gradient
+-- @option amsgrad (false) keep the maximum of the second moments
+-- @option maximize (false) ascend instead of descend
+-- @treturn Optimizer
+-- @see rnn.optim.Optimizer
+-- @function Adam
+
+--- AdamW (Loshchilov and Hutter): Adam with decoupled weight decay
+-- (p = p·(1 - lr·weight_decay) before the Adam step), as PyTorch 1.13's.
+-- @call rnn.optim.AdamW(params [, options])
+-- @option lr (1e-3) the learning rate
+-- @option betas ({0.9, 0.999}) the decay rates of the moment estimates
+-- @option eps (1e-8) added to the denominator
+-- @option weight_decay (1e-2) decoupled weight decay
+-- @option amsgrad (false) keep the maximum of the second moments
+-- @option maximize (false) ascend instead of descend
+-- @treturn Optimizer
+-- @see rnn.optim.Optimizer
+-- @function AdamW
+
+--- RMSprop, as PyTorch 1.13's, with momentum and the centered variant.
+-- @call rnn.optim.RMSprop(params [, options])
+-- @option lr (1e-2) the learning rate
+-- @option alpha (0.99) the decay rate of the squared-gradient average
+-- @option eps (1e-8) added to the denominator
+-- @option weight_decay (0) L2 penalty added to the gradient
+-- @option momentum (0) momentum factor
+-- @option centered (false) divide by the estimated variance instead
+-- @option maximize (false) ascend instead of descend
+-- @treturn Optimizer
+-- @see rnn.optim.Optimizer
+-- @function RMSprop
+
+--- Adagrad, as PyTorch 1.13's.
+-- @call rnn.optim.Adagrad(params [, options])
+-- @option lr (1e-2) the learning rate
+-- @option lr_decay (0) the learning rate is lr / (1 + (step - 1)·lr_decay)
+-- @option weight_decay (0) L2 penalty added to the gradient
+-- @option initial_accumulator_value (0) the start of the sum of squares
+-- @option eps (1e-10) added to the denominator
+-- @option maximize (false) ascend instead of descend
+-- @treturn Optimizer
+-- @see rnn.optim.Optimizer
+-- @function Adagrad
+
 -- ---------------------------------------------------------------- the class
 
 local Optimizer = {}
+Optimizer.__name = 'rnn.optim.Optimizer' -- what rnn.help shows for an optimizer
+
+--- The methods of every optimizer (`opt:step()`, ...), and its fields:
+-- `opt.lr` (the learning rate of the first group; assigning it sets every
+-- group's, as schedules do; any other option reads and writes the same
+-- way), `opt.param_groups` (the groups: {params = {...}, lr = ..., ...}),
+-- `opt.state` (parameter tensor -> its state table {step = n, buffers}),
+-- `opt.defaults` (the constructor's options).
+-- @type Optimizer
 local methods = {}
 
 local function info(self) return rawget(self, '_info') end
@@ -377,7 +456,12 @@ function Optimizer.__tostring(self)
   return table.concat(lines, '\n')
 end
 
---- One update of every parameter that has a gradient.
+--- One update of every parameter that has a gradient (a parameter whose
+-- grad is nil is skipped, its state untouched), fused in one C call.
+-- Nothing is recorded on the tape.
+-- @tparam[opt] function closure called first (PyTorch's closure form)
+-- @return what closure returned, if given
+-- @function Optimizer:step
 function methods:step(closure)
   local loss
   if closure ~= nil then
@@ -390,7 +474,12 @@ function methods:step(closure)
   return loss
 end
 
---- Zeroes the gradients in place (default), or drops them (set_to_none).
+--- Zeroes each existing gradient in place (PyTorch 1.13's default), or
+-- with set_to_none = true sets the gradients to nil. The difference
+-- matters: a zero gradient is a step (moments decay, momentum moves the
+-- parameter), a nil one is skipped. (Module:zero_grad defaults to nil.)
+-- @tparam[opt=false] boolean set_to_none
+-- @function Optimizer:zero_grad
 function methods:zero_grad(set_to_none)
   if set_to_none ~= nil and type(set_to_none) ~= 'boolean' then
     raisef('%s.zero_grad: argument 1 (set_to_none) must be a boolean or nil, got %s', fname(self),
@@ -399,12 +488,18 @@ function methods:zero_grad(set_to_none)
   core._optim_zero_grad(rawget(self, '_params'), set_to_none == true)
 end
 
---- Adds a parameter group {params = ..., <options>} (PyTorch's add_param_group).
+--- Adds a parameter group (PyTorch's add_param_group); options it does not
+-- give are the constructor's.
+-- @tparam table group {params = {tensors...} or a module, <options>}
+-- @raise for a bad option or a parameter already in another group
+-- @function Optimizer:add_param_group
 function methods:add_param_group(group)
   add_group(self, group, #rawget(self, 'param_groups') + 1)
 end
 
 --- The parameters, in order over all groups (the indices of state_dict).
+-- @treturn {Tensor,...}
+-- @function Optimizer:parameters
 function methods:parameters()
   local out = {}
   for i, p in ipairs(rawget(self, '_params')) do out[i] = p end
@@ -413,6 +508,13 @@ end
 
 -- ---------------------------------------------------------------- state_dict
 
+--- The whole state as plain Lua values and tensors:
+-- {optimizer = 'Adam', state = {[i] = {step = 3, exp_avg = <tensor>, ...}},
+-- param_groups = {{lr = ..., betas = {...}, ..., params = {1, 2, ...}}}},
+-- i the parameter's 1-based position over all groups. The tensors are the
+-- optimizer's own (as PyTorch): clone them for a snapshot.
+-- @treturn table
+-- @function Optimizer:state_dict
 function methods:state_dict()
   local state = {}
   for i, st in ipairs(rawget(self, '_state')) do
@@ -448,8 +550,11 @@ local function same_shape(a, b)
 end
 
 --- Restores a state_dict(): every group's options and every parameter's
--- state (buffers copied, in the parameter's dtype). Checked completely
--- before anything changes.
+-- state (buffers copied, in the parameter's dtype), so a resumed run
+-- continues exactly. Checked completely before anything changes.
+-- @tparam table sd from state_dict() of an optimizer of the same kind
+-- @raise when the kind, the groups or their sizes differ, or a buffer's shape
+-- @function Optimizer:load_state_dict
 function methods:load_state_dict(sd)
   local fn = fname(self) .. '.load_state_dict'
   local kinfo = info(self)
@@ -615,7 +720,15 @@ local function check_prefix(fn, prefix)
   return prefix
 end
 
---- tensors, metadata for rnn.save: see the header.
+--- The state as `tensors, metadata` for rnn.save: tensors named
+-- '<prefix>state.<i>.<buffer>' and strings '<prefix>optimizer',
+-- '<prefix>state.<i>.step', '<prefix>group.<g>.<option>' (numbers exact).
+-- @tparam[opt=''] string prefix put before every name
+-- @treturn table name -> Tensor
+-- @treturn table name -> string
+-- @usage local t, meta = opt:state_tensors('optim.')
+-- rnn.save('opt.safetensors', t, meta)
+-- @function Optimizer:state_tensors
 function methods:state_tensors(prefix)
   prefix = check_prefix(fname(self) .. '.state_tensors', prefix)
   local sd = self:state_dict()
@@ -637,7 +750,14 @@ end
 
 local function escape(s) return (s:gsub('[%^%$%(%)%%%.%[%]%*%+%-%?]', '%%%0')) end
 
---- Reads what state_tensors wrote (from rnn.load) back into the optimizer.
+--- Reads what state_tensors wrote (from rnn.load) back into the
+-- optimizer. Keys without the prefix, or not of its forms, are ignored (the
+-- same file may hold the model's tensors).
+-- @tparam table tensors name -> Tensor
+-- @tparam table metadata name -> string
+-- @tparam[opt=''] string prefix
+-- @raise when the state does not fit this optimizer
+-- @function Optimizer:load_state_tensors
 function methods:load_state_tensors(tensors, metadata, prefix)
   local fn = fname(self) .. '.load_state_tensors'
   prefix = check_prefix(fn, prefix)
@@ -718,9 +838,13 @@ for name in pairs(KINDS) do
 end
 
 --- Whether x is an optimizer of this module.
+-- @param x any value
+-- @treturn boolean
 function optim.is_optimizer(x)
   return getmetatable(x) == Optimizer
 end
+
+optim.Optimizer = methods
 
 optim.schedule = require 'rnn.schedule'
 

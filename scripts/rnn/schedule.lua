@@ -1,4 +1,4 @@
---- rnn.optim.schedule: learning-rate schedules, as PyTorch 1.13's
+--- Learning-rate schedules, as PyTorch 1.13's
 -- torch.optim.lr_scheduler — the same recursions ("chainable" forms) and,
 -- for step(epoch), the same closed forms, so the learning rates are the
 -- same numbers.
@@ -50,6 +50,7 @@
 -- The schedules read and write the optimizer's param_groups[i].lr and keep
 -- the first lr of each group as param_groups[i].initial_lr (PyTorch's key),
 -- the base of every closed form.
+-- @module rnn.optim.schedule
 local core = require 'rnn.core'
 
 local S = {}
@@ -148,8 +149,14 @@ end
 
 -- ---------------------------------------------------------------- base
 
+--- The methods of every schedule (sched:step(), ...) and its fields:
+-- `sched.last_epoch` (the number of steps taken; 0 once made, as each
+-- schedule applies its step 0 when made), `sched.optimizer`,
+-- `sched.base_lrs` (each group's initial_lr).
+-- @type Scheduler
 local Scheduler = {}
 Scheduler.__index = Scheduler
+S.Scheduler = Scheduler
 
 local function groups(self) return self.optimizer.param_groups end
 
@@ -187,8 +194,10 @@ function Scheduler:_initial_step()
   self:step()
 end
 
---- Advances one step (or, given epoch, jumps to it with the closed form)
--- and sets every group's lr.
+--- Advances one step (or, given epoch, jumps to it with the closed form:
+-- PyTorch's deprecated step(epoch)) and sets every group's lr. Call it
+-- after opt:step().
+-- @tparam[opt] integer epoch a step to jump to (>= 0)
 function Scheduler:step(epoch)
   self._step_count = self._step_count + 1
   local values
@@ -208,11 +217,13 @@ function Scheduler:step(epoch)
 end
 
 --- The first group's learning rate after the last step.
+-- @treturn number
 function Scheduler:get_lr()
   return self._last_lr[1]
 end
 
---- Every group's learning rate after the last step (an array).
+--- Every group's learning rate after the last step.
+-- @treturn {number,...}
 function Scheduler:get_last_lr()
   local out = {}
   for i, v in ipairs(self._last_lr) do out[i] = v end
@@ -227,7 +238,9 @@ local function copy_array(t)
   return out
 end
 
---- Plain values: the counters, base_lrs, the last lrs and the options.
+--- The schedule's state as plain values: the counters, base_lrs, the last
+-- lrs and the options (the optimizer's own state is separate).
+-- @treturn table
 function Scheduler:state_dict()
   local out = {}
   for k, v in pairs(self) do
@@ -262,6 +275,8 @@ local function load_into(self, sd, fn)
 end
 
 --- Restores a state_dict() (of a schedule of the same kind and options).
+-- @tparam table sd
+-- @raise for a key or type this schedule does not have
 function Scheduler:load_state_dict(sd)
   local fn = 'rnn.optim.schedule.' .. self.name .. '.load_state_dict'
   load_into(self, sd, fn)
@@ -340,7 +355,10 @@ local function check_prefix(fn, prefix)
   return prefix
 end
 
---- state_dict() as strings, for rnn.save's metadata: '<prefix><key>'.
+--- state_dict() as strings, for rnn.save's metadata: '<prefix><key>', and
+-- '<prefix>kind' the schedule's name.
+-- @tparam[opt=''] string prefix
+-- @treturn table name -> string
 function Scheduler:state_metadata(prefix)
   prefix = check_prefix('rnn.optim.schedule.' .. self.name .. '.state_metadata', prefix)
   local out = flatten(self:state_dict(), prefix, {})
@@ -349,6 +367,9 @@ function Scheduler:state_metadata(prefix)
 end
 
 --- Reads state_metadata() back (from rnn.load's metadata).
+-- @tparam table meta name -> string
+-- @tparam[opt=''] string prefix
+-- @raise when the metadata holds no schedule, or another kind, under prefix
 function Scheduler:load_state_metadata(meta, prefix)
   local fn = 'rnn.optim.schedule.' .. self.name .. '.load_state_metadata'
   prefix = check_prefix(fn, prefix)
@@ -389,6 +410,13 @@ function StepLR:_closed_form()
   for i, b in ipairs(self.base_lrs) do out[i] = b * self.gamma ^ (self.last_epoch // self.step_size) end
   return out
 end
+--- Multiplies the learning rate by gamma every step_size steps.
+-- @call rnn.optim.schedule.StepLR(opt, step_size [, gamma])
+-- rnn.optim.schedule.StepLR(opt, {step_size = n, gamma = 0.1})
+-- @tparam Optimizer opt
+-- @option step_size (required) a positive integer
+-- @option gamma (0.1) the factor
+-- @treturn Scheduler
 function S.StepLR(opt, ...)
   local fn = 'rnn.optim.schedule.StepLR'
   local o = resolve(fn, args(fn, {'step_size', 'gamma'}, ...),
@@ -417,6 +445,13 @@ function MultiStepLR:_closed_form()
   for i, b in ipairs(self.base_lrs) do out[i] = b * self.gamma ^ n end
   return out
 end
+--- Multiplies the learning rate by gamma at each milestone.
+-- @call rnn.optim.schedule.MultiStepLR(opt, milestones [, gamma])
+-- rnn.optim.schedule.MultiStepLR(opt, {milestones = {30, 80}, gamma = 0.1})
+-- @tparam Optimizer opt
+-- @option milestones (required) an array of step numbers
+-- @option gamma (0.1) the factor
+-- @treturn Scheduler
 function S.MultiStepLR(opt, ...)
   local fn = 'rnn.optim.schedule.MultiStepLR'
   local o = resolve(fn, args(fn, {'milestones', 'gamma'}, ...),
@@ -440,6 +475,12 @@ function ExponentialLR:_closed_form()
   for i, b in ipairs(self.base_lrs) do out[i] = b * self.gamma ^ self.last_epoch end
   return out
 end
+--- Multiplies the learning rate by gamma every step.
+-- @call rnn.optim.schedule.ExponentialLR(opt, gamma)
+-- rnn.optim.schedule.ExponentialLR(opt, {gamma = 0.99})
+-- @tparam Optimizer opt
+-- @option gamma (required) the factor
+-- @treturn Scheduler
 function S.ExponentialLR(opt, ...)
   local fn = 'rnn.optim.schedule.ExponentialLR'
   local o = resolve(fn, args(fn, {'gamma'}, ...), {gamma = {check = is_number}})
@@ -472,6 +513,14 @@ function CosineAnnealingLR:_closed_form()
   end
   return out
 end
+--- Cosine annealing: eta_min + (base - eta_min)(1 + cos(pi t/T_max))/2,
+-- by PyTorch's recursion (which continues past T_max as a cosine wave).
+-- @call rnn.optim.schedule.CosineAnnealingLR(opt, T_max [, eta_min])
+-- rnn.optim.schedule.CosineAnnealingLR(opt, {T_max = 100, eta_min = 0})
+-- @tparam Optimizer opt
+-- @option T_max (required) the steps of a half period, a positive integer
+-- @option eta_min (0) the lowest learning rate
+-- @treturn Scheduler
 function S.CosineAnnealingLR(opt, ...)
   local fn = 'rnn.optim.schedule.CosineAnnealingLR'
   local o = resolve(fn, args(fn, {'T_max', 'eta_min'}, ...),
@@ -504,13 +553,30 @@ end
 local LINEAR_SPEC = {start_factor = {default = 1.0 / 3, check = in_open_0_1},
                      end_factor = {default = 1.0, check = in_0_1},
                      total_iters = {default = 5, check = pos_int}}
+--- base·factor, the factor going linearly from start_factor to end_factor
+-- over total_iters steps, then staying.
+-- @call rnn.optim.schedule.LinearLR(opt [, start_factor [, end_factor [, total_iters]]])
+-- rnn.optim.schedule.LinearLR(opt, {start_factor = 0.1, total_iters = 100})
+-- @tparam Optimizer opt
+-- @option start_factor (1/3) in (0, 1]
+-- @option end_factor (1) in [0, 1]
+-- @option total_iters (5) a positive integer
+-- @treturn Scheduler
 function S.LinearLR(opt, ...)
   local fn = 'rnn.optim.schedule.LinearLR'
   local o = resolve(fn, args(fn, {'start_factor', 'end_factor', 'total_iters'}, ...), LINEAR_SPEC)
   return init(LinearLR, fn, opt, o)
 end
 
---- LinearLR from start_factor (default 1/(warmup_steps+1)) to 1 over warmup_steps.
+--- A linear warm-up: LinearLR from start_factor to 1 over warmup_steps.
+-- With the default start, the lr at step t is base·(t+1)/(warmup_steps+1)
+-- up to base at warmup_steps.
+-- @call rnn.optim.schedule.LinearWarmup(opt, warmup_steps [, start_factor])
+-- rnn.optim.schedule.LinearWarmup(opt, {warmup_steps = 100})
+-- @tparam Optimizer opt
+-- @option warmup_steps (required) a positive integer
+-- @option start_factor (1/(warmup_steps + 1)) in (0, 1]
+-- @treturn Scheduler
 function S.LinearWarmup(opt, ...)
   local fn = 'rnn.optim.schedule.LinearWarmup'
   local o = resolve(fn, args(fn, {'warmup_steps', 'start_factor'}, ...),
@@ -532,6 +598,10 @@ function LambdaLR:_get_lr()
   end
   return out
 end
+--- base·fn(t) at step t.
+-- @tparam Optimizer opt
+-- @tparam function fn_ step (0, 1, ...) -> factor
+-- @treturn Scheduler
 function S.LambdaLR(opt, fn_)
   local fn = 'rnn.optim.schedule.LambdaLR'
   if type(fn_) ~= 'function' then raisef('%s: argument 2 (lr_lambda) must be a function, got %s', fn, describe(fn_)) end
@@ -563,6 +633,13 @@ function Chain:step(epoch)
   for _, s in ipairs(self.schedulers) do s:step() end
   self._last_lr = lrs(self)
 end
+--- Runs several schedules at once: every step steps each one, in order;
+-- the recursive forms multiply, so chain{LinearWarmup(opt, 5),
+-- CosineAnnealingLR(opt, 100)} is warm-up times cosine. Make the parts on
+-- the optimizer first, then the chain. Also called ChainedScheduler.
+-- @tparam {Scheduler,...} list schedules of one optimizer
+-- @treturn Scheduler
+-- @also ChainedScheduler
 function S.chain(list)
   local fn = 'rnn.optim.schedule.chain'
   check_parts(fn, list, nil)
@@ -587,6 +664,17 @@ function Sequential:step(epoch)
   if idx > 0 and self.milestones[idx] == self.last_epoch then s:step(0) else s:step() end
   self._last_lr = s:get_last_lr()
 end
+--- Schedules one after another: list[1] until the first milestone, then
+-- list[2] restarted from the base lr, ... Also called SequentialLR.
+-- @call rnn.optim.schedule.sequential(opt, {s1, s2, ...}, milestones)
+-- rnn.optim.schedule.sequential(opt, {schedulers = {...}, milestones = {...}})
+-- @tparam Optimizer opt
+-- @tparam {Scheduler,...} list made on opt before
+-- @tparam {integer,...} milestones #list - 1 increasing steps
+-- @treturn Scheduler
+-- @usage local S = rnn.optim.schedule
+-- local sched = S.sequential(opt, {S.LinearWarmup(opt, 5), S.CosineAnnealingLR(opt, 95)}, {5})
+-- @also SequentialLR
 function S.sequential(opt, list, milestones)
   local fn = 'rnn.optim.schedule.sequential'
   if milestones == nil and type(list) == 'table' and list.schedulers ~= nil then

@@ -1,4 +1,4 @@
---- rnn.stats: statistics for experiments in which seeds pair the cells.
+--- Statistics for experiments in which seeds pair the cells.
 --
 --     local stats = require 'rnn.stats'
 --     local r = stats.paired(loss_a, loss_b)        -- one value per seed, same seeds
@@ -24,6 +24,7 @@
 -- and tests/fixtures/stats/make_fixtures.py): the t and normal CDFs and
 -- quantiles to about 1e-14 relative, tails included (t up to df = 1e7),
 -- p-values and intervals likewise, power to about 1e-14 absolute.
+-- @module rnn.stats
 local options = require 'rnn.options'
 
 local M = {}

@@ -1,4 +1,4 @@
---- rnn.data: seeded data sets for recurrent-network research.
+--- Seeded data sets for recurrent-network research.
 --
 --     local rnn = require 'rnn'
 --     local x, y = rnn.data.adding{T = 200, batch = 64}      -- x (200,64,2), y (64,1)
@@ -18,6 +18,14 @@
 --   draws, and restores the generator's previous state: the result depends
 --   on n alone, whatever ran before, and the caller's stream is untouched.
 -- * each returns x, y and a table of details (marker positions, classes, ...).
+-- @tfield number adding_baseline_mse 1/6: the adding problem's MSE of always
+-- predicting 1, the mean of the target (the sum of two U(0,1) numbers, of
+-- variance 2 · 1/12). A model must beat it to have learned anything.
+-- @tfield table temporal_order_symbols the names of temporal_order's one-hot
+-- channels: {'A', 'B', 'a', 'b', 'c', 'd'}
+-- @tfield table temporal_order_classes the names of temporal_order's classes:
+-- {'AA', 'AB', 'BA', 'BB'}
+-- @module rnn.data
 local tasks = require 'rnn.data.tasks'
 local series = require 'rnn.data.series'
 

@@ -1,4 +1,6 @@
---- rnn.data time series: sine mixtures, Mackey-Glass, NARMA10.
+--- @module rnn.data
+
+-- rnn.data time series: sine mixtures, Mackey-Glass, NARMA10.
 --
 --     local x, y = rnn.data.sine_mixture{T = 100, batch = 32}
 --     local x, y = rnn.data.mackey_glass{T = 1000, tau = 17}
@@ -31,7 +33,7 @@ local function one_step_ahead(s, T, B, o)
   return U.layout(core.tensor(xs, o.dtype), o.batch_first), U.layout(core.tensor(ys, o.dtype), o.batch_first)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 local SINE = {T = 100, batch = 32, n_components = 3, freq_min = 0.01, freq_max = 0.1,
               amp_min = 0.5, amp_max = 1.0, noise_std = 0.0, dtype = 'float32', seed = NIL,
@@ -68,13 +70,26 @@ local function sine_mixture(o)
                 phases = core.tensor(p, 'float64')}
 end
 
---- sine_mixture{T = 100, batch = 32, n_components = 3, freq_min = 0.01,
--- freq_max = 0.1, amp_min = 0.5, amp_max = 1, noise_std = 0, dtype, seed,
--- batch_first} -> x, y (T, B, 1), info.
--- Each sequence is s(t) = (1/K) Σ_k a_k sin(2π f_k t + φ_k) + noise_std·ε_t,
+--- Sums of sines, for one-step-ahead prediction (y[t] = x[t+1]). Each
+-- sequence is s(t) = (1/K) Σ_k a_k sin(2π f_k t + φ_k) + noise_std·ε_t,
 -- t = 0, 1, ..., T, with its own f_k ~ U(freq_min, freq_max) (cycles per
 -- step), a_k ~ U(amp_min, amp_max), φ_k ~ U(0, 2π) and ε_t ~ N(0, 1).
--- info.freqs, info.amps, info.phases: (B, K) float64.
+-- @tparam[opt] table opts options
+-- @option T (100) the sequence length
+-- @option batch (32) the batch size B
+-- @option n_components (3) K, the sines per sequence
+-- @option freq_min (0.01) the lowest frequency, in cycles per step
+-- @option freq_max (0.1) the highest frequency
+-- @option amp_min (0.5) the smallest amplitude
+-- @option amp_max (1.0) the largest amplitude
+-- @option noise_std (0) the standard deviation of Gaussian noise added
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option seed (none) draw from a generator seeded with this number and
+-- restore the caller's generator after: the result depends on it alone
+-- @option batch_first (false) (B, T, ...) instead of (T, B, ...)
+-- @treturn Tensor x (T, B, 1)
+-- @treturn Tensor y (T, B, 1): x one step ahead
+-- @treturn table info: freqs, amps, phases, each (B, K) float64
 function M.sine_mixture(opts)
   local fn = 'rnn.data.sine_mixture'
   local o = U.resolve(fn, opts, SINE, {seed = 'number'})
@@ -91,7 +106,7 @@ function M.sine_mixture(opts)
   return U.with_seed(o.seed, sine_mixture, o)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 local MG = {T = 1000, batch = 32, tau = 17, beta = 0.2, gamma = 0.1, n = 10, dt = 0.1,
             sample_every = 1, washout = 500, x0_min = 0.5, x0_max = 1.5, dtype = 'float32',
@@ -138,16 +153,33 @@ local function mackey_glass(o, d, every, wash)
   return x, y, {x0 = core.tensor(x0, 'float64') * (o.x0_max - o.x0_min) + o.x0_min}
 end
 
---- mackey_glass{T = 1000, batch = 32, tau = 17, beta = 0.2, gamma = 0.1,
--- n = 10, dt = 0.1, sample_every = 1, washout = 500, x0_min = 0.5,
--- x0_max = 1.5, dtype, seed, batch_first} -> x, y (T, B, 1), info.
--- Integrates dx/dt = β x(t-τ) / (1 + x(t-τ)^n) - γ x(t) (chaotic for τ = 17)
+--- The Mackey-Glass series, for one-step-ahead prediction. Integrates dx/dt = β x(t-τ) / (1 + x(t-τ)^n) - γ x(t) (chaotic for τ = 17)
 -- by classical 4th-order Runge-Kutta with step dt; the delayed value at a
 -- half step is the mean of its two neighbours on the grid (τ must be a
 -- whole multiple of dt). History: x(t) = x0 on [-τ, 0], x0 ~ U(x0_min,
 -- x0_max) per sequence (info.x0). The first `washout` time units are
 -- dropped, then the series is read every `sample_every` time units; values
 -- stay in about (0.2, 1.4). y[t] = x[t+1].
+-- @tparam[opt] table opts options
+-- @option T (1000) the sequence length
+-- @option batch (32) the batch size B
+-- @option tau (17) the delay τ, a whole multiple of dt
+-- @option beta (0.2) β
+-- @option gamma (0.1) γ
+-- @option n (10) the exponent
+-- @option dt (0.1) the Runge-Kutta step
+-- @option sample_every (1) time units between samples, a multiple of dt
+-- @option washout (500) time units dropped at the start, a multiple of dt
+-- @option x0_min (0.5) the initial value's lower bound
+-- @option x0_max (1.5) the initial value's upper bound
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option seed (none) draw from a generator seeded with this number and
+-- restore the caller's generator after: the result depends on it alone
+-- @option batch_first (false) (B, T, ...) instead of (T, B, ...)
+-- @treturn Tensor x (T, B, 1)
+-- @treturn Tensor y (T, B, 1): x one step ahead
+-- @treturn table info: x0, the (B) float64 initial values
+-- @usage local x, y = rnn.data.mackey_glass{T = 1000, batch = 1}
 function M.mackey_glass(opts)
   local fn = 'rnn.data.mackey_glass'
   local o = U.resolve(fn, opts, MG, {seed = 'number'})
@@ -170,7 +202,7 @@ function M.mackey_glass(opts)
   return U.with_seed(o.seed, mackey_glass, o, d, every, wash)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 local NARMA = {T = 1000, batch = 32, washout = 200, u_min = 0, u_max = 0.5, dtype = 'float32',
                seed = NIL, batch_first = false, max_tries = 10}
@@ -223,14 +255,27 @@ local function narma10(o)
     {redraws = redraws}
 end
 
---- narma10{T = 1000, batch = 32, washout = 200, u_min = 0, u_max = 0.5,
--- dtype, seed, batch_first, max_tries = 10} -> x (T, B, 1), y (T, B, 1), info.
--- The tenth-order NARMA system (Atiya and Parlos 2000):
+--- The tenth-order NARMA system, a system to identify (Atiya and Parlos 2000):
 --   y(t+1) = 0.3 y(t) + 0.05 y(t) Σ_{i=0}^{9} y(t-i) + 1.5 u(t-9) u(t) + 0.1
 -- with u(t) ~ U(u_min, u_max) i.i.d. and y = 0 for the first ten steps. The
 -- first `washout` steps are dropped; then x[t] = u(t) and y[t] = y(t+1). A
 -- sequence whose output leaves [-10, 10] is redrawn (rare for U(0, 0.5);
 -- info.redraws counts them).
+-- @tparam[opt] table opts options
+-- @option T (1000) the sequence length
+-- @option batch (32) the batch size B
+-- @option washout (200) steps dropped at the start
+-- @option u_min (0) the input's lower bound
+-- @option u_max (0.5) the input's upper bound
+-- @option max_tries (10) draws of one sequence before giving up with an error
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option seed (none) draw from a generator seeded with this number and
+-- restore the caller's generator after: the result depends on it alone
+-- @option batch_first (false) (B, T, ...) instead of (T, B, ...)
+-- @treturn Tensor x (T, B, 1): the input u
+-- @treturn Tensor y (T, B, 1): the output one step ahead
+-- @treturn table info: redraws
+-- @raise when a sequence diverges in max_tries draws
 function M.narma10(opts)
   local fn = 'rnn.data.narma10'
   local o = U.resolve(fn, opts, NARMA, {seed = 'number'})

@@ -1,4 +1,6 @@
---- rnn.data tasks: the classic synthetic long-range problems.
+--- @module rnn.data
+
+-- rnn.data tasks: the classic synthetic long-range problems.
 --
 --     local x, y, info = rnn.data.adding{T = 100, batch = 32}
 --     local x, y, info = rnn.data.copy{T = 100, batch = 32}
@@ -15,9 +17,12 @@ local M = {}
 
 local NIL = U.NIL
 
---- one_hot(indices, n_classes [, dtype]): int64 1-based class indices of any
--- shape (...) -> (..., n_classes) with a 1 at each index (float32 unless a
--- dtype is given).
+--- One-hot vectors of 1-based class indices: a 1 at each index.
+-- @tparam Tensor indices int64, any shape (...), values in 1..n_classes
+-- @tparam integer n_classes
+-- @tparam[opt='float32'] string dtype 'float32' or 'float64'
+-- @treturn Tensor (..., n_classes)
+-- @raise for a non-int64 tensor or an index out of range
 function M.one_hot(indices, n_classes, dtype)
   local fn = 'rnn.data.one_hot'
   if not core.is_tensor(indices) or indices:dtype() ~= 'int64' then
@@ -45,13 +50,13 @@ function M.one_hot(indices, n_classes, dtype)
   return out:reshape(shape)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- The adding problem (Hochreiter and Schmidhuber 1997; as in Le, Jaitly and
 -- Hinton 2015 and Arjovsky et al. 2016).
 
---- The MSE of always predicting 1, the mean of the target: the target is the
--- sum of two independent U(0,1) numbers, whose variance is 2 · 1/12 = 1/6.
--- A model must beat this to have learned anything.
+-- The adding problem's baseline, 1/6: the MSE of always predicting 1, the
+-- mean of the target (the sum of two independent U(0,1) numbers, whose
+-- variance is 2 · 1/12). A model must beat this to have learned anything.
 M.adding_baseline_mse = 1 / 6
 
 local ADDING = {T = 100, batch = 32, dtype = 'float32', seed = NIL, batch_first = false}
@@ -77,13 +82,22 @@ local function adding(o)
   return U.layout(x, o.batch_first), y, {positions = core.tensor(pos, 'int64')}
 end
 
---- adding{T = 100, batch = 32, dtype = 'float32', seed, batch_first = false}
--- -> x (T, B, 2), y (B, 1), info.
--- Channel 1 holds U(0,1) numbers, channel 2 is 0 except for exactly two 1s:
--- one at a uniform step of the first half (1..T//2) and one of the second
--- half (T//2+1..T). y is the sum of the two marked numbers (computed from the
--- values as stored, in double, then rounded to dtype). info.positions is an
--- int64 (B, 2) tensor of the two marked steps.
+--- The adding problem (Hochreiter and Schmidhuber 1997; Le, Jaitly and
+-- Hinton 2015). Channel 1 of x holds U(0,1) numbers, channel 2 is 0 except
+-- for exactly two 1s: one at a uniform step of the first half (1..T//2)
+-- and one of the second half (T//2+1..T). y is the sum of the two marked
+-- numbers. The mean predictor's MSE is adding_baseline_mse = 1/6.
+-- @tparam[opt] table opts options
+-- @option T (100) the sequence length, >= 2
+-- @option batch (32) the batch size B
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option seed (none) draw from a generator seeded with this number and
+-- restore the caller's generator after: the result depends on it alone
+-- @option batch_first (false) (B, T, ...) instead of (T, B, ...)
+-- @treturn Tensor x (T, B, 2)
+-- @treturn Tensor y (B, 1)
+-- @treturn table info: positions, an int64 (B, 2) tensor of the marked steps
+-- @usage local x, y = rnn.data.adding{T = 200, batch = 64}
 function M.adding(opts)
   local fn = 'rnn.data.adding'
   local o = U.resolve(fn, opts, ADDING, {seed = 'number'})
@@ -94,7 +108,7 @@ function M.adding(opts)
   return U.with_seed(o.seed, adding, o)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- The copy memory task (Arjovsky, Shah and Bengio 2016, after Hochreiter and
 -- Schmidhuber 1997).
 
@@ -102,6 +116,10 @@ end
 -- the blank for the first T + length steps (no loss) and a uniform guess over
 -- the n_symbols for the last `length` ones: length · ln(n_symbols) / (T + 2·length).
 -- With the paper's length 10 and 8 symbols: 10 ln 8 / (T + 20).
+-- @tparam integer T the delay of the copy task
+-- @tparam[opt=10] integer length
+-- @tparam[opt=8] integer n_symbols
+-- @treturn number nats per step
 function M.copy_baseline(T, length, n_symbols)
   local fn = 'rnn.data.copy_baseline'
   length = length or 10
@@ -132,9 +150,8 @@ local function copy(o)
     {n_classes = K + 2, blank = 1, delimiter = delim, symbols = symbols}
 end
 
---- copy{T = 100, n_symbols = 8, length = 10, batch = 32, seed, batch_first = false}
--- -> x (T + 2·length, B), y (T + 2·length, B), info; both int64 class indices.
--- As in the paper: `length` symbols drawn uniformly from n_symbols, then T-1
+--- The copy memory task (Arjovsky, Shah and Bengio 2016). x and y are
+-- int64 class indices. As in the paper: `length` symbols drawn uniformly from n_symbols, then T-1
 -- blanks, a delimiter, and `length` blanks; the target is T + length blanks
 -- followed by the symbols. Coding, 1-based (the paper's a_k is class k+1):
 --   1 = blank (a_0), 2..n_symbols+1 = the symbols (a_1..a_8),
@@ -142,6 +159,17 @@ end
 -- info = {n_classes = n_symbols + 2, blank = 1, delimiter = n_symbols + 2,
 -- symbols = (length, B) int64}. For one-hot inputs use rnn.data.one_hot(x,
 -- info.n_classes). Baseline: rnn.data.copy_baseline(T, length, n_symbols).
+-- @tparam[opt] table opts options
+-- @option T (100) the delay, >= 1
+-- @option n_symbols (8) the number of symbols
+-- @option length (10) how many symbols to remember
+-- @option batch (32) the batch size B
+-- @option seed (none) draw from a generator seeded with this number and
+-- restore the caller's generator after: the result depends on it alone
+-- @option batch_first (false) (B, T + 2·length) instead
+-- @treturn Tensor x (T + 2·length, B) int64
+-- @treturn Tensor y (T + 2·length, B) int64
+-- @treturn table info: n_classes, blank, delimiter, symbols (length, B)
 function M.copy(opts)
   local fn = 'rnn.data.copy'
   local o = U.resolve(fn, opts, COPY, {seed = 'number'})
@@ -153,7 +181,7 @@ function M.copy(opts)
   return U.with_seed(o.seed, copy, o)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Temporal order (Hochreiter and Schmidhuber 1997, task 6a; in the form of
 -- Pascanu, Mikolov and Bengio 2013).
 
@@ -192,9 +220,9 @@ local function temporal_order(o)
      n_classes = 4}
 end
 
---- temporal_order{T = 100, batch = 32, dtype = 'float32', seed, batch_first = false}
--- -> x (T, B, 6) one-hot, y (B) int64 class, info.
--- Symbols (the one-hot channels): 1 = A, 2 = B (the relevant ones), 3..6 =
+--- The temporal order problem (Hochreiter and Schmidhuber 1997, task 6a,
+-- as in Pascanu, Mikolov and Bengio 2013): classify the order of two
+-- relevant symbols among distractors. Symbols (the one-hot channels): 1 = A, 2 = B (the relevant ones), 3..6 =
 -- distractors a, b, c, d. A relevant symbol sits at a uniform step of
 -- [T/10, 2T/10] and another of [4T/10, 5T/10] (integer division, steps
 -- 1-based; 10..20 and 40..50 for T = 100); every other step is a uniform
@@ -202,6 +230,16 @@ end
 -- symbol). info = {indices = (T, B) int64 symbol indices, positions = (B, 2),
 -- symbols = (B, 2) int64 in {1, 2}, n_classes = 4}. Chance accuracy is 1/4,
 -- chance cross-entropy ln 4.
+-- @tparam[opt] table opts options
+-- @option T (100) the sequence length, >= 10
+-- @option batch (32) the batch size B
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option seed (none) draw from a generator seeded with this number and
+-- restore the caller's generator after: the result depends on it alone
+-- @option batch_first (false) (B, T, ...) instead of (T, B, ...)
+-- @treturn Tensor x (T, B, 6) one-hot
+-- @treturn Tensor y (B) int64 classes 1..4
+-- @treturn table info
 function M.temporal_order(opts)
   local fn = 'rnn.data.temporal_order'
   local o = U.resolve(fn, opts, ORDER, {seed = 'number'})

@@ -1,5 +1,5 @@
---- rnn.data.text: character-level corpora, batches for truncated BPTT,
--- many-reset record batches, and sampling from a character model.
+--- Character-level corpora, batches for truncated BPTT, many-reset record
+-- batches, and sampling from a character model.
 --
 --     local corpus = rnn.data.text.load(path)                  -- one stream
 --     local corpus = rnn.data.text.load(path, {delimiter = '\n%\n'})  -- records
@@ -12,6 +12,12 @@
 -- Text is handled as bytes: the vocabulary is the set of bytes that occur,
 -- in increasing byte order, numbered from 1; a UTF-8 character outside ASCII
 -- is several symbols, and sampled text may cut one in the middle.
+-- @tfield string DEFAULT_CORPUS_DIR '/usr/share/games/fortunes', where the
+-- Debian package fortunes-min puts its files
+-- @tfield string DEFAULT_CORPUS_PACKAGE 'fortunes-min'
+-- @tfield string FORTUNE_DELIMITER '\n%\n', the record separator of fortune
+-- files (a line holding only '%')
+-- @module rnn.data.text
 local core = require 'rnn.core'
 local U = require 'rnn.data.util'
 
@@ -19,10 +25,10 @@ local M = {}
 
 local NIL = U.NIL
 
---- Where the Debian package fortunes-min puts its files.
+-- Where the Debian package fortunes-min puts its files.
 M.DEFAULT_CORPUS_DIR = '/usr/share/games/fortunes'
 M.DEFAULT_CORPUS_PACKAGE = 'fortunes-min'
---- The record separator of fortune files: a line holding only '%'.
+-- The record separator of fortune files: a line holding only '%'.
 M.FORTUNE_DELIMITER = '\n%\n'
 
 local function file_exists(path)
@@ -31,10 +37,12 @@ local function file_exists(path)
   return false
 end
 
---- default_corpus_path([name]) -> the path of a public-domain corpus that
--- Debian ships: the fortune file `name` of the package fortunes-min
--- ('fortunes' (default, 431 records, 24 kB), 'literature' or 'riddles'),
--- installed by tools/deps.sh. Errors, naming the package, when missing.
+--- The path of a public-domain corpus that Debian ships: a fortune file of
+-- the package fortunes-min, installed by tools/deps.sh.
+-- @tparam[opt='fortunes'] string name 'fortunes' (431 records, 24 kB),
+-- 'literature' or 'riddles'
+-- @treturn string the path
+-- @raise naming the package, when the file is missing
 function M.default_corpus_path(name)
   name = name or 'fortunes'
   if name ~= 'fortunes' and name ~= 'literature' and name ~= 'riddles' then
@@ -50,9 +58,16 @@ function M.default_corpus_path(name)
   return path
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- The corpus object
 
+--- A text corpus, from load, from_string or default_corpus. Fields: vocab
+-- (index -> one-byte string, in byte order), stoi (one-byte string ->
+-- index), vocab_size, train and val (int64 (n) streams of indices; with a
+-- delimiter, the records of the split, each followed by the delimiter),
+-- with a delimiter train_records and val_records (arrays of int64
+-- tensors), path, n_bytes, unk_index and unk (with min_count > 1).
+-- @type Corpus
 local Corpus = {}
 Corpus.__index = Corpus
 M.Corpus = Corpus
@@ -79,9 +94,11 @@ local function describe_byte(b)
   return string.format('byte %d', b)
 end
 
---- corpus:encode(str) -> int64 tensor (#str) of 1-based vocabulary indices.
--- A byte outside the vocabulary maps to the unknown symbol when there is one
--- (min_count > 1), otherwise raises.
+--- The 1-based vocabulary indices of the bytes of a string. A byte outside
+-- the vocabulary maps to the unknown symbol when there is one (min_count >
+-- 1), otherwise raises.
+-- @tparam string s
+-- @treturn Tensor int64 (#s)
 function Corpus:encode(s)
   if type(s) ~= 'string' then
     error(string.format('rnn.data.text.encode: argument 1 (text) must be a string, got %s', type(s)), 2)
@@ -93,9 +110,11 @@ function Corpus:encode(s)
   return core.tensor(idx, 'int64')
 end
 
---- corpus:decode(indices) -> string. indices: an int64 tensor of any shape
--- (read in row-major order), an array of integers, or one integer. The
--- unknown symbol decodes as corpus.unk.
+--- The text of indices (the unknown symbol decodes as corpus.unk).
+-- @tparam Tensor|table|integer t an int64 tensor of any shape (read in
+-- row-major order), an array of integers, or one integer
+-- @treturn string
+-- @raise for an index outside 1..vocab_size
 function Corpus:decode(t)
   local fn = 'rnn.data.text.decode'
   local list
@@ -124,10 +143,14 @@ function Corpus:decode(t)
   return table.concat(parts)
 end
 
---- The symbol (a one-byte string) of index k.
+--- The symbol (a one-byte string) of index k, or nil.
+-- @tparam integer k
+-- @treturn ?string
 function Corpus:symbol(k) return self.vocab[k] end
 
 --- The index of a one-byte string, or nil.
+-- @tparam string ch
+-- @treturn ?integer
 function Corpus:index(ch) return self.stoi[ch] end
 
 function Corpus:__tostring()
@@ -148,9 +171,8 @@ end
 
 local BATCHES = {batch = 32, bptt = 64, split = 'train', drop_last = false}
 
---- corpus:batches{batch = 32, bptt = 64, split = 'train', drop_last = false}
--- -> an iterator of x, y, info for truncated BPTT, as char-rnn and torch-rnn:
--- the split's stream (n symbols) is cut into `batch` contiguous tracks of
+--- An iterator of x, y, info for truncated BPTT, as char-rnn and
+-- torch-rnn: the split's stream (n symbols) is cut into `batch` contiguous tracks of
 -- L = (n - 1) // batch symbols, track b reading positions (b-1)·L + 1 .. b·L,
 -- and each track is walked in chunks of `bptt` steps. x, y: (bptt, B) int64,
 -- y[t][b] the symbol after x[t][b]. The last chunk is shorter when bptt does
@@ -159,6 +181,21 @@ local BATCHES = {batch = 32, bptt = 64, split = 'train', drop_last = false}
 -- for the first chunk, where the state should start afresh. info.index,
 -- info.count: the chunk's number and the number of chunks. Each call makes
 -- a new pass (an epoch) over the same chunks; nothing is random.
+-- @tparam[opt] table opts options
+-- @option batch (32) the number B of tracks
+-- @option bptt (64) the steps of a chunk
+-- @option split ('train') 'train' or 'val'
+-- @option drop_last (false) leave out a last, shorter chunk
+-- @treturn function an iterator of x (T, B) int64, y (T, B) int64 (the
+-- symbols one step ahead) and info {reset, index, count}
+-- @raise when the split is too short for the tracks
+-- @usage local state
+-- for x, y, info in corpus:batches{batch = 32, bptt = 64} do
+--   if info.reset then state = nil end
+--   local out
+--   out, state = lstm(emb(x), state)      -- (T, B, H)
+--   state = rnn.nn.detach_state(state)
+-- end
 function Corpus:batches(opts)
   local fn = 'rnn.data.text.batches'
   local o = U.resolve(fn, opts, BATCHES)
@@ -192,9 +229,7 @@ end
 local RECORDS = {batch = 32, max_len = NIL, split = 'train', shuffle = true, seed = NIL, drop_last = false,
                  ignore_index = 0, pad_index = 1}
 
---- corpus:record_batches{batch = 32, max_len, split = 'train', shuffle = true,
--- seed, drop_last = false, ignore_index = 0, pad_index = 1}
--- -> an iterator of x, y, info for the many-reset setting (a corpus loaded
+--- An iterator of x, y, info for the many-reset setting (a corpus loaded
 -- with a delimiter): every row of a batch is one record from its start, so
 -- each batch starts from the initial state (h0) and info.reset is always
 -- true. A record r of n symbols gives x = r[1..n-1], y = r[2..n], cut to
@@ -208,6 +243,18 @@ local RECORDS = {batch = 32, max_len = NIL, split = 'train', shuffle = true, see
 -- out. The order is shuffled (randperm from the generator, or from `seed`,
 -- see rnn.data) at each call, unless shuffle = false; the last batch is
 -- smaller unless drop_last.
+-- @tparam[opt] table opts options
+-- @option batch (32) records per batch
+-- @option max_len (none) cut rows to this many steps
+-- @option split ('train') 'train' or 'val'
+-- @option shuffle (true) a new order at each call
+-- @option seed (none) shuffle from this seed instead of the generator
+-- @option drop_last (false) leave out a last, smaller batch
+-- @option ignore_index (0) y past a row's length
+-- @option pad_index (1) x past a row's length, in 1..vocab_size
+-- @treturn function an iterator of x (T, B) int64, y (T, B) int64 and info
+-- {reset = true, lengths, records, index, count}
+-- @raise when the corpus has no records (loaded without a delimiter)
 function Corpus:record_batches(opts)
   local fn = 'rnn.data.text.record_batches'
   local o = U.resolve(fn, opts, RECORDS, {max_len = 'number', seed = 'number'})
@@ -267,7 +314,7 @@ function Corpus:record_batches(opts)
   end
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Loading
 
 local LOAD = {delimiter = NIL, val_fraction = 0.1, min_count = 1, unk = '?', keep_delimiter = false,
@@ -372,24 +419,28 @@ local function check_load(fn, o)
   U.seed(fn, o)
 end
 
---- load(path [, opts]) -> corpus. opts:
---   delimiter       nil: the file is one stream; a string (e.g. '\n%\n' for
---                   fortune files): it separates records, each a sequence of
---                   its own (empty pieces are skipped)
---   val_fraction    0.1: the share of the text (stream: the last bytes) or
---                   of the records (after the shuffle) kept for validation
---   shuffle, seed   true, 1: records are shuffled with this seed before the
---                   split (fortune files are sorted alphabetically); the
---                   global generator is left untouched
---   keep_delimiter  false: true appends the delimiter to each record, so a
---                   model learns where records end
---   min_count       1: bytes seen fewer times share one unknown symbol, the
---                   last index, decoded as `unk` ('?')
--- The corpus: vocab (index -> one-byte string, in byte order), stoi (string
--- -> index), vocab_size, encode, decode, train and val (int64 (n) streams;
--- with a delimiter, the records of the split, each followed by the
--- delimiter), and with a delimiter train_records and val_records (arrays of
--- int64 tensors). The vocabulary counts every byte of the file.
+--- Loads a text file as a corpus: a byte vocabulary (counting every byte
+-- of the file), train and validation streams, and with a delimiter the
+-- records.
+-- @tparam string path
+-- @tparam[opt] table opts options
+-- @option delimiter (nil) nil: the text is one stream; a string ('\n%\n'
+-- for fortune files): it separates records, each a sequence of its own
+-- (empty pieces are skipped)
+-- @option val_fraction (0.1) the share of the text (stream: the last bytes)
+-- or of the records (after the shuffle) kept for validation, in [0, 1)
+-- @option shuffle (true) shuffle the records before the split (fortune
+-- files are sorted)
+-- @option seed (1) the seed of that shuffle (the global generator is left
+-- untouched)
+-- @option keep_delimiter (false) append the delimiter to each record, so a
+-- model learns where records end
+-- @option min_count (1) bytes seen fewer times share one unknown symbol,
+-- the last index
+-- @option unk ('?') how the unknown symbol decodes
+-- @treturn Corpus
+-- @raise when the file cannot be read or is empty
+-- @usage local corpus = rnn.data.text.load('input.txt', {val_fraction = 0.05})
 function M.load(path, opts)
   local fn = 'rnn.data.text.load'
   if type(path) ~= 'string' then
@@ -404,7 +455,10 @@ function M.load(path, opts)
   return build(fn, text, o, path)
 end
 
---- from_string(text [, opts]) -> corpus: load() for text in memory.
+--- load() for text in memory.
+-- @tparam string text
+-- @tparam[opt] table opts the options of load
+-- @treturn Corpus
 function M.from_string(text, opts)
   local fn = 'rnn.data.text.from_string'
   if type(text) ~= 'string' then
@@ -415,9 +469,13 @@ function M.from_string(text, opts)
   return build(fn, text, o, nil)
 end
 
---- default_corpus([opts]) -> load(default_corpus_path(opts.name), opts) with
--- the fortune delimiter '\n%\n' unless opts.delimiter is given (false: one
--- stream).
+--- Debian's fortunes as a corpus of records: load(default_corpus_path(
+-- opts.name), opts) with the fortune delimiter '\n%\n' unless
+-- opts.delimiter is given (false: one stream).
+-- @tparam[opt] table opts the options of load, and name (the fortune file,
+-- 'fortunes' by default)
+-- @treturn Corpus
+-- @raise naming the package fortunes-min when the file is missing
 function M.default_corpus(opts)
   local fn = 'rnn.data.text.default_corpus'
   if opts ~= nil and type(opts) ~= 'table' then
@@ -439,7 +497,7 @@ function M.default_corpus(opts)
   return build(fn, text, opts2, path)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Sampling
 
 local function logits_table(fn, logits, level)
@@ -475,11 +533,13 @@ local function draw(l, temperature)
   return bi -- u rounded onto total: unreachable but for rounding
 end
 
---- sample_index(logits [, temperature = 1]) -> a 1-based index drawn from
--- softmax(logits / temperature) with one uniform draw from the seeded
--- generator against the cumulative sum; temperature 0 gives the (first)
--- argmax without a draw. logits: a tensor of any shape read flat, or an
--- array of numbers.
+--- A 1-based index drawn from softmax(logits / temperature) with one
+-- uniform draw from the seeded generator against the cumulative sum;
+-- temperature 0 gives the (first) argmax without a draw.
+-- @tparam Tensor|table logits a tensor of any shape read flat, or an array
+-- of numbers
+-- @tparam[opt=1] number temperature >= 0
+-- @treturn integer
 function M.sample_index(logits, temperature)
   local fn = 'rnn.data.text.sample_index'
   local l = logits_table(fn, logits, 2)
@@ -523,8 +583,8 @@ local function sample(step_fn, corpus, o, prime_idx)
   return table.concat(out), state
 end
 
---- sample(step_fn, corpus [, opts]) -> text, state. Generates from any
--- character model through step_fn(index, state) -> logits, new_state, where
+--- Generates text from any character model, given as a step function
+-- step_fn(index, state) -> logits, new_state, where
 -- index is an int64 tensor (1) and logits has vocab_size elements (e.g.
 -- (1, V)); state is whatever the model carries (nil at the start: the
 -- model's own initial state, unless opts.state is given). The prime is fed
@@ -535,6 +595,22 @@ end
 -- from this seed, leaving the generator as it was), state, stop (a string:
 -- stop once the text ends with it, e.g. the delimiter). Returns the prime
 -- followed by the generated text, and the final state.
+-- @tparam function step_fn (index, state) -> logits, new_state
+-- @tparam Corpus corpus its vocabulary decodes the draws
+-- @tparam[opt] table opts options
+-- @option prime ('The ') fed first; non-empty, every byte in the vocabulary
+-- @option length (200) symbols to generate
+-- @option temperature (1.0) 0: greedy
+-- @option seed (none) draw from this seed, leaving the generator as it was
+-- @option state (nil) the state passed with the first symbol
+-- @option stop (none) a string: stop once the text ends with it
+-- @treturn string the prime and the generated text
+-- @return the final state
+-- @usage local function step(idx, state)          -- idx: int64 (1)
+--   local out, s = lstm(emb(idx:view(1, 1)), state) -- (1, 1, H)
+--   return head(out:view(1, -1)), s                 -- logits (1, V)
+-- end
+-- print(rnn.data.text.sample(step, corpus, {prime = 'The ', temperature = 0.8}))
 function M.sample(step_fn, corpus, opts)
   local fn = 'rnn.data.text.sample'
   if type(step_fn) ~= 'function' and not (type(step_fn) == 'table' and getmetatable(step_fn)

@@ -1,4 +1,5 @@
---- rnn.experiment: the harness that runs an experiment — a grid of
+--- @module rnn.experiment
+-- rnn.experiment: the harness that runs an experiment — a grid of
 -- configurations × seeds — reproducibly and resumably, and reports it.
 --
 --     local rnn = require 'rnn'
@@ -242,6 +243,10 @@ local errors = lazy('rnn.experiment.errors')
 
 local function rnn() return require 'rnn' end
 
+--- An experiment, made by rnn.experiment.new: `exp:run(arg)` runs it from
+-- the command line; parse and execute are its two halves, for scripts and
+-- tests.
+-- @type Experiment
 local Experiment = {}
 Experiment.__index = Experiment
 M.Experiment = Experiment
@@ -575,10 +580,13 @@ function M.new(spec)
   return self
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Command line
 
--- "true"/"false", a number (integer when it reads as one), else the text
+--- A command-line value (of --set): "true"/"false", a number (integer when
+-- it reads as one), else the text.
+-- @tparam string s
+-- @treturn boolean|number|string
 function M.parse_value(s)
   if s == 'true' then return true end
   if s == 'false' then return false end
@@ -630,6 +638,9 @@ function Experiment:help()
   return self:parser():get_help()
 end
 
+--- The command line's argparse parser (lua-argparse), the options of
+-- every experiment and its presets.
+-- @treturn table
 function Experiment:parser()
   local argparse = require 'argparse'
   local prog = (arg and arg[0]) or self.name
@@ -844,7 +855,7 @@ function Experiment:parse(argv)
   return o
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- The environment
 
 local env_cache
@@ -876,14 +887,24 @@ function M.environment()
   return e
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Checkpoints (rnn.experiment.checkpoint)
 
 setmetatable(M, {__index = function(_, k) if k == 'FORMAT' then return checkpoint.FORMAT end end})
+--- Saves the state of a run after `step` to path, atomically, in the
+-- format the harness resumes from (see the header): the model's
+-- state_dict, the optimizer's buffers, gradients, and as JSON metadata the
+-- step, generator state, optimizer scalars, clip, schedule and extra.
+-- @call rnn.experiment.save_checkpoint(path, state, step [, info])
+-- state is what setup returns ({model = ..., opt, clip, schedule, extra});
+-- info: more metadata, JSON-encoded
 M.save_checkpoint = function(...) return checkpoint.save(...) end
+--- Restores a run's state (model, optimizer, gradients, clip, schedule,
+-- extra, the random generator) from a checkpoint of save_checkpoint.
+-- @call rnn.experiment.load_checkpoint(path, state) -> step
 M.load_checkpoint = function(...) return checkpoint.load(...) end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Running
 
 -- the config of this invocation: defaults, overrides (not grid axes)

@@ -1,4 +1,6 @@
---- rnn.nn.Linear, Embedding, Dropout and the parameterless activations
+--- @module rnn.nn
+
+-- rnn.nn.Linear, Embedding, Dropout and the parameterless activations
 -- (Identity, ReLU, Tanh, Sigmoid), with PyTorch's names, layouts and
 -- initialisation. Constructors take an options table (`Linear{in_features
 -- = 3, out_features = 4}`) or the leading options positionally, then an
@@ -13,10 +15,17 @@ local M = {}
 local function bool_str(b) return b and 'true' or 'false' end
 
 ----------------------------------------------------------------------------
---- rnn.nn.Linear{in_features, out_features, bias = true, dtype = 'float32'}:
--- y = x W^T + b for x (..., in_features). weight (out_features, in_features)
--- and bias (out_features) start U(-1/sqrt(in_features), 1/sqrt(in_features)),
--- PyTorch's kaiming_uniform(a = sqrt(5)) bound.
+--- A fully connected layer: y = x W^T + b for x (..., in_features).
+-- Parameters weight (out_features, in_features) and bias (out_features)
+-- start U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's
+-- kaiming_uniform(a = sqrt(5)) bound.
+-- @call rnn.nn.Linear{in_features = I, out_features = O [, bias = true] [, dtype = 'float32']}
+-- rnn.nn.Linear(I, O [, {bias = false, dtype = 'float64'}])
+-- @option in_features (required) the size I of the last input dimension
+-- @option out_features (required) the size O of the last output dimension
+-- @option bias (true) whether there is a bias
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @type Linear
 local Linear = Module:extend('Linear')
 Linear._qualname = 'rnn.nn.Linear'
 M.Linear = Linear
@@ -37,7 +46,10 @@ function Linear:__init(...)
   self:register_parameter('bias', o.bias and U.uniform({o.out_features}, bound, o.dtype) or nil)
 end
 
---- x (..., in_features) -> (..., out_features)
+--- Applies the layer to the last dimension of x, as one recorded op.
+-- @tparam Tensor x (..., in_features), of the layer's dtype
+-- @treturn Tensor (..., out_features)
+-- @raise when the last dimension is not in_features or the dtype differs
 function Linear:forward(x)
   local fn = 'rnn.nn.Linear'
   U.check_input(fn, x, 'input', nil, self.weight:dtype())
@@ -58,9 +70,14 @@ function Linear:extra_repr()
 end
 
 ----------------------------------------------------------------------------
---- rnn.nn.Embedding{num_embeddings, embedding_dim, dtype = 'float32'}: a
--- lookup table weight (num_embeddings, embedding_dim), N(0, 1) at start,
--- indexed by 1-based int64 indices of any shape: (...) -> (..., embedding_dim).
+--- A lookup table: the parameter weight (num_embeddings, embedding_dim),
+-- N(0, 1) at start, indexed by 1-based int64 indices of any shape.
+-- @call rnn.nn.Embedding{num_embeddings = N, embedding_dim = D [, dtype = 'float32']}
+-- rnn.nn.Embedding(N, D [, {dtype = 'float64'}])
+-- @option num_embeddings (required) the number N of rows (indices 1..N)
+-- @option embedding_dim (required) the size D of each row
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @type Embedding
 local Embedding = Module:extend('Embedding')
 Embedding._qualname = 'rnn.nn.Embedding'
 M.Embedding = Embedding
@@ -76,6 +93,10 @@ function Embedding:__init(...)
   self:register_parameter('weight', core.randn({o.num_embeddings, o.embedding_dim}, o.dtype))
 end
 
+--- The rows of weight at the indices.
+-- @tparam Tensor indices int64, any shape, values in 1..num_embeddings
+-- @treturn Tensor (..., embedding_dim)
+-- @raise for a non-int64 tensor or an index out of range
 function Embedding:forward(indices)
   local fn = 'rnn.nn.Embedding'
   U.check_input(fn, indices, 'indices')
@@ -97,9 +118,13 @@ function Embedding:extra_repr()
 end
 
 ----------------------------------------------------------------------------
---- rnn.nn.Dropout{p = 0.5} (or Dropout(p)): inverted dropout in training
--- mode (rnn.nn.functional.dropout, masks from the seeded generator), the
--- identity in eval mode.
+--- Inverted dropout in training mode (rnn.nn.functional.dropout: zeroes
+-- each element with probability p and scales the rest by 1/(1-p), masks
+-- from the seeded generator); the identity in eval mode.
+-- @call rnn.nn.Dropout{p = 0.5}
+-- rnn.nn.Dropout(p)
+-- @option p (0.5) the probability of zeroing an element, in [0, 1]
+-- @type Dropout
 local Dropout = Module:extend('Dropout')
 Dropout._qualname = 'rnn.nn.Dropout'
 M.Dropout = Dropout
@@ -111,6 +136,9 @@ function Dropout:__init(...)
   self.p = o.p
 end
 
+--- Dropout of x in training mode, x itself in eval mode.
+-- @tparam Tensor x any shape
+-- @treturn Tensor the same shape
 function Dropout:forward(x)
   U.check_input('rnn.nn.Dropout', x, 'input')
   local y = F.dropout(x, self.p, self.training)
@@ -140,9 +168,42 @@ local function activation(name, f)
   M[name] = cls
 end
 
+--- Returns its input (a placeholder in Sequential). `rnn.nn.Identity()`;
+-- no options.
+-- @type Identity
 activation('Identity', function(x) return x end)
+
+--- Returns x.
+-- @function Identity:forward
+-- @tparam Tensor x any shape
+-- @treturn Tensor x's shape
+
+--- max(x, 0) elementwise. `rnn.nn.ReLU()`; no options.
+-- @type ReLU
 activation('ReLU', core.relu)
+
+--- max(x, 0) elementwise.
+-- @function ReLU:forward
+-- @tparam Tensor x any shape
+-- @treturn Tensor x's shape
+
+--- tanh elementwise. `rnn.nn.Tanh()`; no options.
+-- @type Tanh
 activation('Tanh', core.tanh)
+
+--- tanh(x) elementwise.
+-- @function Tanh:forward
+-- @tparam Tensor x any shape
+-- @treturn Tensor x's shape
+
+--- The logistic sigmoid 1/(1 + e^-x) elementwise. `rnn.nn.Sigmoid()`; no
+-- options.
+-- @type Sigmoid
 activation('Sigmoid', core.sigmoid)
+
+--- 1/(1 + e^-x) elementwise.
+-- @function Sigmoid:forward
+-- @tparam Tensor x any shape
+-- @treturn Tensor x's shape
 
 return M

@@ -1,4 +1,6 @@
---- rnn.nn.RNNCell, LSTMCell, GRUCell: one timestep, for loops written by
+--- @module rnn.nn
+
+-- rnn.nn.RNNCell, LSTMCell, GRUCell: one timestep, for loops written by
 -- hand. A step is one tape node of the fused C kernel (rnn.core._cell: the
 -- kernel of the layers, run for one step), whose backward adds the weight
 -- gradients of all steps into one buffer, in panels, with the weights packed
@@ -94,11 +96,28 @@ local function unbatch(batched, t)
 end
 
 ----------------------------------------------------------------------------
---- rnn.nn.RNNCell{input_size, hidden_size, bias = true, nonlinearity =
--- 'tanh' | 'relu', dtype = 'float32'}: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
+--- One step of an Elman RNN: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh),
+-- act = tanh or relu. Parameters weight_ih (H, I), weight_hh (H, H),
+-- bias_ih, bias_hh (H), all U(-1/sqrt(H), 1/sqrt(H)). A step is one tape
+-- node of the fused kernel; `cell.fused = false` records it op by op.
+-- @call rnn.nn.RNNCell{input_size = I, hidden_size = H, ...}
+-- rnn.nn.RNNCell(I, H [, {options}])
+-- @option input_size (required) the size I of the input
+-- @option hidden_size (required) the size H of the state
+-- @option bias (true) whether there are biases
+-- @option nonlinearity ('tanh') 'tanh' or 'relu'
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @type RNNCell
 local RNNCell = make_cell('RNNCell', 1, true)
 M.RNNCell = RNNCell
 
+--- One step.
+-- @tparam Tensor x (B, I), or (I) for one sample
+-- @tparam[opt] Tensor h (B, H) or (H); nil: zeros
+-- @treturn Tensor h' (B, H) or (H)
+-- @raise when a shape or dtype does not match the cell's
+-- @usage local h
+-- for t = 1, T do h = cell(x[t], h) end
 function RNNCell:forward(x, h)
   local B, batched
   x, B, batched = self:_input(x)
@@ -114,11 +133,31 @@ function RNNCell:forward(x, h)
 end
 
 ----------------------------------------------------------------------------
---- rnn.nn.LSTMCell{input_size, hidden_size, bias = true, dtype = 'float32'}:
--- returns h', c'.
+--- One step of an LSTM, gates i, f, g, o (PyTorch's equations and order):
+-- c' = f·c + i·g, h' = o·tanh(c'). Parameters weight_ih (4H, I),
+-- weight_hh (4H, H), bias_ih, bias_hh (4H), all U(-1/sqrt(H), 1/sqrt(H)).
+-- A step is one tape node of the fused kernel; `cell.fused = false`
+-- records it op by op.
+-- @call rnn.nn.LSTMCell{input_size = I, hidden_size = H [, bias = true] [, dtype = 'float32']}
+-- rnn.nn.LSTMCell(I, H [, {options}])
+-- @option input_size (required) the size I of the input
+-- @option hidden_size (required) the size H of the states
+-- @option bias (true) whether there are biases
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @type LSTMCell
 local LSTMCell = make_cell('LSTMCell', 4, false)
 M.LSTMCell = LSTMCell
 
+--- One step. The state is {h = h, c = c}, {h, c}, or h and c as two
+-- arguments; a missing h or c is zeros.
+-- @tparam Tensor x (B, I), or (I) for one sample
+-- @tparam[opt] table|Tensor state {h = (B, H), c = (B, H)}, or h
+-- @tparam[opt] Tensor c_arg c, when state is h
+-- @treturn Tensor h' (B, H) or (H)
+-- @treturn Tensor c' (B, H) or (H)
+-- @raise when a shape or dtype does not match the cell's
+-- @usage local h, c
+-- for t = 1, T do h, c = cell(x[t], {h = h, c = c}) end
 function LSTMCell:forward(x, state, c_arg)
   local B, batched
   x, B, batched = self:_input(x)
@@ -145,11 +184,26 @@ function LSTMCell:forward(x, state, c_arg)
 end
 
 ----------------------------------------------------------------------------
---- rnn.nn.GRUCell{input_size, hidden_size, bias = true, dtype = 'float32'}:
--- r, z, n gates; h' = (1 - z) * n + z * h.
+--- One step of a GRU, gates r, z, n (PyTorch's equations and order):
+-- n = tanh(x W_in^T + b_in + r·(h W_hn^T + b_hn)), h' = (1 - z)·n + z·h.
+-- Parameters weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh (3H),
+-- all U(-1/sqrt(H), 1/sqrt(H)). `cell.fused = false` records the step op
+-- by op.
+-- @call rnn.nn.GRUCell{input_size = I, hidden_size = H [, bias = true] [, dtype = 'float32']}
+-- rnn.nn.GRUCell(I, H [, {options}])
+-- @option input_size (required) the size I of the input
+-- @option hidden_size (required) the size H of the state
+-- @option bias (true) whether there are biases
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @type GRUCell
 local GRUCell = make_cell('GRUCell', 3, false)
 M.GRUCell = GRUCell
 
+--- One step.
+-- @tparam Tensor x (B, I), or (I) for one sample
+-- @tparam[opt] Tensor h (B, H) or (H); nil: zeros
+-- @treturn Tensor h' (B, H) or (H)
+-- @raise when a shape or dtype does not match the cell's
 function GRUCell:forward(x, h)
   local B, batched
   x, B, batched = self:_input(x)

@@ -1,5 +1,8 @@
---- rnn.nn.Sequential: modules applied in turn, each to the previous one's
--- result.
+--- @module rnn.nn
+local Module = require 'rnn.nn.module'
+local U = require 'rnn.nn.util'
+
+--- Modules applied in turn, each to the previous one's result.
 --
 --     local net = rnn.nn.Sequential(rnn.nn.Linear(4, 8), rnn.nn.Tanh(), rnn.nn.Linear(8, 1))
 --     local net = rnn.nn.Sequential{rnn.nn.Linear(4, 8), rnn.nn.Tanh()}  -- the same
@@ -8,9 +11,9 @@
 -- (`0.weight`, `2.bias`) match a PyTorch nn.Sequential's. From Lua,
 -- `net[i]` is the i-th module counting from 1 (so `net[1]` is the child
 -- named '0'), `#net` the number of modules, `net:append(m)` adds one.
-local Module = require 'rnn.nn.module'
-local U = require 'rnn.nn.util'
-
+-- @call rnn.nn.Sequential(m1, m2, ...)
+-- rnn.nn.Sequential{m1, m2, ...}
+-- @type Sequential
 local Sequential = Module:extend('Sequential')
 Sequential._qualname = 'rnn.nn.Sequential'
 
@@ -36,7 +39,11 @@ function Sequential:__init(...)
   end
 end
 
---- The i-th module (1-based; negative counts from the end), or nil.
+--- The i-th module (1-based; negative counts from the end), or nil; the
+-- same as `seq[i]`.
+-- @function Sequential:get
+-- @tparam integer i
+-- @treturn ?Module
 function Sequential:_getitem(i)
   local n = #self
   if i < 0 then i = n + 1 + i end
@@ -54,7 +61,9 @@ function Sequential:__len()
   return #rawget(self, '_modules').names
 end
 
---- Adds module at the end (named by its 0-based position). Returns self.
+--- Adds module at the end (named by its 0-based position).
+-- @tparam Module m
+-- @treturn Sequential self
 function Sequential:append(m)
   if not Module.is_module(m) then
     U.raisef('rnn.nn.Sequential.append: argument 1 (module) must be a module, got %s', type(m))
@@ -65,6 +74,8 @@ end
 
 --- Applies the modules in turn: x -> m1(x) -> m2(...) -> ...; only the
 -- first result of each module is passed on (as PyTorch's single value).
+-- @param x the input of the first module
+-- @return the output of the last
 function Sequential:forward(x)
   for _, p in ipairs(self:named_children()) do
     x = p[2](x)

@@ -1,7 +1,12 @@
---- rnn.nn.functional: losses and stateless layers, differentiable through
--- the tape. Class dimensions are the last one: logits (..., C) with targets
--- (...) of 1-based class indices — (N, C) as PyTorch, and (T, B, C) straight
--- from a recurrent layer without a permute.
+--- Losses and stateless layers, differentiable through the tape. Class
+-- dimensions are the last one: logits (..., C) with targets (...) of
+-- 1-based class indices — (N, C) as PyTorch, and (T, B, C) straight from a
+-- recurrent layer without a permute. Also here: softmax, log_softmax, relu,
+-- tanh, sigmoid (the tensor functions of the same names).
+--
+--     local F = rnn.nn.functional
+--     local loss = F.cross_entropy(logits, targets, {ignore_index = 0})
+-- @module rnn.nn.functional
 local core = require 'rnn.core'
 local options = require 'rnn.options'
 
@@ -42,7 +47,15 @@ local function check_reduction(fn, r)
   end
 end
 
---- Mean squared error. opts: reduction = 'mean' | 'sum' | 'none'.
+--- Mean squared error: the mean (or sum) of (pred - target)². Also
+-- called mse_loss.
+-- @tparam Tensor pred any shape
+-- @tparam Tensor target the shape and dtype of pred
+-- @tparam[opt] table opts options
+-- @option reduction ('mean') 'mean', 'sum' or 'none' (the elementwise squares)
+-- @treturn Tensor a 0-d tensor, or pred's shape with reduction = 'none'
+-- @raise when the shapes or dtypes differ
+-- @also mse_loss
 function F.mse(pred, target, opts)
   check_tensor('mse', pred, 1, 'pred')
   check_tensor('mse', target, 2, 'target')
@@ -89,7 +102,16 @@ end
 
 --- Negative log-likelihood of log-probabilities (..., C) at 1-based class
 -- indices (...) (int64). opts: reduction, ignore_index (targets equal to it
--- count for nothing, and not in the mean).
+-- count for nothing, and not in the mean). Also called nll_loss.
+-- @tparam Tensor logp (..., C) float32 or float64 log-probabilities
+-- @tparam Tensor target (...) int64 class indices in 1..C
+-- @tparam[opt] table opts options
+-- @option reduction ('mean') 'mean' (over the targets not ignored), 'sum' or
+-- 'none' (shape (...))
+-- @option ignore_index (none) a target value that counts for nothing
+-- @treturn Tensor a 0-d tensor, or (...) with reduction = 'none'
+-- @raise when the shapes do not match or a target is out of range
+-- @also nll_loss
 function F.nll(logp, target, opts)
   check_tensor('nll', logp, 1, 'input')
   check_tensor('nll', target, 2, 'target')
@@ -104,7 +126,18 @@ end
 F.nll_loss = F.nll
 
 --- Cross-entropy of logits (..., C) against 1-based class indices (...):
--- nll(log_softmax(logits)). opts: reduction, ignore_index.
+-- nll(log_softmax(logits)).
+-- @tparam Tensor logits (..., C) float32 or float64: (N, C), or (T, B, C)
+-- from a recurrent layer
+-- @tparam Tensor target (...) int64 class indices in 1..C
+-- @tparam[opt] table opts options
+-- @option reduction ('mean') 'mean' (over the targets not ignored), 'sum' or
+-- 'none' (shape (...))
+-- @option ignore_index (none) a target value that counts for nothing
+-- (the padding of rnn.data.text's record_batches)
+-- @treturn Tensor a 0-d tensor, or (...) with reduction = 'none'
+-- @raise when the shapes do not match or a target is out of range
+-- @usage local loss = F.cross_entropy(head(out), y)   -- out (T, B, H), y (T, B)
 function F.cross_entropy(logits, target, opts)
   check_tensor('cross_entropy', logits, 1, 'input')
   check_tensor('cross_entropy', target, 2, 'target')
@@ -122,7 +155,12 @@ function F.cross_entropy(logits, target, opts)
 end
 
 --- Binary cross-entropy on logits, in the stable form
--- max(x, 0) - x y + log(1 + exp(-|x|)). opts: reduction.
+-- max(x, 0) - x y + log(1 + exp(-|x|)), exact at 0.
+-- @tparam Tensor logits any shape
+-- @tparam Tensor target the shape of logits, values in [0, 1]
+-- @tparam[opt] table opts options
+-- @option reduction ('mean') 'mean', 'sum' or 'none'
+-- @treturn Tensor a 0-d tensor, or logits' shape with reduction = 'none'
 function F.binary_cross_entropy_with_logits(logits, target, opts)
   check_tensor('binary_cross_entropy_with_logits', logits, 1, 'input')
   check_tensor('binary_cross_entropy_with_logits', target, 2, 'target')
@@ -132,7 +170,11 @@ function F.binary_cross_entropy_with_logits(logits, target, opts)
   return loss -- not a tail call: ccall's errors point at the caller's frame
 end
 
---- Rows of weight (V, D) at 1-based int64 indices of any shape: (..., D).
+--- Rows of weight at 1-based indices (rnn.nn.Embedding's forward).
+-- @tparam Tensor indices int64, any shape (...), values in 1..V
+-- @tparam Tensor weight (V, D)
+-- @treturn Tensor (..., D)
+-- @raise for a non-int64 index tensor, a weight that is not 2-d, an index out of range
 function F.embedding(indices, weight)
   check_tensor('embedding', indices, 1, 'indices')
   check_tensor('embedding', weight, 2, 'weight')
@@ -152,6 +194,10 @@ end
 --- Inverted dropout: in training, each element is zeroed with probability
 -- p and the rest scaled by 1/(1-p), with masks drawn from the seeded
 -- generator; the identity otherwise.
+-- @tparam Tensor x any shape
+-- @tparam[opt=0.5] number p the probability of zeroing, in [0, 1]
+-- @tparam[opt=true] boolean training false: return x unchanged
+-- @treturn Tensor x's shape
 function F.dropout(x, p, training)
   check_tensor('dropout', x, 1, 'input')
   p = p or 0.5

@@ -1,4 +1,8 @@
---- rnn.nn.Module: the base of every layer, and of the user's own models.
+--- @module rnn.nn
+local core = require 'rnn.core'
+local U = require 'rnn.nn.util'
+
+--- The base class of every layer, and of the user's own models.
 --
 -- A class is made with `extend`, in plain Lua:
 --
@@ -39,9 +43,10 @@
 -- Names are PyTorch's, so a state_dict moves between the two unchanged:
 -- children's entries are dotted (`encoder.weight_ih_l0`, `0.weight` in a
 -- Sequential).
-local core = require 'rnn.core'
-local U = require 'rnn.nn.util'
-
+--
+-- Every module has the field `training` (true until eval()), and calling
+-- it (`m(x)`) runs its forward.
+-- @type Module
 local Module = {}
 Module.__index = Module
 Module.__name = 'Module'
@@ -97,9 +102,14 @@ local function new_instance(cls, ...)
   return self
 end
 
---- Module:extend(name) returns a new class deriving from this one. Calling
--- the class (`Cls(...)` or `Cls{...}`) makes an instance and runs
--- `instance:__init(...)`.
+--- A new class deriving from this one. Calling the class (`Cls(...)` or
+-- `Cls{...}`) makes an instance and runs `instance:__init(...)`; methods
+-- are defined on the class (`function Cls:forward(x) ... end`).
+-- @function Module:extend
+-- @tparam string name the class's name (shown by tostring and in errors)
+-- @treturn table the class
+-- @raise when not called on a class, or name is not a non-empty string
+-- @usage local Net = rnn.nn.Module:extend('Net')
 function Module.extend(parent, name)
   if not is_class(parent) then
     U.raise('rnn.nn.Module.extend: call it as Class:extend(name)')
@@ -132,6 +142,10 @@ function Module:__call(...)
   return self:forward(...)
 end
 
+--- The computation of the module, called by `m(...)`. Every class
+-- defines its own; the base one raises.
+-- @param ... the inputs
+-- @return the outputs
 function Module:forward()
   U.raisef('%s: forward is not implemented (define %s:forward)', qualname(self), class_name(self))
 end
@@ -139,6 +153,8 @@ end
 Module.__newindex = newindex
 
 --- Whether self is an instance of cls (or of a class derived from it).
+-- @tparam table cls a class (`rnn.nn.LSTM`, `rnn.nn.Module`, your own)
+-- @treturn boolean
 function Module:is_a(cls)
   local c = getmetatable(self)
   while c do
@@ -184,6 +200,10 @@ end
 --- Registers tensor (a float32 or float64 leaf; nil for an absent optional
 -- parameter) as parameter `name`: it is set to require gradients, stored in
 -- self[name], and listed by parameters(), named_parameters(), state_dict().
+-- @tparam string name without '.'; not a method's or another registry's name
+-- @tparam ?Tensor tensor the parameter, or nil
+-- @treturn ?Tensor tensor
+-- @raise for a bad name, a name in use, a non-leaf or an int64 tensor
 function Module:register_parameter(name, tensor)
   check_name(self, 'register_parameter', name, 'parameter')
   if tensor ~= nil then
@@ -210,6 +230,10 @@ end
 --- Registers a tensor that is state but not a parameter (no gradient).
 -- Persistent buffers (the default) are in state_dict(); all are converted
 -- by :to(dtype) (floating-point ones only).
+-- @tparam string name without '.'
+-- @tparam ?Tensor tensor the buffer, or nil
+-- @tparam[opt=true] boolean persistent whether state_dict() includes it
+-- @treturn ?Tensor tensor
 function Module:register_buffer(name, tensor, persistent)
   check_name(self, 'register_buffer', name, 'buffer')
   if tensor ~= nil and not core.is_tensor(tensor) then
@@ -224,7 +248,11 @@ function Module:register_buffer(name, tensor, persistent)
 end
 
 --- Registers module as child `name` (also done by assigning a module to a
--- new field: `self.name = module`).
+-- new field: `self.name = module`). Also called register_module.
+-- @tparam string name without '.'
+-- @tparam ?Module module the child, or nil
+-- @treturn ?Module module
+-- @also Module:register_module
 function Module:add_module(name, module)
   check_name(self, 'add_module', name, 'module')
   if module ~= nil and not is_module(module) then
@@ -238,6 +266,7 @@ end
 Module.register_module = Module.add_module
 
 --- Array of {name, module} for the direct children, in registration order.
+-- @treturn {{string,Module},...}
 function Module:named_children()
   local out = {}
   for _, name in ipairs(rawget(self, '_modules').names) do
@@ -247,6 +276,8 @@ function Module:named_children()
   return out
 end
 
+--- Array of the direct children, in registration order.
+-- @treturn {Module,...}
 function Module:children()
   local out = {}
   for _, p in ipairs(self:named_children()) do out[#out + 1] = p[2] end
@@ -264,11 +295,15 @@ local function walk(self, prefix, out, seen)
   return out
 end
 
---- Array of {name, module} for self ('') and every descendant, depth first.
+--- Array of {name, module} for self ('') and every descendant, depth
+-- first, with dotted names; each module once.
+-- @treturn {{string,Module},...}
 function Module:named_modules()
   return walk(self, '', {}, {})
 end
 
+--- Array of self and every descendant, depth first.
+-- @treturn {Module,...}
 function Module:modules()
   local out = {}
   for _, p in ipairs(self:named_modules()) do out[#out + 1] = p[2] end
@@ -294,21 +329,29 @@ end
 --- Array of {name, tensor}: the module's own parameters in registration
 -- order, then each child's (depth first), with dotted names. A tensor
 -- shared by two modules is listed once.
+-- @treturn {{string,Tensor},...}
 function Module:named_parameters()
   return named_tensors(self, '_parameters')
 end
 
---- Array of the parameters, in the order of named_parameters().
+--- Array of the parameters, in the order of named_parameters() (what an
+-- optimizer takes).
+-- @treturn {Tensor,...}
 function Module:parameters()
   local out = {}
   for _, p in ipairs(self:named_parameters()) do out[#out + 1] = p[2] end
   return out
 end
 
+--- Array of {name, tensor} for the buffers (persistent or not), in the
+-- order of named_parameters().
+-- @treturn {{string,Tensor},...}
 function Module:named_buffers()
   return named_tensors(self, '_buffers')
 end
 
+--- Array of the buffers, in the order of named_buffers().
+-- @treturn {Tensor,...}
 function Module:buffers()
   local out = {}
   for _, p in ipairs(self:named_buffers()) do out[#out + 1] = p[2] end
@@ -337,6 +380,8 @@ end
 -- dotted names. The tensors are the module's own (references, as in
 -- PyTorch): clone them to keep a snapshot. The keys in order are
 -- `state_dict_keys()`.
+-- @treturn table name -> Tensor
+-- @usage rnn.save('model.safetensors', model:state_dict())
 function Module:state_dict()
   local out = {}
   for _, e in ipairs(state_entries(self)) do out[e[1]] = e[2] end
@@ -345,6 +390,7 @@ end
 
 --- The names of state_dict() in order (parameters and buffers of each
 -- module, depth first).
+-- @treturn {string,...}
 function Module:state_dict_keys()
   local out = {}
   for _, e in ipairs(state_entries(self)) do out[#out + 1] = e[1] end
@@ -363,8 +409,13 @@ end
 -- their identity, so optimizers holding them see the new values).
 -- opts.strict (default true): any missing key or unexpected key is an
 -- error. Shape mismatches are always an error. Nothing is copied unless all
--- checks pass; the error lists every problem at once. Returns
--- {missing_keys = {...}, unexpected_keys = {...}} (sorted).
+-- checks pass; the error lists every problem at once.
+-- @tparam table t name -> Tensor (from state_dict() or rnn.load)
+-- @tparam[opt] table opts options
+-- @option strict (true) missing and unexpected keys are errors
+-- @treturn table {missing_keys = {...}, unexpected_keys = {...}}, sorted
+-- @raise listing missing keys, unexpected keys (when strict), shape
+-- mismatches and values that are not tensors
 function Module:load_state_dict(t, opts)
   local fn = qualname(self) .. '.load_state_dict'
   if type(t) ~= 'table' or core.is_tensor(t) then
@@ -417,7 +468,10 @@ function Module:load_state_dict(t, opts)
 end
 
 --- Sets training mode (mode defaults to true) on self and every
--- descendant. Returns self.
+-- descendant (the field `training`): dropout, zoneout and h0 = 'random'
+-- act only in training mode.
+-- @tparam[opt=true] boolean mode
+-- @treturn Module self
 function Module:train(mode)
   if mode == nil then mode = true end
   if type(mode) ~= 'boolean' then
@@ -427,14 +481,16 @@ function Module:train(mode)
   return self
 end
 
---- train(false). Returns self.
+--- Evaluation mode: train(false).
+-- @treturn Module self
 function Module:eval()
   return self:train(false)
 end
 
 --- Clears the gradients of every parameter: set to nil (the default,
 -- as PyTorch's set_to_none = true) or, with set_to_none = false, filled
--- with zeros.
+-- with zeros. (An optimizer's zero_grad defaults to zeros, as PyTorch 1.13.)
+-- @tparam[opt=true] boolean set_to_none
 function Module:zero_grad(set_to_none)
   if set_to_none == nil then set_to_none = true end
   core.no_grad(function()
@@ -450,6 +506,8 @@ end
 -- dtype are kept; the others are replaced by converted copies (their
 -- gradients are dropped), so make optimizers after calling :to(). Returns
 -- self.
+-- @tparam string dtype 'float32' or 'float64'
+-- @treturn Module self
 function Module:to(dtype)
   U.check_dtype(qualname(self) .. '.to', dtype, 'argument 1 (dtype)')
   local converted = {} -- shared tensors stay shared
@@ -474,24 +532,35 @@ function Module:to(dtype)
   return self
 end
 
+--- Converts to float32: to('float32').
+-- @treturn Module self
 function Module:float() return self:to('float32') end
+--- Converts to float64: to('float64').
+-- @treturn Module self
 function Module:double() return self:to('float64') end
 
---- Calls fn(m) for every descendant, then self (as PyTorch). Returns self.
+--- Calls fn(m) for every descendant, then self (as PyTorch).
+-- @tparam function fn called with each module
+-- @treturn Module self
 function Module:apply(fn)
   for _, c in ipairs(self:children()) do c:apply(fn) end
   fn(self)
   return self
 end
 
---- The total number of elements of the parameters.
+--- The total number of elements of the parameters (a shared tensor counts
+-- once).
+-- @treturn integer
+-- @usage rnn.nn.LSTM{input_size = 8, hidden_size = 64}:num_parameters()  --> 18944
 function Module:num_parameters()
   local n = 0
   for _, p in ipairs(self:parameters()) do n = n + p:numel() end
   return n
 end
 
---- The text inside the parentheses of the repr, for classes to override.
+--- The text inside the parentheses of tostring(module), for classes to
+-- override (`Linear(in_features=3, out_features=4, bias=true)`).
+-- @treturn string
 function Module:extra_repr()
   return ''
 end

@@ -1,4 +1,6 @@
---- rnn.nn.RNN, rnn.nn.LSTM, rnn.nn.GRU: multi-layer, optionally
+--- @module rnn.nn
+
+-- rnn.nn.RNN, rnn.nn.LSTM, rnn.nn.GRU: multi-layer, optionally
 -- bidirectional recurrent layers over whole sequences, with PyTorch's
 -- equations, parameter names, layouts and initialisation (so weights move
 -- between the two unchanged), variable-length batches and a choice of
@@ -85,7 +87,12 @@ local function dense(t)
 end
 
 --- Detaches a recurrent state (a tensor, or a table of tensors such as
--- LSTM's {h = ..., c = ...}) from the graph: gradients stop there.
+-- LSTM's {h = ..., c = ...}) from the graph: gradients stop there. For
+-- truncated BPTT, pass the state of one chunk, detached, to the next.
+-- @tparam Tensor|table s the state
+-- @treturn Tensor|table the same structure, detached (the same data)
+-- @raise when s is neither a tensor nor a table
+-- @usage out, state = lstm(chunk, rnn.nn.detach_state(state))
 function M.detach_state(s)
   if core.is_tensor(s) then return s:detach() end
   if type(s) ~= 'table' then
@@ -97,6 +104,40 @@ function M.detach_state(s)
   end
   return out
 end
+
+--- A multi-layer Elman RNN over whole sequences: at each step h_t =
+-- act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu, in
+-- one fused C kernel per layer and direction (one tape node, hand-written
+-- BPTT). PyTorch's equations, parameter names, layout and initialisation:
+-- for each layer l = 0, 1, ... and direction suffix '' then '_reverse',
+-- weight_ih_l{l} (H, I_l), weight_hh_l{l} (H, H), bias_ih_l{l},
+-- bias_hh_l{l} (H), all U(-1/sqrt(H), 1/sqrt(H)); I_0 = input_size, I_l =
+-- D·H after. `layer.fused = false` runs the same equations op by op
+-- (rnn.nn.reference).
+-- @call rnn.nn.RNN{input_size = I, hidden_size = H, ...}
+-- rnn.nn.RNN(I, H [, num_layers] [, {options}])
+-- @option input_size (required) the size I of the input's last dimension
+-- @option hidden_size (required) the size H of the state
+-- @option num_layers (1) stacked layers L
+-- @option nonlinearity ('tanh') 'tanh' or 'relu'
+-- @option bias (true) whether there are biases
+-- @option batch_first (false) input and output (B, T, ·) instead of (T, B, ·)
+-- @option dropout (0) the probability of dropout on the outputs of every
+-- layer but the last, in training mode
+-- @option bidirectional (false) a reverse direction too (D = 2)
+-- @option h0 ('zero') the initial state when none is passed: 'zero',
+-- 'random' (N(0, h0_std²) at every forward in training mode, zeros in eval
+-- mode), 'learned' (parameters h0 (L·D, 1, H), starting at zero) or a
+-- tensor (L·D, B or 1, H), kept fixed
+-- @option h0_std (1.0) the standard deviation of h0 = 'random'
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option bptt_clip (none) clip the gradient carried back through the
+-- hidden state at every step, inside the kernel's backward
+-- @option bptt_clip_mode ('value') 'value' (elementwise to [-c, c]) or
+-- 'norm' (each sequence's gradient rescaled to norm c when longer)
+-- @usage local rnn_layer = rnn.nn.RNN{input_size = 8, hidden_size = 64, nonlinearity = 'relu'}
+-- local out, h_n = rnn_layer(rnn.randn{50, 16, 8})   -- out (50, 16, 64), h_n (1, 16, 64)
+-- @type RNN
 
 local function make_layer(name, gates, is_lstm, has_nonlinearity)
   local cls = Module:extend(name)
@@ -219,6 +260,10 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
   --- The initial state the h0 policy gives for batch size B: h (L·D, B, H)
   -- for RNN and GRU, {h = ..., c = ...} for LSTM. With 'random' in training
   -- mode, each call draws anew.
+  -- @function RNN:initial_state
+  -- @tparam integer B the batch size
+  -- @treturn Tensor|table the state
+  -- @also LSTM:initial_state GRU:initial_state
   function cls:initial_state(B)
     local LD, H = self.num_layers * self.num_directions, self.hidden_size
     local dtype = self.dtype
@@ -288,6 +333,24 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
     return core.tensor(ints, 'int64')
   end
 
+  --- Runs the layer over whole sequences. The state passed in overrides
+  -- the h0 policy. With lengths, each sequence b runs lengths[b] steps:
+  -- out is zero past its end (and passes no gradient back), its final
+  -- state is its state after its own last step, and the reverse direction
+  -- starts from that step.
+  -- @function RNN:forward
+  -- @tparam Tensor x (T, B, I), or (B, T, I) if batch_first; the layer's dtype
+  -- @tparam[opt] Tensor state h (L·D, B, H); nil: the h0 policy
+  -- @tparam[opt] table opts {lengths = an int64 tensor or array of the B
+  -- lengths, each in 1..T}; may come second when no state is given
+  -- @treturn Tensor out (T, B, D·H) (or (B, T, D·H)): the last layer's
+  -- state at every step, [forward, reverse] on the last dimension
+  -- @treturn Tensor h_n (L·D, B, H), the final state; rows layer 0
+  -- forward, layer 0 reverse, layer 1 forward, ... (PyTorch's)
+  -- @raise when a shape, dtype or length does not fit
+  -- @usage local out, h = layer(x)
+  -- local out2, h2 = layer(x2, h:detach())
+  -- local out3 = layer(x, {lengths = {50, 30, 12}})
   function cls:forward(x, state, opts)
     -- forward(x, opts): a table that is not a state is the options
     if opts == nil and type(state) == 'table' and not core.is_tensor(state)
@@ -365,11 +428,16 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
     return out, h_n
   end
 
-  --- layer:track_grad_norms(flag): when on, every forward leaves in
-  -- layer.grad_norms one float64 tensor (T) per layer and direction (index
-  -- l·D + d, as the rows of h_n), which the backward fills with ||dL/dh_t||
-  -- over the batch at every step t: the gradient reaching that layer's h_t
-  -- from its output and from step t+1 (after any bptt_clip on the latter).
+  --- Records ||dL/dh_t|| at every step t (on or off). When on, every
+  -- forward leaves in layer.grad_norms one float64 tensor (T) per layer
+  -- and direction (index l·D + d, as the rows of h_n), which the backward
+  -- fills with ||dL/dh_t|| over the batch at every step t: the gradient
+  -- reaching that layer's h_t from its output and from step t+1 (after any
+  -- bptt_clip on the latter). Needs the fused kernel.
+  -- @function RNN:track_grad_norms
+  -- @tparam[opt=true] boolean flag
+  -- @treturn RNN self
+  -- @also LSTM:track_grad_norms GRU:track_grad_norms
   function cls:track_grad_norms(flag)
     if flag ~= nil and type(flag) ~= 'boolean' then
       U.raisef('%s:track_grad_norms: argument 1 (flag) must be a boolean, got %s', fn, type(flag))
@@ -383,7 +451,105 @@ local function make_layer(name, gates, is_lstm, has_nonlinearity)
 end
 
 M.RNN = make_layer('RNN', 1, false, true)
+
+--- A multi-layer LSTM over whole sequences, gates i, f, g, o: c_t = f·c +
+-- i·g, h_t = o·tanh(c_t), in one fused C kernel per layer and direction
+-- (one tape node, hand-written BPTT). PyTorch's equations, parameter names,
+-- layout and initialisation: for each layer l = 0, 1, ... and direction
+-- suffix '' then '_reverse', weight_ih_l{l} (4H, I_l), weight_hh_l{l}
+-- (4H, H), bias_ih_l{l}, bias_hh_l{l} (4H), all U(-1/sqrt(H), 1/sqrt(H));
+-- I_0 = input_size, I_l = D·H after. The state is {h = h, c = c}, each
+-- (L·D, B, H). `layer.fused = false` runs the same equations op by op
+-- (rnn.nn.reference).
+-- @call rnn.nn.LSTM{input_size = I, hidden_size = H, ...}
+-- rnn.nn.LSTM(I, H [, num_layers] [, {options}])
+-- @option input_size (required) the size I of the input's last dimension
+-- @option hidden_size (required) the size H of the state
+-- @option num_layers (1) stacked layers L
+-- @option bias (true) whether there are biases
+-- @option batch_first (false) input and output (B, T, ·) instead of (T, B, ·)
+-- @option dropout (0) the probability of dropout on the outputs of every
+-- layer but the last, in training mode
+-- @option bidirectional (false) a reverse direction too (D = 2)
+-- @option h0 ('zero') the initial state when none is passed: 'zero',
+-- 'random' (N(0, h0_std²) at every forward in training mode, zeros in eval
+-- mode), 'learned' (parameters h0 and c0 (L·D, 1, H), starting at zero) or a
+-- tensor (L·D, B or 1, H) (or {h = tensor, c = tensor}), kept fixed
+-- @option h0_std (1.0) the standard deviation of h0 = 'random'
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option bptt_clip (none) clip the gradient carried back through the
+-- hidden state at every step, inside the kernel's backward; the cell state is not clipped
+-- @option bptt_clip_mode ('value') 'value' (elementwise to [-c, c]) or
+-- 'norm' (each sequence's gradient rescaled to norm c when longer)
+-- @usage local lstm = rnn.nn.LSTM{input_size = 8, hidden_size = 64, num_layers = 2, h0 = 'learned'}
+-- local out, state = lstm(rnn.randn{50, 16, 8})   -- out (50, 16, 64); state.h, state.c (2, 16, 64)
+-- @type LSTM
 M.LSTM = make_layer('LSTM', 4, true, false)
+
+--- Runs the LSTM over whole sequences. The state passed in overrides the
+-- h0 policy. With lengths, each sequence b runs lengths[b] steps: out is
+-- zero past its end (and passes no gradient back), its final state is its
+-- state after its own last step, and the reverse direction starts from
+-- that step.
+-- @function LSTM:forward
+-- @tparam Tensor x (T, B, I), or (B, T, I) if batch_first; the layer's dtype
+-- @tparam[opt] table state {h = h, c = c} (or {h, c}), each (L·D, B, H);
+-- nil: the h0 policy
+-- @tparam[opt] table opts {lengths = an int64 tensor or array of the B
+-- lengths, each in 1..T}; may come second when no state is given
+-- @treturn Tensor out (T, B, D·H) (or (B, T, D·H)): the last layer's h at
+-- every step, [forward, reverse] on the last dimension
+-- @treturn table the final state {h = h_n, c = c_n}, each (L·D, B, H);
+-- rows layer 0 forward, layer 0 reverse, layer 1 forward, ... (PyTorch's)
+-- @raise when a shape, dtype or length does not fit
+-- @usage local out, state = lstm(x)
+-- local out2, state2 = lstm(x2, rnn.nn.detach_state(state))   -- truncated BPTT
+-- local out3 = lstm(x, {lengths = {50, 30, 12}})
+
+--- A multi-layer GRU over whole sequences, gates r, z, n: n = tanh(x W_in^T
+-- + b_in + r·(h W_hn^T + b_hn)), h_t = (1 - z)·n + z·h, in one fused C
+-- kernel per layer and direction. PyTorch's equations, parameter names,
+-- layout and initialisation: for each layer l = 0, 1, ... and direction
+-- suffix '' then '_reverse', weight_ih_l{l} (3H, I_l), weight_hh_l{l}
+-- (3H, H), bias_ih_l{l}, bias_hh_l{l} (3H), all U(-1/sqrt(H), 1/sqrt(H)).
+-- `layer.fused = false` runs the same equations op by op.
+-- @call rnn.nn.GRU{input_size = I, hidden_size = H, ...}
+-- rnn.nn.GRU(I, H [, num_layers] [, {options}])
+-- @option input_size (required) the size I of the input's last dimension
+-- @option hidden_size (required) the size H of the state
+-- @option num_layers (1) stacked layers L
+-- @option bias (true) whether there are biases
+-- @option batch_first (false) input and output (B, T, ·) instead of (T, B, ·)
+-- @option dropout (0) the probability of dropout on the outputs of every
+-- layer but the last, in training mode
+-- @option bidirectional (false) a reverse direction too (D = 2)
+-- @option h0 ('zero') the initial state when none is passed: 'zero',
+-- 'random' (N(0, h0_std²) at every forward in training mode, zeros in eval
+-- mode), 'learned' (parameters h0 (L·D, 1, H), starting at zero) or a
+-- tensor (L·D, B or 1, H), kept fixed
+-- @option h0_std (1.0) the standard deviation of h0 = 'random'
+-- @option dtype ('float32') 'float32' or 'float64'
+-- @option bptt_clip (none) clip the gradient carried back through the
+-- hidden state at every step, inside the kernel's backward
+-- @option bptt_clip_mode ('value') 'value' (elementwise to [-c, c]) or
+-- 'norm' (each sequence's gradient rescaled to norm c when longer)
+-- @usage local gru = rnn.nn.GRU{input_size = 8, hidden_size = 64, bidirectional = true}
+-- local out, h_n = gru(rnn.randn{50, 16, 8})   -- out (50, 16, 128), h_n (2, 16, 64)
+-- @type GRU
 M.GRU = make_layer('GRU', 3, false, false)
+
+--- Runs the GRU over whole sequences. The state passed in overrides the h0
+-- policy. With lengths, each sequence b runs lengths[b] steps: out is zero
+-- past its end (and passes no gradient back), its final state is its state
+-- after its own last step, and the reverse direction starts from that step.
+-- @function GRU:forward
+-- @tparam Tensor x (T, B, I), or (B, T, I) if batch_first; the layer's dtype
+-- @tparam[opt] Tensor state h (L·D, B, H); nil: the h0 policy
+-- @tparam[opt] table opts {lengths = an int64 tensor or array of the B
+-- lengths, each in 1..T}; may come second when no state is given
+-- @treturn Tensor out (T, B, D·H) (or (B, T, D·H))
+-- @treturn Tensor h_n (L·D, B, H), the final state (rows as RNN's)
+-- @raise when a shape, dtype or length does not fit
+-- @usage local out, h = gru(x)
 
 return M

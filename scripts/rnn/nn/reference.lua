@@ -1,5 +1,5 @@
---- rnn.nn.reference: the recurrent equations written with autograd ops, one
--- timestep at a time. The cells (RNNCell, LSTMCell, GRUCell) use the step
+--- The recurrent equations written with autograd ops, one timestep at a
+-- time. The cells (RNNCell, LSTMCell, GRUCell) use the step
 -- functions; `recurrent` is the pure-Lua reference of the fused kernel
 -- rnn.core._recurrent, with the same signature and semantics. The layers
 -- fall back to it when the kernel is absent, and the tests compare the two.
@@ -17,11 +17,14 @@
 --       r = sigmoid(a_r + u_r),  z = sigmoid(a_z + u_z)
 --       n = tanh(a_n + r * u_n)
 --       h' = (1 - z) * n + z * h
+-- @module rnn.nn.reference
 local core = require 'rnn.core'
 
 local R = {}
 
--- number of gate blocks per mode
+--- The number of gate blocks G per mode: rnn_tanh 1, rnn_relu 1, lstm 4,
+-- gru 3.
+-- @table GATES
 R.GATES = {rnn_tanh = 1, rnn_relu = 1, lstm = 4, gru = 3}
 
 -- x W^T + b: one recorded op (core.linear) for a batch of rows, so that a
@@ -33,14 +36,31 @@ local function affine(x, w, b)
   return y
 end
 
---- One step of a tanh or relu RNN: returns h'.
+--- One step of a tanh or relu RNN: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
+-- @tparam Tensor x (B, I)
+-- @tparam Tensor h (B, H)
+-- @tparam Tensor w_ih (H, I)
+-- @tparam Tensor w_hh (H, H)
+-- @tparam ?Tensor b_ih (H) or nil
+-- @tparam ?Tensor b_hh (H) or nil
+-- @tparam[opt='tanh'] string nonlinearity 'tanh' or 'relu'
+-- @treturn Tensor h' (B, H)
 function R.rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
   local pre = affine(x, w_ih, b_ih) + affine(h, w_hh, b_hh)
   if nonlinearity == 'relu' then return pre:relu() end
   return pre:tanh()
 end
 
---- One LSTM step: returns h', c'.
+--- One LSTM step (the equations of the module's description).
+-- @tparam Tensor x (B, I)
+-- @tparam Tensor h (B, H)
+-- @tparam Tensor c (B, H)
+-- @tparam Tensor w_ih (4H, I), gates i, f, g, o
+-- @tparam Tensor w_hh (4H, H)
+-- @tparam ?Tensor b_ih (4H) or nil
+-- @tparam ?Tensor b_hh (4H) or nil
+-- @treturn Tensor h' (B, H)
+-- @treturn Tensor c' (B, H)
 function R.lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh)
   local H = h:size(-1)
   local d = h:dim()
@@ -53,7 +73,14 @@ function R.lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh)
   return o * c2:tanh(), c2
 end
 
---- One GRU step: returns h'.
+--- One GRU step (the equations of the module's description).
+-- @tparam Tensor x (B, I)
+-- @tparam Tensor h (B, H)
+-- @tparam Tensor w_ih (3H, I), gates r, z, n
+-- @tparam Tensor w_hh (3H, H)
+-- @tparam ?Tensor b_ih (3H) or nil
+-- @tparam ?Tensor b_hh (3H) or nil
+-- @treturn Tensor h' (B, H)
 function R.gru_step(x, h, w_ih, w_hh, b_ih, b_hh)
   local H = h:size(-1)
   local d = h:dim()
@@ -65,7 +92,15 @@ function R.gru_step(x, h, w_ih, w_hh, b_ih, b_hh)
   return n + z * (h - n) -- (1 - z) * n + z * h
 end
 
--- one step of any mode: h', c' (c' nil unless lstm)
+--- One step of any mode: rnn_step, lstm_step or gru_step.
+-- @function step
+-- @tparam string mode 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru'
+-- @tparam Tensor x (B, I)
+-- @tparam Tensor h (B, H)
+-- @tparam ?Tensor c (B, H) for lstm, else nil
+-- @param w_ih,w_hh,b_ih,b_hh the weights, as for the step functions
+-- @treturn Tensor h'
+-- @treturn ?Tensor c' (nil unless lstm)
 local function step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh)
   if mode == 'lstm' then return R.lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh) end
   if mode == 'gru' then return R.gru_step(x, h, w_ih, w_hh, b_ih, b_hh), nil end
@@ -88,17 +123,20 @@ local function reversal_index(T, lens)
   return core.tensor(idx, 'int64')
 end
 
---- recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths [, opts])
--- opts: {bptt_clip = c, bptt_clip_mode = 'value' | 'norm'} as the kernel's.
+--- One layer and direction over a whole sequence, op by op: the reference
+-- of the fused kernel rnn.core._recurrent, with the same signature and
+-- semantics (`layer.fused = false` uses it).
 -- mode: 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru'; x (T,B,I); h0, c0 (B,H)
 -- (c0 nil unless lstm); biases may be nil; reverse: boolean; lengths: nil
--- or an int64 tensor (B) of counts in 1..T.
+-- or an int64 tensor (B) of counts in 1..T; opts: {bptt_clip = c,
+-- bptt_clip_mode = 'value' | 'norm'} as the kernel's.
 -- Returns out (T,B,H), h_n (B,H) [, c_n (B,H) for lstm].
 -- Sequence b runs over its steps t = 1..len_b (reverse: len_b down to 1);
 -- out[t,b] is the state after step t; past len_b the output is zero (and
 -- passes no gradient back) and the state stays at its value after the
 -- sequence's last step, which is what h_n / c_n hold. Without lengths every
 -- sequence has length T.
+-- @call rnn.nn.reference.recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths [, opts])
 function R.recurrent(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, lengths, opts)
   local clip, clip_mode = opts and opts.bptt_clip, opts and opts.bptt_clip_mode or 'value'
   if opts and opts.grad_norms then
