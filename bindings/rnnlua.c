@@ -551,6 +551,8 @@ static void add_rnn_searcher(lua_State *L)
  * The global help(...): require('rnn').help(...), looked up at each call,
  * so that the documentation (scripts/rnn/help.lua) is loaded only when
  * someone asks, and a build without it says so instead of failing.
+ * rnn.help prints the text and also returns it; the global returns
+ * nothing, or the REPL would print the text a second time.
  */
 static int l_help(lua_State *L)
 {
@@ -561,8 +563,8 @@ static int l_help(lua_State *L)
     if (lua_istable(L, -1) && lua_getfield(L, -1, "help") != LUA_TNIL) {
         lua_insert(L, 1);
         lua_settop(L, n + 1); /* rnn.help and the arguments */
-        lua_call(L, n, LUA_MULTRET);
-        return lua_gettop(L);
+        lua_call(L, n, 0);
+        return 0;
     }
     fputs("help: not available in this build\n", stdout);
     fflush(stdout);

@@ -223,6 +223,13 @@ check "tab offers no _names unless '_' was typed" no_private
 check "help is a global function in the REPL" \
     expect_line 'type(help)' '^function$'
 
+# help prints the documentation once: the REPL does not echo it again
+help_once() {
+    expect_line 'help(rnn.nn.LSTM)' '^  hidden_size +\(required\)' || return 1
+    [ "$(count '^  hidden_size +\(required\)')" -eq 1 ]
+}
+check "help(rnn.nn.LSTM) lists its options, once" help_once
+
 # (4) history persists across sessions
 history_test() {
     send_line 'hist_marker = 12345' || return 1
