@@ -21,6 +21,9 @@
 --   @field NAME text, @tfield TYPE NAME text
 --                                     a documented value (constant) of the
 --                                     module or class
+--   @alias NAME (in the module's comment: the local name of the module
+--   table, for LDoc; names here drop any table prefix anyway)
+--   @section end (closes a @type in LDoc's reference; nothing here)
 -- and rnnlua's own (config.ld declares them for LDoc):
 --   @option NAME (default) text       an option of an options table
 --   @call text                        a way of calling it, when the
@@ -54,6 +57,7 @@ local TAGS = {
   module = true, submodule = true, type = true, ['function'] = true, table = true,
   param = true, tparam = true, ['return'] = true, treturn = true, raise = true, usage = true,
   see = true, field = true, tfield = true, option = true, call = true, also = true,
+  alias = true, section = true,
 }
 
 local NAMING = {module = true, submodule = true, type = true, ['function'] = true, table = true}
@@ -274,6 +278,10 @@ function process_comment(file, ci, c, state)
       if by.module and desc ~= '' then
         e.name, e.kind = mod, 'module'
       end
+    elseif by.section then
+      -- a section of the HTML reference (`--- @section end` closes a
+      -- @type there): nothing to look up
+      e = nil
     elseif by.type then
       local cls = one('type')
       e.name, e.kind = qualify(module, cls), 'class'

@@ -22,12 +22,9 @@ local options = require 'rnn.options'
 
 local M = {}
 
---- The methods of every clipping policy. Calling a policy, `clip(params)`,
--- is `clip:apply(params)`.
--- @type Policy
+-- a clipping policy's methods (documented before the first of them:
+-- LDoc files every function after a @type under that type)
 local Policy = {}
-M.Policy = Policy
-Policy.__index = Policy
 Policy.__call = function(self, params) return self:apply(params) end
 Policy.__tostring = function(self) return 'rnn.clip.' .. self.kind .. self:describe() end
 
@@ -189,6 +186,12 @@ local function percentile(values, p)
   local hi = math.min(lo + 1, #s)
   return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 end
+
+--- The methods of every clipping policy. Calling a policy, `clip(params)`,
+-- is `clip:apply(params)`.
+-- @type Policy
+M.Policy = Policy
+Policy.__index = Policy
 
 --- Clips the gradients of params in place (parameters without a gradient
 -- are left out).

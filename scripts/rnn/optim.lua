@@ -82,6 +82,7 @@
 --
 -- Errors are raised at the caller's line as 'rnn.optim.<Name>: ...'.
 -- @module rnn.optim
+-- @alias optim
 local core = require 'rnn.core'
 
 local optim = {}
@@ -836,6 +837,8 @@ for name in pairs(KINDS) do
     __tostring = function() return 'rnn.optim.' .. name end,
   })
 end
+
+--- @section end
 
 --- Whether x is an optimizer of this module.
 -- @param x any value

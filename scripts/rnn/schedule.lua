@@ -51,6 +51,7 @@
 -- the first lr of each group as param_groups[i].initial_lr (PyTorch's key),
 -- the base of every closed form.
 -- @module rnn.optim.schedule
+-- @alias S
 local core = require 'rnn.core'
 
 local S = {}
@@ -410,6 +411,8 @@ function StepLR:_closed_form()
   for i, b in ipairs(self.base_lrs) do out[i] = b * self.gamma ^ (self.last_epoch // self.step_size) end
   return out
 end
+--- @section end
+
 --- Multiplies the learning rate by gamma every step_size steps.
 -- @call rnn.optim.schedule.StepLR(opt, step_size [, gamma])
 -- rnn.optim.schedule.StepLR(opt, {step_size = n, gamma = 0.1})

@@ -220,6 +220,10 @@ describe('make doc', function()
     local nn = read(dir .. '/modules/rnn.nn.html') or ''
     local optim = read(dir .. '/modules/rnn.optim.html') or ''
     local tensor = read(dir .. '/modules/rnn.html') or ''
+    local pages = {}
+    for f in assert(io.popen('ls "' .. dir .. '/modules"')):lines() do
+      pages[f:gsub('%.html$', '')] = read(dir .. '/modules/' .. f)
+    end
     os.execute('rm -rf "' .. dir .. '"')
     assert.is_true(ok, out)
     assert.truthy(index, out)
@@ -239,5 +243,26 @@ describe('make doc', function()
       assert.truthy(optim:find(name, 1, true), 'rnn.optim.html lacks ' .. name)
     end
     assert.truthy(tensor:find('Tensor:narrow', 1, true), 'rnn.html lacks Tensor:narrow')
+    -- every documented function and method is in its module's page under
+    -- its own name: a module function not filed under a class (LDoc puts
+    -- what follows a @type there until `--- @section end`), a method as
+    -- Class:name, none dropped (LDoc skips a comment whose first line has
+    -- `--` in it)
+    local misfiled = {}
+    for name, e in pairs(require 'rnn.help_data') do
+      if (e.kind == 'function' or e.kind == 'method') and not e.alias_of then
+        local page
+        for m in pairs(pages) do
+          if name:sub(1, #m + 1) == m .. '.' and (not page or #m > #page) then page = m end
+        end
+        local rest = name:sub(#page + 2)
+        if e.kind == 'method' then rest = rest:gsub('%.([^.]+)$', ':%1') end
+        if not pages[page]:find('name = "' .. rest .. '"', 1, true) then
+          misfiled[#misfiled + 1] = name .. ' (not ' .. page .. '.html#' .. rest .. ')'
+        end
+      end
+    end
+    table.sort(misfiled)
+    assert.are.same({}, misfiled)
   end)
 end)

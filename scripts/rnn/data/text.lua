@@ -419,6 +419,8 @@ local function check_load(fn, o)
   U.seed(fn, o)
 end
 
+--- @section end
+
 --- Loads a text file as a corpus: a byte vocabulary (counting every byte
 -- of the file), train and validation streams, and with a delimiter the
 -- records.

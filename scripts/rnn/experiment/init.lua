@@ -243,13 +243,9 @@ local errors = lazy('rnn.experiment.errors')
 
 local function rnn() return require 'rnn' end
 
---- An experiment, made by rnn.experiment.new: `exp:run(arg)` runs it from
--- the command line; parse and execute are its two halves, for scripts and
--- tests.
--- @type Experiment
+-- an experiment (documented before its first method: LDoc files every
+-- function after a @type under that type)
 local Experiment = {}
-Experiment.__index = Experiment
-M.Experiment = Experiment
 
 -- while rnn.experiment.load_run runs a script: the experiments it declares
 -- (and exp:run stops the script there)
@@ -583,8 +579,9 @@ end
 -- -------------------------------------------------------------------------
 -- Command line
 
---- A command-line value (of --set): "true"/"false", a number (integer when
--- it reads as one), else the text.
+--- A value given on the command line
+-- (`--set k=v`): "true"/"false", a number (integer when it reads as one),
+-- else the text.
 -- @tparam string s
 -- @treturn boolean|number|string
 function M.parse_value(s)
@@ -633,7 +630,122 @@ function M.wrap(text, width)
   return table.concat(out, '\n\n')
 end
 
---- The text of --help.
+-- -------------------------------------------------------------------------
+-- The environment
+
+local env_cache
+--- {git_commit, rnnlua, lua, blas, threads}: what config.json records.
+function M.environment()
+  if not env_cache then
+    -- (read from .git's files: no git process, no shell)
+    local ok, commit = pcall(code.git_commit)
+    if not ok then commit = nil end
+    local blas = 'openblas'
+    local f = io.open('/proc/self/maps', 'r')
+    if f then
+      for line in f:lines() do
+        local path = line:match('(/%S*libopenblas%S*)$')
+        if path then
+          local version = path:match('%-r(%d[%d.]*%d)')
+          local variant = path:match('/(openblas[%w%-]*)/[^/]+$')
+          blas = 'OpenBLAS' .. (version and (' ' .. version) or '') .. (variant and (' (' .. variant .. ')') or '')
+          break
+        end
+      end
+      f:close()
+    end
+    env_cache = {git_commit = commit or json.null, rnnlua = rnn()._VERSION, lua = _VERSION, blas = blas}
+  end
+  local e = {}
+  for k, v in pairs(env_cache) do e[k] = v end
+  e.threads = rnn().get_num_threads()
+  return e
+end
+
+-- -------------------------------------------------------------------------
+-- Checkpoints (rnn.experiment.checkpoint)
+
+setmetatable(M, {__index = function(_, k) if k == 'FORMAT' then return checkpoint.FORMAT end end})
+--- Saves the state of a run after `step` to path, atomically, in the
+-- format the harness resumes from (see the header): the model's
+-- state_dict, the optimizer's buffers, gradients, and as JSON metadata the
+-- step, generator state, optimizer scalars, clip, schedule and extra.
+-- @call rnn.experiment.save_checkpoint(path, state, step [, info])
+-- state is what setup returns ({model = ..., opt, clip, schedule, extra});
+-- info: more metadata, JSON-encoded
+M.save_checkpoint = function(...) return checkpoint.save(...) end
+--- Restores a run's state (model, optimizer, gradients, clip, schedule,
+-- extra, the random generator) from a checkpoint of save_checkpoint.
+-- @call rnn.experiment.load_checkpoint(path, state) -> step
+M.load_checkpoint = function(...) return checkpoint.load(...) end
+
+-- -------------------------------------------------------------------------
+-- A trained model back from a run folder
+
+local function read_config(fn, dir)
+  if type(dir) ~= 'string' or dir == '' then
+    error(string.format('%s: argument 1 (dir) must be the folder of a run, got %s', fn, tostring(dir)), 3)
+  end
+  dir = dir:gsub('/+$', '')
+  local text = files.read(dir .. '/config.json')
+  if not text then
+    error(string.format('%s: argument 1 (dir): %s has no config.json; a run folder is '
+      .. '<out>/<experiment>/<cell>/seed-<n>', fn, dir), 3)
+  end
+  local ok, doc = pcall(json.decode, text)
+  if not ok or type(doc) ~= 'table' or type(doc.config) ~= 'table' then
+    error(string.format('%s: %s/config.json is not a config of rnn.experiment', fn, dir), 3)
+  end
+  return dir, json.integers(doc)
+end
+
+--- rnn.experiment.load_run(dir [, opts]) -> run: exp:load_run for the
+-- experiment whose script config.json names (code.script.path). The
+-- script runs up to its exp:run(arg), which stops it there, so it declares
+-- the experiment without running it; whatever the script does before that
+-- line happens (loading data, say).
+function M.load_run(dir, opts)
+  local fn = 'rnn.experiment.load_run'
+  local doc
+  dir, doc = read_config(fn, dir)
+  local script = type(doc.code) == 'table' and type(doc.code.script) == 'table' and doc.code.script.path
+  if type(script) ~= 'string' then
+    error(string.format('%s: %s/config.json records no script (a run made before rnnlua recorded it, or an '
+      .. 'experiment declared outside a file): load the experiment and call exp:load_run(dir)', fn, dir), 2)
+  end
+  if not files.exists(script) then
+    error(string.format('%s: the script of %s, %s, is not there any more: load the experiment and call '
+      .. 'exp:load_run(dir)', fn, dir, script), 2)
+  end
+  local chunk, err = loadfile(script)
+  if not chunk then error(string.format('%s: cannot load %s: %s', fn, script, tostring(err)), 2) end
+  local declared = {}
+  local saved_arg = rawget(_G, 'arg')
+  loading = declared
+  _G.arg = {[0] = script}
+  local ok, e = pcall(chunk)
+  loading = nil
+  _G.arg = saved_arg
+  if not ok and e ~= LOADED then error(e, 0) end
+  for i = #declared, 1, -1 do
+    local exp = declared[i]
+    if exp.name == doc.experiment then return exp:load_run(dir, opts) end
+    for _, name in ipairs(exp.preset_names or {}) do
+      if exp.presets[name].name == doc.experiment then return exp.presets[name]:load_run(dir, opts) end
+    end
+  end
+  error(string.format("%s: %s declares no experiment '%s'", fn, script, tostring(doc.experiment)), 2)
+end
+
+--- An experiment, made by rnn.experiment.new: `exp:run(arg)` runs it from
+-- the command line; parse and execute are its two halves, for scripts and
+-- tests.
+-- @type Experiment
+Experiment.__index = Experiment
+M.Experiment = Experiment
+
+--- The text the command line's help prints
+-- (`--help`).
 function Experiment:help()
   return self:parser():get_help()
 end
@@ -856,55 +968,6 @@ function Experiment:parse(argv)
 end
 
 -- -------------------------------------------------------------------------
--- The environment
-
-local env_cache
---- {git_commit, rnnlua, lua, blas, threads}: what config.json records.
-function M.environment()
-  if not env_cache then
-    -- (read from .git's files: no git process, no shell)
-    local ok, commit = pcall(code.git_commit)
-    if not ok then commit = nil end
-    local blas = 'openblas'
-    local f = io.open('/proc/self/maps', 'r')
-    if f then
-      for line in f:lines() do
-        local path = line:match('(/%S*libopenblas%S*)$')
-        if path then
-          local version = path:match('%-r(%d[%d.]*%d)')
-          local variant = path:match('/(openblas[%w%-]*)/[^/]+$')
-          blas = 'OpenBLAS' .. (version and (' ' .. version) or '') .. (variant and (' (' .. variant .. ')') or '')
-          break
-        end
-      end
-      f:close()
-    end
-    env_cache = {git_commit = commit or json.null, rnnlua = rnn()._VERSION, lua = _VERSION, blas = blas}
-  end
-  local e = {}
-  for k, v in pairs(env_cache) do e[k] = v end
-  e.threads = rnn().get_num_threads()
-  return e
-end
-
--- -------------------------------------------------------------------------
--- Checkpoints (rnn.experiment.checkpoint)
-
-setmetatable(M, {__index = function(_, k) if k == 'FORMAT' then return checkpoint.FORMAT end end})
---- Saves the state of a run after `step` to path, atomically, in the
--- format the harness resumes from (see the header): the model's
--- state_dict, the optimizer's buffers, gradients, and as JSON metadata the
--- step, generator state, optimizer scalars, clip, schedule and extra.
--- @call rnn.experiment.save_checkpoint(path, state, step [, info])
--- state is what setup returns ({model = ..., opt, clip, schedule, extra});
--- info: more metadata, JSON-encoded
-M.save_checkpoint = function(...) return checkpoint.save(...) end
---- Restores a run's state (model, optimizer, gradients, clip, schedule,
--- extra, the random generator) from a checkpoint of save_checkpoint.
--- @call rnn.experiment.load_checkpoint(path, state) -> step
-M.load_checkpoint = function(...) return checkpoint.load(...) end
-
--- -------------------------------------------------------------------------
 -- Running
 
 -- the config of this invocation: defaults, overrides (not grid axes)
@@ -927,7 +990,8 @@ local function resolve_grid(self, overrides)
   return grid
 end
 
---- The cells selected by options (grid overrides and --only).
+--- The cells selected by options
+-- (grid overrides and `--only`).
 function Experiment:cells(o)
   o = o or {}
   local cells = M.expand_grid(resolve_grid(self, o.overrides))
@@ -999,8 +1063,8 @@ local function own_command(argv)
 end
 M._own_command = own_command
 
---- Parses `argv` (the script's `arg`) and runs; prints --help / --list
--- and errors of the command line (then exits with status 2). Exits with
+--- Parses `argv` (the script's `arg`) and runs the experiment.
+-- Prints `--help` / `--list` and errors of the command line (then exits with status 2). Exits with
 -- status 1 when a run failed, 128 + the signal's number when stopped by
 -- one; a worker (--worker) exits with its own status (rnn.experiment.pool).
 function Experiment:run(argv)
@@ -1028,29 +1092,9 @@ function Experiment:run(argv)
   return r
 end
 
----------------------------------------------------------------------------
--- A trained model back from a run folder
-
+-- a run loaded back from its folder (documented with its method, last:
+-- LDoc files what follows a @type under that type)
 local Run = {}
-Run.__index = Run
-M.Run = Run
-
-local function read_config(fn, dir)
-  if type(dir) ~= 'string' or dir == '' then
-    error(string.format('%s: argument 1 (dir) must be the folder of a run, got %s', fn, tostring(dir)), 3)
-  end
-  dir = dir:gsub('/+$', '')
-  local text = files.read(dir .. '/config.json')
-  if not text then
-    error(string.format('%s: argument 1 (dir): %s has no config.json; a run folder is '
-      .. '<out>/<experiment>/<cell>/seed-<n>', fn, dir), 3)
-  end
-  local ok, doc = pcall(json.decode, text)
-  if not ok or type(doc) ~= 'table' or type(doc.config) ~= 'table' then
-    error(string.format('%s: %s/config.json is not a config of rnn.experiment', fn, dir), 3)
-  end
-  return dir, json.integers(doc)
-end
 
 --- exp:load_run(dir [, {which = 'last' | 'best'}]) -> run: the state of a
 -- finished (or stopped) run, rebuilt by the experiment's setup(cfg, seed)
@@ -1125,6 +1169,14 @@ function Experiment:load_run(dir, opts)
                        code_changes = #changes > 0 and changes or nil}, Run)
 end
 
+
+--- A run loaded back from its folder, made by exp:load_run or
+-- rnn.experiment.load_run: its fields are the state, model, opt, config,
+-- seed, cell and step of the checkpoint; run:evaluate() evaluates it.
+-- @type Run
+Run.__index = Run
+M.Run = Run
+
 --- run:evaluate() -> metrics: the experiment's evaluate(state, cfg) on the
 -- loaded run, as the harness runs it — the model in eval mode, the
 -- generator at the checkpoint's state during it and the caller's after —
@@ -1141,44 +1193,6 @@ function Run:evaluate()
   R.set_rng_state(saved)
   if not ok then error(r, 0) end
   return r
-end
-
---- rnn.experiment.load_run(dir [, opts]) -> run: exp:load_run for the
--- experiment whose script config.json names (code.script.path). The
--- script runs up to its exp:run(arg), which stops it there, so it declares
--- the experiment without running it; whatever the script does before that
--- line happens (loading data, say).
-function M.load_run(dir, opts)
-  local fn = 'rnn.experiment.load_run'
-  local doc
-  dir, doc = read_config(fn, dir)
-  local script = type(doc.code) == 'table' and type(doc.code.script) == 'table' and doc.code.script.path
-  if type(script) ~= 'string' then
-    error(string.format('%s: %s/config.json records no script (a run made before rnnlua recorded it, or an '
-      .. 'experiment declared outside a file): load the experiment and call exp:load_run(dir)', fn, dir), 2)
-  end
-  if not files.exists(script) then
-    error(string.format('%s: the script of %s, %s, is not there any more: load the experiment and call '
-      .. 'exp:load_run(dir)', fn, dir, script), 2)
-  end
-  local chunk, err = loadfile(script)
-  if not chunk then error(string.format('%s: cannot load %s: %s', fn, script, tostring(err)), 2) end
-  local declared = {}
-  local saved_arg = rawget(_G, 'arg')
-  loading = declared
-  _G.arg = {[0] = script}
-  local ok, e = pcall(chunk)
-  loading = nil
-  _G.arg = saved_arg
-  if not ok and e ~= LOADED then error(e, 0) end
-  for i = #declared, 1, -1 do
-    local exp = declared[i]
-    if exp.name == doc.experiment then return exp:load_run(dir, opts) end
-    for _, name in ipairs(exp.preset_names or {}) do
-      if exp.presets[name].name == doc.experiment then return exp.presets[name]:load_run(dir, opts) end
-    end
-  end
-  error(string.format("%s: %s declares no experiment '%s'", fn, script, tostring(doc.experiment)), 2)
 end
 
 return M

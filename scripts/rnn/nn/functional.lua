@@ -7,6 +7,7 @@
 --     local F = rnn.nn.functional
 --     local loss = F.cross_entropy(logits, targets, {ignore_index = 0})
 -- @module rnn.nn.functional
+-- @alias F
 local core = require 'rnn.core'
 local options = require 'rnn.options'
 

@@ -18,6 +18,7 @@
 --       n = tanh(a_n + r * u_n)
 --       h' = (1 - z) * n + z * h
 -- @module rnn.nn.reference
+-- @alias R
 local core = require 'rnn.core'
 
 local R = {}
