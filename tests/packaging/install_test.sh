@@ -48,6 +48,10 @@ print(out:dim(), lstm:parameters()[1].grad ~= nil, rnn.distributed.size())"
 check "lua5.4 runs an LSTM forward and backward from the prefix, exit 0" \
     eval 'rc_is 0 && out_is "$(printf "3\ttrue\t1")" && err_empty'
 
+run lua5.4 -e "require('rnn').help(require('rnn').nn.LSTM)"
+check "rnn.help(rnn.nn.LSTM) lists its options from the prefix's help data" \
+    eval 'rc_is 0 && out_has "^  hidden_size +\\(required\\)"'
+
 run /usr/bin/busted --lua=lua5.4 --output=TAP "$SRC/tests/packaging/one_step_spec.lua"
 check "busted --lua=lua5.4 trains against the prefix, exit 0" \
     eval 'rc_is 0 && out_has "^ok 2 - " && ! out_has "^not ok"'

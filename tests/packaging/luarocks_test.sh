@@ -65,6 +65,10 @@ print(out:size(3), gru:parameters()[2].grad:numel())"
     check "lua5.4 runs a GRU forward and backward from the tree, exit 0" \
         eval 'rc_is 0 && out_is "$(printf "3\t27")" && err_empty'
 
+    run lua5.4 -e "require('rnn').help(require('rnn').nn.LSTM)"
+    check "rnn.help(rnn.nn.LSTM) lists its options from the tree's help data" \
+        eval 'rc_is 0 && out_has "^  hidden_size +\\(required\\)"'
+
     run /usr/bin/busted --lua=lua5.4 --output=TAP "$SRC/tests/packaging/one_step_spec.lua"
     check "busted --lua=lua5.4 trains against the tree, exit 0" \
         eval 'rc_is 0 && out_has "^ok 2 - " && ! out_has "^not ok"'
