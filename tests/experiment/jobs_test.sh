@@ -99,10 +99,16 @@ graceful() {
     return 0
 }
 
-# no_workers DIR: no process is left running a worker for DIR
+# no_workers DIR: no process is left running a worker for DIR (a worker
+# whose parent died ends its step first: under the sanitizers on a busy
+# machine that takes a while, so wait up to 5 s)
 no_workers() {
-    sleep 0.3
-    ! pgrep -f -- "--out $1 .*--worker" >/dev/null
+    local _
+    for _ in $(seq 1 50); do
+        pgrep -f -- "--out $1 .*--worker" >/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # (in the foreground only: "$!" of a backgrounded function is a subshell)
@@ -196,7 +202,9 @@ for who in group parent; do
     toy --quiet --jobs 2 --out "$R" --set checkpoint_every=1 --set delay=0.002
     rerun=$?
     [ "$corrupt" -eq 0 ] && [ "$left" -eq 0 ] && [ "$rerun" -eq 0 ]
-    check $? "SIGKILL of the $who x$kills: every checkpoint loads, no worker left running, the rerun finishes"
+    ok_=$?
+    [ "$ok_" -eq 0 ] || echo "# $who: $corrupt kills left an unloadable checkpoint, $left left a worker, rerun status $rerun"
+    check $ok_ "SIGKILL of the $who x$kills: every checkpoint loads, no worker left running, the rerun finishes"
     same_results "$TMP/serial" "$R"
     check $? "SIGKILL of the $who x$kills: the rerun's metrics files equal the uninterrupted sweep's"
 done
