@@ -13,6 +13,10 @@ trap 'rm -rf "$LOG_DIR"' EXIT
 total_pass=0
 total_fail=0
 
+# the wall time of each suite, so that the whole stays well under CI's
+# budget (10 minutes for make test)
+took() { echo "$1: $(($(date +%s) - $2)) s"; }
+
 # suite NAME COMMAND...: runs a suite that ends with "...N passed, M failed";
 # a suite that exits non-zero without reporting a failure counts as one.
 suite() {
@@ -20,6 +24,7 @@ suite() {
     shift
     log="$LOG_DIR/$name.log"
     echo "== $name"
+    t0=$(date +%s)
     "$@" >"$log" 2>&1
     status=$?
     cat "$log"
@@ -33,6 +38,7 @@ suite() {
     fi
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
+    took "$name" "$t0"
 }
 
 # busted's TAP output has one "ok"/"not ok" line per test; the specs run
@@ -53,6 +59,7 @@ busted_counts() {
     fi
     log="$LOG_DIR/$name.log"
     echo "== $name"
+    t0=$(date +%s)
     if [ -n "$threads" ]; then
         OPENBLAS_NUM_THREADS=$threads "$@" >"$log" 2>&1
     else
@@ -69,6 +76,7 @@ busted_counts() {
     fi
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
+    took "$name" "$t0"
 }
 
 suite c "$TEST_CORE"
