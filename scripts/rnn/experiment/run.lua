@@ -196,10 +196,6 @@ local function split_series(r)
 end
 
 
--- A fingerprint of the random generator's state (FNV-1a, 64 bits, of its
--- words): runs of one seed whose setups leave the same fingerprint draw the
--- same numbers afterwards (the same batches, when only the data draws),
--- which rnn.experiment.compare reports as "same draws" for paired seeds.
 -- The seed of the training stream of a run: what the steps draw (batches,
 -- noise) comes from a generator seeded here after setup, so that cells
 -- whose setups draw different amounts (an LSTM has more weights than a GRU)
@@ -209,6 +205,10 @@ local function training_seed(seed)
   return seed * -7046029254386353131 + 7109453100751455733
 end
 
+-- A fingerprint of the random generator's state (FNV-1a, 64 bits, of its
+-- words): two runs of one seed with the same fingerprint after their last
+-- step drew the same amounts in training, which rnn.experiment.compare
+-- reports as "same draws" for paired seeds.
 local function rng_fingerprint(R)
   local h = -3750763034362895579 -- 14695981039346656037 as a signed 64-bit integer
   for _, w in ipairs(R.get_rng_state()) do
