@@ -336,7 +336,10 @@ static bool contiguous_run(const kctx *k, const int64_t *st, int64_t size)
  * An Adam step over 1.3M float32 parameters (an LSTM of config B, one
  * thread): 6.4 ms scalar, 0.8 ms so — work that every rank of a
  * data-parallel job repeats. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+/* clang refuses noinline beside target_clones (its dispatcher is never inlined) */
+#define OPTIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define OPTIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline))
 #else
 #define OPTIM_CLONES

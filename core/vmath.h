@@ -63,7 +63,13 @@ static inline float rl_tanhf_fast(float x)
 
 /* Compiled for AVX-512, AVX2 and any x86-64, chosen when the program loads;
  * the same operations in wider lanes give the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__clang__)
+/* clang 14 refuses noinline and unused beside target_clones, and gives the
+ * resolver of a static clone external linkage (ops.o and rnn.o would both
+ * define it): plain inline functions, which the cloned kernels of core/rnn.c
+ * inline into their own AVX copies. */
+#define RL_VMATH_CLONES __attribute__((unused)) inline
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define RL_VMATH_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline, unused))
 #else
 #define RL_VMATH_CLONES __attribute__((unused))

@@ -80,6 +80,8 @@ busted_counts() {
 }
 
 suite c "$TEST_CORE"
+# the same C tests built with clang (tests/c/clang_test.sh)
+suite clang bash tests/c/clang_test.sh
 busted_counts busted ""
 # On one thread, products go to rnnlua's own AVX-512 kernel where the CPU
 # has it (core/fastgemm.h), elsewhere to BLAS: the gradients and the

@@ -36,7 +36,7 @@ case "${1:-}" in
     #   temporary tree (it pulls in lua5.1, which then takes /usr/bin/lua)
     # groff-base, man-db: tests/packaging/man_test.sh renders rnnlua.1
     # lua-ldoc, lua-discount: help_spec checks that `make doc`'s LDoc run is clean
-    test) packages="$packages slurm-wlm munge chromium luarocks groff-base man-db lua-ldoc lua-discount" ;;
+    test) packages="$packages slurm-wlm munge chromium luarocks groff-base man-db lua-ldoc lua-discount clang" ;;
     bench) packages="$packages python3-torch" ;;
     doc) packages="$packages lua-ldoc lua-discount" ;;
 esac
