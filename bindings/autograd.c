@@ -165,6 +165,12 @@ static int l_nodes_alive(lua_State *L)
     return 1;
 }
 
+static int l_tensors_alive(lua_State *L)
+{
+    lua_pushinteger(L, rl_tensors_alive());
+    return 1;
+}
+
 /***
 @module rnn
 */
@@ -255,6 +261,7 @@ static const luaL_Reg funcs[] = {
     {"is_grad_enabled", l_is_grad_enabled},
     {"set_grad_enabled", l_set_grad_enabled},
     {"_nodes_alive", l_nodes_alive},
+    {"_tensors_alive", l_tensors_alive},
     {NULL, NULL},
 };
 

@@ -7,18 +7,18 @@
 #include <string.h>
 
 /* True when the running C function was called by the collector as a
- * finalizer. Lua names such a call the metamethod "__gc" with pointers to
- * fixed strings, so after one strcmp a pointer comparison settles it. */
+ * finalizer. Lua stops its collector while it runs finalizers (GCTM sets
+ * GCSTPGC), and lua_gc answers -1 to everything then: a structural fact,
+ * where the name Lua gives the caller is not one — a collection started
+ * inside a debug hook's machinery names a finalizer's caller "hook", not
+ * "__gc" (about one finalizer in ten under debug.sethook), and those
+ * tensors were never released. A call by hand outside any finalizer sees
+ * the collector running (1) or stopped by collectgarbage('stop') (0).
+ * Left: a finalizer written in Lua that calls a tensor's __gc by hand is
+ * taken for the collector. */
 static bool called_by_collector(lua_State *L)
 {
-    static const char *seen_name, *seen_namewhat;
-    lua_Debug ar;
-    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || !ar.namewhat || !ar.name) return false;
-    if (ar.name == seen_name && ar.namewhat == seen_namewhat) return true;
-    if (strcmp(ar.namewhat, "metamethod") != 0 || strcmp(ar.name, "__gc") != 0) return false;
-    seen_name = ar.name;
-    seen_namewhat = ar.namewhat;
-    return true;
+    return lua_gc(L, LUA_GCISRUNNING, 0) == -1;
 }
 
 static int t_gc(lua_State *L)

@@ -67,6 +67,9 @@ int64_t rl_shape_numel(int ndim, const int64_t *shape)
 #endif
 static rl_tensor *free_headers;
 static int free_header_count;
+static long tensors_alive; /* headers handed out and not yet freed */
+
+long rl_tensors_alive(void) { return tensors_alive; }
 
 static rl_tensor *header_alloc(void)
 {
@@ -78,12 +81,14 @@ static rl_tensor *header_alloc(void)
         return NULL;
     }
     rl_storage_note_overhead(sizeof(rl_tensor));
+    tensors_alive++;
     return t;
 }
 
 static void header_free(rl_tensor *t)
 {
     rl_storage_note_overhead_freed(sizeof(rl_tensor));
+    tensors_alive--;
     if (free_header_count < HEADER_KEEP) {
         t->grad = free_headers;
         free_headers = t;

@@ -70,6 +70,8 @@ int64_t rl_shape_numel(int ndim, const int64_t *shape);
 
 void rl_tensor_retain(rl_tensor *t);
 void rl_tensor_release(rl_tensor *t);
+/* How many tensor headers exist (views included): leak checks in tests. */
+long rl_tensors_alive(void);
 
 /* creation: a new contiguous tensor of the given shape */
 rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape);
