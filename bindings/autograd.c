@@ -159,6 +159,38 @@ static int l_set_grad_enabled(lua_State *L)
     return 0;
 }
 
+static void set_anomaly(bool on)
+{
+    if (on && !rl_anomaly_enabled()) rlua_anomaly_reset(); /* tensors made before are not the ops' fault */
+    rl_set_anomaly_enabled(on);
+}
+
+static int l_set_detect_anomaly(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TBOOLEAN)
+        rlua_error(L, "set_detect_anomaly", "argument 1 (flag) must be a boolean, got %s", luaL_typename(L, 1));
+    set_anomaly(lua_toboolean(L, 1));
+    return 0;
+}
+
+static int l_is_anomaly_enabled(lua_State *L)
+{
+    lua_pushboolean(L, rl_anomaly_enabled());
+    return 1;
+}
+
+static int l_detect_anomaly(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TFUNCTION)
+        rlua_error(L, "detect_anomaly", "argument 1 (fn) must be a function, got %s", luaL_typename(L, 1));
+    bool was = rl_anomaly_enabled();
+    set_anomaly(true);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    rl_set_anomaly_enabled(was);
+    if (status != LUA_OK) return lua_error(L);
+    return lua_gettop(L); /* fn and its arguments were replaced by its results */
+}
+
 static int l_nodes_alive(lua_State *L)
 {
     lua_pushinteger(L, rl_nodes_alive());
@@ -195,6 +227,37 @@ Whether operations are being recorded for backward.
 Turns recording on or off (prefer no_grad, which restores the mode).
 @function set_grad_enabled
 @tparam boolean flag
+*/
+
+/***
+Turns anomaly detection on or off (PyTorch's name; off by default, when
+it costs one flag check per op). When on, every op raises at once if a
+tensor it made or wrote in place holds a NaN or an infinity — the error
+names the op, e.g. `rnn.log: produced -inf values` — and so does backward
+at the first node whose gradient is not finite, naming it as PyTorch
+does: `Function 'LogBackward' returned nan values in its 0th output`.
+The fused rnn/lstm/gru kernels are one op each, forward and backward.
+Checking scans each result, so training runs slower while it is on; a
+mask built with -inf trips it too (use a large negative number).
+@function set_detect_anomaly
+@tparam boolean flag
+@usage rnn.set_detect_anomaly(true)
+*/
+
+/***
+Whether anomaly detection is on (set_detect_anomaly, detect_anomaly).
+@function is_anomaly_enabled
+@treturn boolean
+*/
+
+/***
+Calls fn(...) with anomaly detection on and returns its results; the
+previous mode is restored however fn ends (an error goes on up).
+@function detect_anomaly
+@tparam function fn
+@param ... its arguments
+@return fn's results
+@usage rnn.detect_anomaly(function() model:loss(x, y):backward() end)
 */
 
 /*** @type Tensor */
@@ -260,6 +323,9 @@ static const luaL_Reg funcs[] = {
     {"no_grad", l_no_grad},
     {"is_grad_enabled", l_is_grad_enabled},
     {"set_grad_enabled", l_set_grad_enabled},
+    {"set_detect_anomaly", l_set_detect_anomaly},
+    {"is_anomaly_enabled", l_is_anomaly_enabled},
+    {"detect_anomaly", l_detect_anomaly},
     {"_nodes_alive", l_nodes_alive},
     {"_tensors_alive", l_tensors_alive},
     {NULL, NULL},

@@ -58,6 +58,15 @@ static int l_full(lua_State *L)
         rlua_error(L, "full", "argument 1 (size) must be a table of sizes: rnn.full({2,3}, value)");
     double v = rlua_checknum(L, next, "full", "value");
     rl_dtype dt = rlua_optdtype(L, next + 1, RL_FLOAT32, "full");
+    if (dt == RL_INT64) {
+        /* exactly the Lua integer (a double holds 2^53 at most); NaN,
+         * infinities, fractions and out-of-range values are errors */
+        rl_tensor *value = rlua_scalar_tensor(L, next, RL_INT64, "full", "value");
+        rl_tensor **box = rlua_newbox(L);
+        rlua_check_alloc(L, rl_tensor_empty(box, dt, n, shape), "full");
+        rlua_check_status(L, rl_tensor_copy_(*box, value), "full");
+        return 1;
+    }
     rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_tensor_full(box, dt, n, shape, v), "full");
     return 1;
@@ -128,7 +137,7 @@ static int random_tensor(lua_State *L, const char *fn, int normal)
     int n = sizes_and_dtype(L, 1, shape, &dt, fn);
     if (dt == RL_INT64) rlua_error(L, fn, "dtype must be 'float32' or 'float64' (use rnn.randint for integers)");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_empty(box, dt, n, shape), fn);
+    rlua_check_alloc(L, rl_tensor_empty(box, dt, n, shape), fn);
     if (normal) rl_tensor_normal_(*box, rl_rng_default(), 0, 1);
     else rl_tensor_uniform_(*box, rl_rng_default(), 0, 1);
     return 1;
@@ -149,7 +158,7 @@ static int l_randint(lua_State *L)
     int n = rlua_checksizes(L, 3, shape, "randint", &next, 0);
     rl_dtype dt = rlua_optdtype(L, next, RL_INT64, "randint");
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_empty(box, dt, n, shape), "randint");
+    rlua_check_alloc(L, rl_tensor_empty(box, dt, n, shape), "randint");
     rl_tensor *t = *box;
     int64_t count = rl_tensor_numel(t);
     uint64_t range = (uint64_t)hi - (uint64_t)lo;
@@ -169,7 +178,7 @@ static int l_randperm(lua_State *L)
     if (n < 0) rlua_error(L, "randperm", "argument 1 (n) must be >= 0, got %lld", (long long)n);
     rl_tensor **box = rlua_newbox(L);
     int64_t len = n;
-    rlua_check_status(L, rl_tensor_empty(box, RL_INT64, 1, &len), "randperm");
+    rlua_check_alloc(L, rl_tensor_empty(box, RL_INT64, 1, &len), "randperm");
     int64_t *p = rl_tensor_data(*box);
     for (int64_t i = 0; i < n; i++) p[i] = i + 1;
     for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -301,10 +310,12 @@ static void fill_from_table(lua_State *L, rl_tensor *t, int depth, int64_t *pos,
                 else if (ok) *(double *)*out = v;
             }
             if (!ok) {
+                char vb[64];
                 path_str(path, sizeof path, pos, depth + 1);
                 rlua_error(L, "tensor", "element %s is %s, expected %s", path,
-                           lua_type(L, -1) == LUA_TNUMBER ? "not an integer" : luaL_typename(L, -1),
-                           t->dtype == RL_INT64 ? "an integer" : "a number");
+                           lua_type(L, -1) == LUA_TNUMBER ? rl_int64_misfit(vb, sizeof vb, lua_tonumber(L, -1))
+                                                          : luaL_typename(L, -1),
+                           t->dtype == RL_INT64 ? "an integer for an int64 tensor" : "a number");
             }
             *out += es;
         }
@@ -343,7 +354,7 @@ static int l_tensor(lua_State *L)
     int64_t shape[RL_MAX_DIMS];
     int n = infer_shape(L, 1, shape);
     rl_tensor **box = rlua_newbox(L);
-    rlua_check_status(L, rl_tensor_empty(box, dt, n, shape), "tensor");
+    rlua_check_alloc(L, rl_tensor_empty(box, dt, n, shape), "tensor");
     int64_t pos[RL_MAX_DIMS] = {0};
     char *out = rl_tensor_data(*box);
     lua_pushvalue(L, 1);

@@ -87,7 +87,44 @@ int rlua_fail(lua_State *L, const char *fn)
     return rlua_error(L, fn, "%s", body);
 }
 
+/* Anomaly mode, forward half (the backward half is in core/tape.c): after
+ * an op, the tensors on the calling binding's stack that it made (serial at
+ * or past the mark, which each check moves to the present) or wrote in
+ * place must be finite. The in-place target is only compared, never
+ * dereferenced: it may be gone by the next check. */
+static uint64_t anomaly_mark;
+static const rl_tensor *anomaly_inplace;
+
+void rlua_anomaly_reset(void)
+{
+    anomaly_mark = rl_tensor_serial();
+    anomaly_inplace = NULL;
+}
+
+static void anomaly_check(lua_State *L, const char *fn)
+{
+    uint64_t mark = anomaly_mark;
+    const rl_tensor *inplace = anomaly_inplace;
+    rlua_anomaly_reset();
+    int top = lua_gettop(L);
+    for (int i = 1; i <= top; i++) {
+        rl_tensor *t = rlua_totensor(L, i);
+        double bad;
+        if (!t || (t->serial < mark && t != inplace) || !rl_tensor_has_nonfinite(t, &bad)) continue;
+        rlua_error(L, fn, "%s %s values (anomaly detection is on: rnn.set_detect_anomaly)",
+                   t == inplace && t->serial < mark ? "wrote" : "produced",
+                   bad != bad ? "nan" : bad > 0 ? "inf" : "-inf");
+    }
+}
+
 void rlua_check_status(lua_State *L, rl_status st, const char *fn)
+{
+    if (st != RL_OK) rlua_fail(L, fn);
+    if (rl_anomaly_enabled()) anomaly_check(L, fn);
+    rlua_gc_account(L);
+}
+
+void rlua_check_alloc(lua_State *L, rl_status st, const char *fn)
 {
     if (st != RL_OK) rlua_fail(L, fn);
     rlua_gc_account(L);
@@ -235,9 +272,11 @@ rl_tensor *rlua_scalar_tensor(lua_State *L, int idx, rl_dtype dt, const char *fn
     lua_Number v = rlua_checknum(L, idx, fn, name);
     int isint = 0;
     lua_Integer i = lua_tointegerx(L, idx, &isint);
-    if (dt == RL_INT64 && !isint)
+    if (dt == RL_INT64 && !isint) {
+        char vb[64];
         rlua_error(L, fn, "argument %d (%s) must be an integer for an int64 tensor, got %s", idx, name,
-                   lua_tostring(L, idx));
+                   rl_int64_misfit(vb, sizeof vb, v));
+    }
     int64_t no_dims[1] = {0};
     rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_tensor_zeros(box, dt, 0, no_dims), fn);
@@ -297,4 +336,5 @@ void rlua_check_inplace(lua_State *L, rl_tensor *t, const char *fn)
                    "or on a clone", rl_needs_grad(t) ? "a tensor that requires grad"
                                                      : "a view of a tensor that requires grad");
     t->storage->version++;
+    anomaly_inplace = t;
 }

@@ -32,7 +32,14 @@ int rlua_fail(lua_State *L, const char *fn);
 int rlua_error(lua_State *L, const char *fn, const char *fmt, ...);
 /* Raises unless st is RL_OK; after a success tells the collector of new
  * C memory. Call it after each core call that filled a box. */
+/* Raises fn's error unless st is RL_OK; in anomaly mode also when the op
+ * left a NaN or an infinity in a tensor it made or wrote (bindings/lrl.c). */
 void rlua_check_status(lua_State *L, rl_status st, const char *fn);
+/* The same for an allocation whose contents the binding writes next
+ * (rl_tensor_empty): no anomaly check of memory not yet written. */
+void rlua_check_alloc(lua_State *L, rl_status st, const char *fn);
+/* Anomaly mode's forward check starts afresh: tensors made so far are old. */
+void rlua_anomaly_reset(void);
 
 /* Argument helpers; all raise with the function and argument named. */
 /* Refuses more than max arguments: an extra one is a mistake (t:transpose(1,

@@ -93,10 +93,21 @@ static int unary_inplace(lua_State *L)
 }
 
 /* clamp(a, min, max): either bound may be nil */
-static void clamp_bounds(lua_State *L, const char *fn, double *lo, double *hi)
+/* NaN stands for a missing bound below, so a NaN given is an error; for an
+ * int64 tensor a bound must be an integer in its range. */
+static void clamp_bounds(lua_State *L, const char *fn, rl_dtype dt, double *lo, double *hi)
 {
-    *lo = lua_isnoneornil(L, 2) ? NAN : rlua_checknum(L, 2, fn, "min");
-    *hi = lua_isnoneornil(L, 3) ? NAN : rlua_checknum(L, 3, fn, "max");
+    double *b[2] = {lo, hi};
+    const char *names[2] = {"min", "max"};
+    for (int k = 0; k < 2; k++) {
+        if (lua_isnoneornil(L, 2 + k)) {
+            *b[k] = NAN;
+            continue;
+        }
+        *b[k] = rlua_checknum(L, 2 + k, fn, names[k]);
+        if (isnan(*b[k])) rlua_error(L, fn, "argument %d (%s) is nan; leave it nil for no bound", 2 + k, names[k]);
+        if (dt == RL_INT64) rlua_scalar_tensor(L, 2 + k, RL_INT64, fn, names[k]); /* the same checks as a value */
+    }
     if (isnan(*lo) && isnan(*hi)) rlua_error(L, fn, "at least one of min and max must be given");
 }
 
@@ -105,7 +116,7 @@ static int l_clamp(lua_State *L)
     rlua_check_nargs(L, 3, "clamp");
     rl_tensor *a = rlua_check(L, 1, "clamp", "a");
     double lo, hi;
-    clamp_bounds(L, "clamp", &lo, &hi);
+    clamp_bounds(L, "clamp", a->dtype, &lo, &hi);
     rl_tensor **box = rlua_newbox(L);
     rlua_check_status(L, rl_ag_clamp(box, a, lo, hi), "clamp");
     return 1;
@@ -117,7 +128,7 @@ static int l_clamp_(lua_State *L)
     rl_tensor *a = rlua_check(L, 1, "clamp_", "self");
     rlua_check_inplace(L, a, "clamp_");
     double lo, hi;
-    clamp_bounds(L, "clamp_", &lo, &hi);
+    clamp_bounds(L, "clamp_", a->dtype, &lo, &hi);
     rlua_check_status(L, rl_clamp_into(a, a, lo, hi), "clamp_");
     lua_settop(L, 1);
     return 1;

@@ -275,7 +275,7 @@ static rl_tensor *index_arg(lua_State *L, int idx, const char *fn)
         lua_Integer n = luaL_len(L, idx);
         rl_tensor **box = rlua_newbox(L);
         int64_t len = n;
-        rlua_check_status(L, rl_tensor_empty(box, RL_INT64, 1, &len), fn);
+        rlua_check_alloc(L, rl_tensor_empty(box, RL_INT64, 1, &len), fn);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_geti(L, idx, i);
             int ok;

@@ -53,7 +53,13 @@ static void store_element(lua_State *L, int idx, rl_tensor *t, const int64_t *in
     if (t->dtype == RL_INT64) {
         int isint;
         lua_Integer v = lua_tointegerx(L, idx, &isint);
-        if (!isint) rlua_error(L, fn, "value for an int64 tensor must be an integer, got %s", luaL_typename(L, idx));
+        if (!isint) {
+            char vb[64];
+            if (lua_type(L, idx) == LUA_TNUMBER)
+                rlua_error(L, fn, "value for an int64 tensor must be an integer, got %s",
+                           rl_int64_misfit(vb, sizeof vb, lua_tonumber(L, idx)));
+            rlua_error(L, fn, "value for an int64 tensor must be an integer, got %s", luaL_typename(L, idx));
+        }
         *(int64_t *)p = v;
         return;
     }

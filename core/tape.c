@@ -3,6 +3,7 @@
 #include "ops.h"
 #include "reduce.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -376,6 +377,44 @@ static rl_status collect(rl_node *root, rl_node ***out, size_t *count)
     return RL_OK;
 }
 
+/* "LogBackward" for "log", "CrossEntropyBackward" for "cross_entropy": the
+ * name PyTorch's anomaly mode gives a node. */
+static void backward_name(char *buf, size_t size, const char *op)
+{
+    size_t k = 0;
+    bool up = true;
+    for (const char *c = op; *c && k + 9 < size; c++) {
+        if (*c == '_' || *c == '.' || *c == ' ') {
+            up = true;
+            continue;
+        }
+        buf[k++] = up && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
+        up = false;
+    }
+    snprintf(buf + k, size - k, "Backward");
+}
+
+/* Anomaly mode: the gradient node n produced for input i (grad_in[i], or
+ * what it added in place into the input's buffer) must be finite. */
+static rl_status check_grad_finite(rl_node *n, int i, const rl_tensor *g)
+{
+    const rl_edge *e = &n->in[i];
+    if (!g) {
+        g = e->node ? (e->node->acc ? e->node->acc[e->output_nr] : NULL) : e->leaf ? e->leaf->grad : NULL;
+        if (!g) return RL_OK;
+        rl_status st = rl_lowrank_flush(g); /* pending low-rank updates in too */
+        if (st) return st;
+    }
+    double bad;
+    if (!rl_tensor_has_nonfinite(g, &bad)) return RL_OK;
+    char fname[96];
+    backward_name(fname, sizeof fname, n->name);
+    return rl_fail(RL_ERR_ARG,
+                   "backward: Function '%s' returned %s values in its %dth output (the gradient for input %d of "
+                   "'%s'; anomaly detection is on: rnn.set_detect_anomaly)",
+                   fname, bad != bad ? "nan" : bad > 0 ? "inf" : "-inf", i, i + 1, n->name);
+}
+
 static rl_status run_node(rl_node *n, bool retain_graph)
 {
     rl_status st = RL_OK;
@@ -406,6 +445,9 @@ static rl_status run_node(rl_node *n, bool retain_graph)
     rl_tensor **grad_in = n->nin <= 8 ? grad_in_small : calloc((size_t)n->nin, sizeof *grad_in);
     if (!grad_in) return rl_fail(RL_ERR_NOMEM, "backward: out of memory");
     st = n->backward(n, n->acc, grad_in);
+    if (rl_anomaly_enabled())
+        for (int i = 0; i < n->nin && st == RL_OK; i++)
+            if (rl_node_needs(n, i)) st = check_grad_finite(n, i, grad_in[i]);
     for (int i = 0; i < n->nin; i++) {
         if (st == RL_OK && grad_in[i]) {
             rl_edge *e = &n->in[i];

@@ -69,7 +69,13 @@ static rl_tensor *free_headers;
 static int free_header_count;
 static long tensors_alive; /* headers handed out and not yet freed */
 
+static uint64_t next_serial = 1;
+static bool anomaly_on;
+
 long rl_tensors_alive(void) { return tensors_alive; }
+uint64_t rl_tensor_serial(void) { return next_serial; }
+bool rl_anomaly_enabled(void) { return anomaly_on; }
+void rl_set_anomaly_enabled(bool on) { anomaly_on = on; }
 
 static rl_tensor *header_alloc(void)
 {
@@ -82,6 +88,7 @@ static rl_tensor *header_alloc(void)
     }
     rl_storage_note_overhead(sizeof(rl_tensor));
     tensors_alive++;
+    t->serial = next_serial++;
     return t;
 }
 
@@ -127,7 +134,9 @@ static rl_status header_like(rl_tensor **out, const rl_tensor *t)
 {
     rl_tensor *v = header_alloc();
     if (!v) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor view");
+    uint64_t serial = v->serial;
     *v = *t;
+    v->serial = serial;
     v->refcount = 1;
     v->requires_grad = v->retains_grad = false;
     v->output_nr = 0;
@@ -158,7 +167,9 @@ rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
                        rl_shape_str(sb, sizeof sb, ndim, shape));
     rl_tensor *t = header_alloc();
     if (!t) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor");
+    uint64_t serial = t->serial;
     memset(t, 0, sizeof *t);
+    t->serial = serial;
     rl_status st = rl_storage_new(&t->storage, (size_t)n * rl_dtype_size(dt));
     if (st) {
         header_free(t);
@@ -183,9 +194,24 @@ rl_status rl_tensor_zeros(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
 
 rl_status rl_tensor_full(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape, double value)
 {
+    if (dt == RL_INT64 && !rl_fits_int64(value)) {
+        char vb[64];
+        return rl_fail(RL_ERR_ARG, "full: value %s cannot be stored in an int64 tensor",
+                       rl_int64_misfit(vb, sizeof vb, value));
+    }
     rl_status st = rl_tensor_empty(out, dt, ndim, shape);
     if (st == RL_OK) rl_tensor_fill_(*out, value);
     return st;
+}
+
+const char *rl_int64_misfit(char *buf, size_t n, double v)
+{
+    if (v != v) snprintf(buf, n, "nan (not a number)");
+    else if (isinf(v)) snprintf(buf, n, "%sinf (not finite)", v < 0 ? "-" : "");
+    else if (!rl_fits_int64(v)) snprintf(buf, n, "%.17g (outside the int64 range)", v);
+    else if (v != floor(v)) snprintf(buf, n, "%.17g (not an integer)", v);
+    else snprintf(buf, n, "%.17g", v);
+    return buf;
 }
 
 static void store(void *p, rl_dtype dt, double v)
@@ -216,6 +242,16 @@ rl_status rl_tensor_arange(rl_tensor **out, rl_dtype dt, double start, double st
     if (count < 0) count = 0;
     if (count > 1e15) return rl_fail(RL_ERR_ARG, "arange: %g elements is too many", count);
     int64_t n = (int64_t)count;
+    if (dt == RL_INT64 && n > 0) {
+        /* the values run monotonically from start to the last one */
+        double last = start + (double)(n - 1) * step;
+        double bad = !rl_fits_int64(start) ? start : !rl_fits_int64(last) ? last : 0;
+        if (bad != 0) {
+            char vb[64];
+            return rl_fail(RL_ERR_ARG, "arange: value %s cannot be stored in an int64 tensor",
+                           rl_int64_misfit(vb, sizeof vb, bad));
+        }
+    }
     rl_status st = rl_tensor_empty(out, dt, 1, &n);
     if (st) return st;
     size_t es = rl_dtype_size(dt);
@@ -227,6 +263,11 @@ rl_status rl_tensor_arange(rl_tensor **out, rl_dtype dt, double start, double st
 rl_status rl_tensor_linspace(rl_tensor **out, rl_dtype dt, double start, double stop, int64_t n)
 {
     if (n < 0) return rl_fail(RL_ERR_ARG, "linspace: number of points must be >= 0, got %lld", (long long)n);
+    if (dt == RL_INT64 && n > 0 && (!rl_fits_int64(start) || (n > 1 && !rl_fits_int64(stop)))) {
+        char vb[64];
+        return rl_fail(RL_ERR_ARG, "linspace: value %s cannot be stored in an int64 tensor",
+                       rl_int64_misfit(vb, sizeof vb, rl_fits_int64(start) ? stop : start));
+    }
     rl_status st = rl_tensor_empty(out, dt, 1, &n);
     if (st) return st;
     size_t es = rl_dtype_size(dt);
@@ -577,6 +618,74 @@ bool rl_tensor_same_view(const rl_tensor *a, const rl_tensor *b)
     return true;
 }
 
+typedef struct {
+    rl_dtype dt;
+    bool bad;
+    double value; /* the first value that does not fit */
+} fits_ctx;
+
+static void fits_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    fits_ctx *c = vctx;
+    if (c->bad) return;
+    for (int64_t i = 0; i < n; i++) {
+        double v = c->dt == RL_FLOAT32 ? *(const float *)(p[0] + i * s[0]) : *(const double *)(p[0] + i * s[0]);
+        if (!rl_fits_int64(v)) {
+            c->bad = true;
+            c->value = v;
+            return;
+        }
+    }
+}
+
+typedef struct {
+    rl_dtype dt;
+    bool bad;
+    double value;
+} finite_ctx;
+
+static void finite_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    finite_ctx *c = vctx;
+    if (c->bad) return;
+    for (int64_t i = 0; i < n; i++) {
+        double v = c->dt == RL_FLOAT32 ? *(const float *)(p[0] + i * s[0]) : *(const double *)(p[0] + i * s[0]);
+        if (!isfinite(v)) {
+            c->bad = true;
+            c->value = v;
+            return;
+        }
+    }
+}
+
+bool rl_tensor_has_nonfinite(const rl_tensor *t, double *bad)
+{
+    if (!t || t->dtype == RL_INT64 || rl_tensor_numel(t) == 0) return false;
+    rl_iter it;
+    const rl_tensor *ops[1] = {t};
+    if (rl_iter_init(&it, "anomaly", 1, ops, t->ndim, t->shape)) return false;
+    finite_ctx c = {t->dtype, false, 0};
+    rl_iter_run(&it, finite_run, &c);
+    if (c.bad && bad) *bad = c.value;
+    return c.bad;
+}
+
+/* A float tensor converts to int64 only when every value is finite and in
+ * range: NaN, infinities and |v| >= 2^63 are errors, not 0 or INT64_MAX. */
+static rl_status check_fits_int64(const rl_tensor *src)
+{
+    rl_iter it;
+    const rl_tensor *ops[1] = {src};
+    rl_status st = rl_iter_init(&it, "copy", 1, ops, src->ndim, src->shape);
+    if (st) return st;
+    fits_ctx c = {src->dtype, false, 0};
+    rl_iter_run(&it, fits_run, &c);
+    if (!c.bad) return RL_OK;
+    char vb[64];
+    return rl_fail(RL_ERR_ARG, "cannot convert %s from %s to int64", rl_int64_misfit(vb, sizeof vb, c.value),
+                   rl_dtype_name(src->dtype));
+}
+
 rl_status rl_tensor_copy_(rl_tensor *dst, const rl_tensor *src)
 {
     if (rl_tensor_overlaps(dst, src) && !rl_tensor_same_view(dst, src)) {
@@ -592,6 +701,7 @@ rl_status rl_tensor_copy_(rl_tensor *dst, const rl_tensor *src)
     const rl_tensor *ops[2] = {dst, src};
     rl_status st = rl_iter_init(&it, "copy", 2, ops, dst->ndim, dst->shape);
     if (st) return st;
+    if (dst->dtype == RL_INT64 && src->dtype != RL_INT64 && (st = check_fits_int64(src))) return st;
     copy_ctx c = {dst->dtype, src->dtype};
     rl_iter_run(&it, copy_run, &c);
     return RL_OK;
@@ -606,8 +716,12 @@ rl_status rl_tensor_to_dtype(rl_tensor **out, const rl_tensor *t, rl_dtype dt)
 {
     rl_status st = rl_tensor_empty(out, dt, t->ndim, t->shape);
     if (st) return st;
-    rl_tensor_copy_(*out, t); /* same shape: cannot fail */
-    return RL_OK;
+    st = rl_tensor_copy_(*out, t); /* same shape: fails only on values int64 cannot hold */
+    if (st) {
+        rl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 rl_status rl_tensor_contiguous(rl_tensor **out, rl_tensor *t)

@@ -40,6 +40,7 @@ typedef struct rl_tensor {
     bool requires_grad;             /* a leaf marked by the user, or a recorded result */
     bool retains_grad;              /* a non-leaf whose gradient is kept in grad */
     int output_nr;                  /* which output of grad_fn this is */
+    uint64_t serial;                /* order of creation (rl_tensor_serial) */
     struct rl_node *grad_fn;        /* the recorded op that made it; NULL for a leaf */
     struct rl_tensor *grad;         /* accumulated gradient */
 } rl_tensor;
@@ -49,6 +50,18 @@ static inline size_t rl_dtype_size(rl_dtype dt) { return dt == RL_FLOAT32 ? 4 : 
 const char *rl_dtype_name(rl_dtype dt);
 rl_status rl_dtype_parse(const char *name, rl_dtype *out);
 static inline bool rl_dtype_is_float(rl_dtype dt) { return dt != RL_INT64; }
+
+/* True when v converts to int64 after truncation: finite and in
+ * [-2^63, 2^63). The bound is written as 2^63 exactly, not as
+ * (double)INT64_MAX, which rounds up to 2^63 and would let 2^63 through. */
+static inline bool rl_fits_int64(double v)
+{
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0; /* false for NaN */
+}
+
+/* "nan", "inf", "1e+30 (outside the int64 range)": what went wrong with a
+ * value bound for int64, for error messages; into buf, returned. */
+const char *rl_int64_misfit(char *buf, size_t n, double v);
 
 /* double -> int64 without undefined behaviour: truncates toward zero,
  * saturates outside the int64 range, and maps NaN to 0. */
@@ -72,6 +85,19 @@ void rl_tensor_retain(rl_tensor *t);
 void rl_tensor_release(rl_tensor *t);
 /* How many tensor headers exist (views included): leak checks in tests. */
 long rl_tensors_alive(void);
+/* The serial number the next tensor header will get: every tensor made
+ * after this call has t->serial >= it (anomaly mode tells an op's results
+ * from its inputs so). */
+uint64_t rl_tensor_serial(void);
+
+/* Anomaly mode (rnn.set_detect_anomaly): off by default. When on, backward
+ * fails at the first node whose gradient has a NaN or an infinity, and the
+ * bindings check each op's results likewise. */
+bool rl_anomaly_enabled(void);
+void rl_set_anomaly_enabled(bool on);
+/* True when t (float32/float64; int64 never) holds a NaN or an infinity;
+ * *bad then gets the first one found. */
+bool rl_tensor_has_nonfinite(const rl_tensor *t, double *bad);
 
 /* creation: a new contiguous tensor of the given shape */
 rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t *shape);

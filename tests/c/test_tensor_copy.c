@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <string.h>
 
 static void test_copy_broadcasts_row_into_matrix(void)
 {
@@ -69,14 +70,34 @@ static void test_copy_converts_dtypes(void)
             rl_tensor_release(dst);
             rl_tensor_release(src);
         }
-    /* float -> int64 outside the int64 range saturates, NaN becomes 0 */
-    rl_tensor *odd = tu_from(RL_FLOAT64, DIMS(5), (const double[]){NAN, INFINITY, -INFINITY, 1e30, -2.9}), *iodd;
-    REQUIRE(odd);
-    REQUIRE_OK(rl_tensor_to_dtype(&iodd, odd, RL_INT64));
-    const int64_t want_i[5] = {0, INT64_MAX, INT64_MIN, INT64_MAX, -2};
-    for (int64_t i = 0; i < 5; i++) CHECK_EQ_INT(tu_get_i64(iodd, &i), want_i[i]);
-    rl_tensor_release(iodd);
-    rl_tensor_release(odd);
+    /* float -> int64: NaN, infinities and values outside [-2^63, 2^63) are
+     * errors naming the value (they saturated, silently); the ends of the
+     * range and fractions (truncated toward zero) convert */
+    const double odd_values[5] = {NAN, INFINITY, -INFINITY, 1e30, 0x1p63};
+    const char *odd_names[5] = {"nan", "inf", "-inf", "1e+30", "9.2233720368547758e+18"};
+    for (int k = 0; k < 5; k++) {
+        rl_tensor *odd = tu_from(RL_FLOAT64, DIMS(3), (const double[]){1, odd_values[k], 2}), *iodd = NULL;
+        REQUIRE(odd);
+        CHECK(rl_tensor_to_dtype(&iodd, odd, RL_INT64) == RL_ERR_ARG);
+        CHECK(iodd == NULL);
+        CHECK_MSG(strstr(rl_last_error(), odd_names[k]) != NULL, "message '%s' names %s", rl_last_error(),
+                  odd_names[k]);
+        rl_tensor_release(odd);
+    }
+    rl_tensor *ends = tu_from(RL_FLOAT64, DIMS(3), (const double[]){-0x1p63, 0x1p63 - 1024, -2.9}), *iends;
+    REQUIRE(ends);
+    REQUIRE_OK(rl_tensor_to_dtype(&iends, ends, RL_INT64));
+    const int64_t want_i[3] = {INT64_MIN, INT64_MAX - 1023, -2};
+    for (int64_t i = 0; i < 3; i++) CHECK_EQ_INT(tu_get_i64(iends, &i), want_i[i]);
+    rl_tensor_release(iends);
+    rl_tensor_release(ends);
+    /* rl_tensor_full, arange and linspace refuse such values too */
+    rl_tensor *none = NULL;
+    CHECK(rl_tensor_full(&none, RL_INT64, DIMS(1), NAN) == RL_ERR_ARG);
+    CHECK(rl_tensor_full(&none, RL_INT64, DIMS(1), 0x1p63) == RL_ERR_ARG);
+    CHECK(rl_tensor_arange(&none, RL_INT64, 1e30, 1e30 + 1e16, 1e15) == RL_ERR_ARG);
+    CHECK(rl_tensor_linspace(&none, RL_INT64, 0, INFINITY, 2) == RL_ERR_ARG);
+    CHECK(none == NULL);
     /* int64 -> int64 stays exact beyond 2^53 */
     rl_tensor *i1, *i2;
     REQUIRE_OK(rl_tensor_empty(&i1, RL_INT64, DIMS(1)));
