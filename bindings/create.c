@@ -360,6 +360,7 @@ static int l_tensor(lua_State *L)
     lua_pushvalue(L, 1);
     if (n > 0) fill_from_table(L, *box, 0, pos, &out); /* when empty too: {{}, {1, 2}} is ragged */
     lua_pop(L, 1);
+    rlua_check_status(L, RL_OK, "tensor"); /* anomaly mode: a NaN comes in here, not at the next op */
     return 1;
 }
 

@@ -88,16 +88,17 @@ int rlua_fail(lua_State *L, const char *fn)
 }
 
 /* Anomaly mode, forward half (the backward half is in core/tape.c): after
- * an op, the tensors on the calling binding's stack that it made (serial at
- * or past the mark, which each check moves to the present) or wrote in
- * place must be finite. The in-place target is only compared, never
- * dereferenced: it may be gone by the next check. */
+ * an op, the tensors on the calling binding's stack whose memory it made
+ * (a storage id past the mark, which each check moves to the present; a
+ * view of an input is not the op's doing) or wrote in place must be
+ * finite. The in-place target is only compared, never dereferenced: it may
+ * be gone by the next check. */
 static uint64_t anomaly_mark;
 static const rl_tensor *anomaly_inplace;
 
 void rlua_anomaly_reset(void)
 {
-    anomaly_mark = rl_tensor_serial();
+    anomaly_mark = rl_storage_last_id();
     anomaly_inplace = NULL;
 }
 
@@ -110,9 +111,9 @@ static void anomaly_check(lua_State *L, const char *fn)
     for (int i = 1; i <= top; i++) {
         rl_tensor *t = rlua_totensor(L, i);
         double bad;
-        if (!t || (t->serial < mark && t != inplace) || !rl_tensor_has_nonfinite(t, &bad)) continue;
+        if (!t || (t->storage->id <= mark && t != inplace) || !rl_tensor_has_nonfinite(t, &bad)) continue;
         rlua_error(L, fn, "%s %s values (anomaly detection is on: rnn.set_detect_anomaly)",
-                   t == inplace && t->serial < mark ? "wrote" : "produced",
+                   t == inplace && t->storage->id <= mark ? "wrote" : "produced",
                    bad != bad ? "nan" : bad > 0 ? "inf" : "-inf");
     }
 }

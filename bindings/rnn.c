@@ -76,7 +76,9 @@ static int l_recurrent(lua_State *L)
     rl_tensor **out = rlua_newbox(L);
     rl_tensor **h_n = rlua_newbox(L);
     rl_tensor **c_n = mode == RL_LSTM ? rlua_newbox(L) : NULL;
-    rlua_check_status(L, rl_rnn_forward(out, h_n, c_n, mode, a.x, a.h, a.c, a.w_ih, a.w_hh, a.b_ih, a.b_hh, &o), fn);
+    rl_status st = rl_rnn_forward(out, h_n, c_n, mode, a.x, a.h, a.c, a.w_ih, a.w_hh, a.b_ih, a.b_hh, &o);
+    /* errors name the binding; anomaly mode names the kernel ("rnn.lstm: produced nan ...") */
+    rlua_check_status(L, st, st ? fn : rl_rnn_mode_name(mode));
     return mode == RL_LSTM ? 3 : 2;
 }
 
@@ -88,7 +90,8 @@ static int l_cell(lua_State *L)
     operands a = check_operands(L, fn, "h", "c");
     rl_tensor **h2 = rlua_newbox(L);
     rl_tensor **c2 = mode == RL_LSTM ? rlua_newbox(L) : NULL;
-    rlua_check_status(L, rl_rnn_cell(h2, c2, mode, a.x, a.h, a.c, a.w_ih, a.w_hh, a.b_ih, a.b_hh), fn);
+    rl_status st = rl_rnn_cell(h2, c2, mode, a.x, a.h, a.c, a.w_ih, a.w_hh, a.b_ih, a.b_hh);
+    rlua_check_status(L, st, st ? fn : rl_rnn_cell_name(mode));
     return mode == RL_LSTM ? 2 : 1;
 }
 

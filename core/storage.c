@@ -25,6 +25,8 @@
 static uint64_t bytes_allocated, bytes_live, overhead_live;
 static size_t bytes_cached;
 static uint64_t next_id;
+
+uint64_t rl_storage_last_id(void) { return next_id; }
 static rl_storage *cache[NCLASSES];
 static rl_storage *small_cache[SMALL_CLASSES + 1];
 static int small_count[SMALL_CLASSES + 1];

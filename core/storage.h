@@ -37,6 +37,9 @@ typedef struct rl_storage {
 } rl_storage;
 
 rl_status rl_storage_new(rl_storage **out, size_t nbytes);
+/* The id of the newest storage: every storage made after this call has a
+ * greater one (anomaly mode tells an op's results from its inputs so). */
+uint64_t rl_storage_last_id(void);
 void rl_storage_release(rl_storage *s);
 /* Frees every cached buffer. */
 void rl_storage_cache_clear(void);

@@ -69,11 +69,9 @@ static rl_tensor *free_headers;
 static int free_header_count;
 static long tensors_alive; /* headers handed out and not yet freed */
 
-static uint64_t next_serial = 1;
 static bool anomaly_on;
 
 long rl_tensors_alive(void) { return tensors_alive; }
-uint64_t rl_tensor_serial(void) { return next_serial; }
 bool rl_anomaly_enabled(void) { return anomaly_on; }
 void rl_set_anomaly_enabled(bool on) { anomaly_on = on; }
 
@@ -88,7 +86,6 @@ static rl_tensor *header_alloc(void)
     }
     rl_storage_note_overhead(sizeof(rl_tensor));
     tensors_alive++;
-    t->serial = next_serial++;
     return t;
 }
 
@@ -134,9 +131,7 @@ static rl_status header_like(rl_tensor **out, const rl_tensor *t)
 {
     rl_tensor *v = header_alloc();
     if (!v) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor view");
-    uint64_t serial = v->serial;
     *v = *t;
-    v->serial = serial;
     v->refcount = 1;
     v->requires_grad = v->retains_grad = false;
     v->output_nr = 0;
@@ -167,9 +162,7 @@ rl_status rl_tensor_empty(rl_tensor **out, rl_dtype dt, int ndim, const int64_t 
                        rl_shape_str(sb, sizeof sb, ndim, shape));
     rl_tensor *t = header_alloc();
     if (!t) return rl_fail(RL_ERR_NOMEM, "out of memory allocating a tensor");
-    uint64_t serial = t->serial;
     memset(t, 0, sizeof *t);
-    t->serial = serial;
     rl_status st = rl_storage_new(&t->storage, (size_t)n * rl_dtype_size(dt));
     if (st) {
         header_free(t);

@@ -40,7 +40,6 @@ typedef struct rl_tensor {
     bool requires_grad;             /* a leaf marked by the user, or a recorded result */
     bool retains_grad;              /* a non-leaf whose gradient is kept in grad */
     int output_nr;                  /* which output of grad_fn this is */
-    uint64_t serial;                /* order of creation (rl_tensor_serial) */
     struct rl_node *grad_fn;        /* the recorded op that made it; NULL for a leaf */
     struct rl_tensor *grad;         /* accumulated gradient */
 } rl_tensor;
@@ -85,10 +84,6 @@ void rl_tensor_retain(rl_tensor *t);
 void rl_tensor_release(rl_tensor *t);
 /* How many tensor headers exist (views included): leak checks in tests. */
 long rl_tensors_alive(void);
-/* The serial number the next tensor header will get: every tensor made
- * after this call has t->serial >= it (anomaly mode tells an op's results
- * from its inputs so). */
-uint64_t rl_tensor_serial(void);
 
 /* Anomaly mode (rnn.set_detect_anomaly): off by default. When on, backward
  * fails at the first node whose gradient has a NaN or an infinity, and the
