@@ -424,6 +424,10 @@ function M.new(spec)
   if type(spec.name) ~= 'string' or not spec.name:match('^[%w_%-%.]+$') then
     fail(2, '%s: name must be a non-empty string of letters, digits, _ - or ., got %s', fn, tostring(spec.name))
   end
+  if spec.name == '.' or spec.name == '..' then
+    fail(2, "%s: name must not be '%s': the results go to <out>/<name>, which must be a folder inside --out", fn,
+      spec.name)
+  end
   for _, f in ipairs{'setup', 'step'} do
     if type(spec[f]) ~= 'function' then fail(2, '%s: %s must be a function, got %s', fn, f, type(spec[f])) end
   end
@@ -942,6 +946,11 @@ function Experiment:parse(argv)
     if not known[k] then
       return nil, string.format("--set %s: unknown key '%s' (known: %s)", s, k, table.concat(known_keys(self), ', '))
     end
+    local _, bad = utf8.len(v)
+    if bad then
+      return nil, string.format('--set %s: the value is not valid UTF-8 text (byte %d); config.json, where it is '
+        .. 'recorded, is JSON, which must be UTF-8', k, bad)
+    end
     local value = M.parse_value(v)
     local default = self.config[k]
     if default ~= nil and type(default) ~= type(value) then
@@ -1025,6 +1034,18 @@ function Experiment:execute(o)
   local cells = self:cells(o)
   local seeds = o.seeds or self.seeds
   local dir = (o.out or 'runs') .. '/' .. self.name
+  -- every folder the harness writes (and --fresh removes) is inside --out:
+  -- <out>/<name>/<cell>/seed-<n>, each part one plain folder name
+  local function outside(part) return part == '' or part == '.' or part == '..' or part:find('/', 1, true) end
+  if outside(self.name) then
+    error(string.format("rnn.experiment: the experiment's name '%s' is not one folder name: its results would go "
+      .. 'outside --out %s', self.name, o.out or 'runs'), 0)
+  end
+  for _, c in ipairs(cells) do
+    if outside(c.dir) then
+      error(string.format("rnn.experiment: the folder of cell '%s' would be '%s', outside %s", c.name, c.dir, dir), 0)
+    end
+  end
   local print_ = o.print or print
   if #cells == 0 then
     error(string.format('rnn.experiment: no cell matches --only %s (cells: %s)', table.concat(o.only or {}, ', '),
