@@ -128,8 +128,8 @@ function M.inspect(exp, r, cfg, o)
   end
   local now = {experiment = exp.name, grid = r.cell.values, seed = r.seed, config = cfg}
   if run_identity(old) ~= run_identity(now) then
-    return nil, errors.refusal('rnn.experiment: %s was made with another configuration (%s); rerun with --fresh to '
-      .. 'replace it, or choose another --out', dir, describe_difference(old, now))
+    return nil, errors.refusal('rnn.experiment: %s was made with another configuration (%s), as its config.json '
+      .. 'records; rerun with --fresh to replace it, or choose another --out', dir, describe_difference(old, now))
   end
   local info = {old = old, marker = read_json(dir .. '/done')}
   if not info.marker and files.exists(dir .. '/done') then
