@@ -4,7 +4,8 @@
 # done, summary.csv — truncated, with a byte flipped, or empty. A rerun of
 # the same command must either end with the files of an uninterrupted run
 # (cmp) or fail with a message naming the damaged file; never end with
-# other results. Also: a damaged newest checkpoint falls back to
+# other results; a damaged done marker is said so, and the run resumed
+# from its checkpoint. Also: a damaged newest checkpoint falls back to
 # checkpoint.prev.safetensors; a config.json gone refuses to resume; a
 # string metric holding a newline resumes to the same files.
 # Usage: tests/faults/corrupt_test.sh [RNNLUA]. Prints ok/not ok lines,
@@ -35,15 +36,17 @@ same() {
     cmp -s "$TMP/ref/toy/summary.csv" "$1/toy/summary.csv" || { echo "# differs: summary.csv" >&2; return 1; }
 }
 
-# damage FILE MODE: truncate (to half), flip (one byte in the middle), empty
+# damage FILE MODE: truncate (to half), flip (one bit of the middle byte),
+# flip-end (of the 5th byte from the end), empty
 damage() {
     local size
     size=$(stat -c %s "$1")
     case $2 in
         truncate) truncate -s $((size / 2)) "$1" ;;
         empty) : >"$1" ;;
-        flip)
+        flip|flip-end)
             local at=$((size / 2))
+            [ "$2" = flip-end ] && at=$((size - 5)) # the last tensor's data
             local byte
             byte=$(od -An -tu1 -j "$at" -N1 "$1" | tr -d ' ')
             printf "$(printf '\\%03o' $(((byte ^ 1) & 255)))" |
@@ -70,7 +73,10 @@ case_() {
     damage "$path" "$mode"
     toy "$dir" >"$TMP/out" 2>&1
     local status=$?
-    if [ $status -eq 0 ] && same "$dir/toy/.." 2>/dev/null; then
+    if [ "$file" = done ] && ! grep -q 'done is not a done marker' "$TMP/out"; then
+        # (a damaged marker is said, not silently taken for unfinished)
+        not_ok "$base run, $file $mode: resumed without saying the done marker is damaged"
+    elif [ $status -eq 0 ] && same "$dir" 2>/dev/null; then
         ok "$base run, $file $mode: resumed to the same files"
     elif [ $status -ne 0 ] && grep -q "$file" "$TMP/out"; then
         ok "$base run, $file $mode: refused, naming $file"
@@ -83,6 +89,7 @@ case_() {
 for file in config.json metrics.csv eval.csv checkpoint.safetensors; do
     for mode in truncate flip empty; do case_ killed "$file" "$mode"; done
 done
+case_ killed checkpoint.safetensors flip-end
 # (a finished run is not resumed: its checkpoint is not read again)
 for file in done summary.csv config.json; do
     for mode in truncate flip empty; do case_ finished "$file" "$mode"; done

@@ -157,7 +157,11 @@
 --                                   generator's state, integers as strings),
 --                                   optim (rnn.optim's state_tensors
 --                                   metadata), clip, schedule, extra,
---                                   experiment, cell, seed
+--                                   experiment, cell, seed, checksum
+--                                   ('fnv1a64:<hex>' of the tensors,
+--                                   checked on resume); never holds a NaN
+--   <cell>/seed-<n>/checkpoint.prev.safetensors  the checkpoint before,
+--                                   resumed from when the newest is damaged
 --   <cell>/seed-<n>/best.safetensors  with select: the checkpoint of the
 --                                   best evaluation
 --   <cell>/seed-<n>/done            written last: JSON {step, eval (final
@@ -186,7 +190,12 @@
 -- clipping history, schedule, extra and the random generator are restored
 -- and the metrics files are cut back to the checkpoint's step, so a run
 -- killed at any moment (SIGKILL included) ends with the same metrics files,
--- to the bit, as one never interrupted. A run whose folder holds a
+-- to the bit, as one never interrupted. Damage is refused, naming the
+-- file, never resumed from: a checkpoint whose checksum fails (the one
+-- before it is used when kept), metrics.csv and metrics.jsonl (or
+-- eval.*) that differ, run files without a readable config.json. A done
+-- marker that does not parse is taken as unfinished (said so): the run
+-- resumes from its checkpoint and writes it again. A run whose folder holds a
 -- config.json for another configuration is refused (use --fresh or
 -- another --out) — except for steps: a finished run asked for more steps
 -- (--steps, --set steps=N) continues from its last checkpoint, and its
