@@ -28,15 +28,17 @@ RUN=toy/h0=random/seed-1
 winners_ok=0
 files_ok=0
 exits_ok=0
-for i in $(seq 1 "$PAIRS"); do
-    out="$TMP/o$i"
-    jobs=1
+# two pairs at a time (each on its own folder), then their checks
+start_pair() {
+    local i=$1 out="$TMP/o$1" jobs=1 who
     [ $((i % 2)) -eq 0 ] && jobs=2
     for who in a b; do
         ( TOY_PIDS="$TMP/pids$i" "$RNNLUA" "$TOY" --out "$out" "${ARGS[@]}" --jobs $jobs >"$TMP/$who$i.log" 2>&1
           echo $? >"$TMP/$who$i.rc" ) &
     done
-    wait
+}
+check_pair() {
+    local i=$1 out="$TMP/o$1" n same f dups
     n=$(wc -l <"$TMP/pids$i" 2>/dev/null || echo 0)
     if [ "$n" -eq 1 ]; then winners_ok=$((winners_ok + 1)); else echo "# pair $i: $n processes set the run up"; fi
     if [ "$(cat "$TMP/a$i.rc")" = 0 ] && [ "$(cat "$TMP/b$i.rc")" = 0 ]; then exits_ok=$((exits_ok + 1))
@@ -48,6 +50,15 @@ for i in $(seq 1 "$PAIRS"); do
     dups=$(cut -d, -f1 "$out/$RUN/eval.csv" 2>/dev/null | sort | uniq -d | wc -l)
     [ "$dups" -eq 0 ] || { same=0; echo "# pair $i: $dups steps twice in eval.csv"; }
     [ $same -eq 1 ] && files_ok=$((files_ok + 1))
+}
+i=1
+while [ $i -le "$PAIRS" ]; do
+    start_pair $i
+    [ $i -lt "$PAIRS" ] && start_pair $((i + 1))
+    wait
+    check_pair $i
+    [ $i -lt "$PAIRS" ] && check_pair $((i + 1))
+    i=$((i + 2))
 done
 [ $winners_ok -eq "$PAIRS" ] && ok "one process of each of $PAIRS pairs ran the run" ||
     not_ok "one process of each pair ran the run ($winners_ok of $PAIRS)"
