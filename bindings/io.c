@@ -9,6 +9,9 @@
 
 #include "../core/io.h"
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FILE_MT "rnn.safetensors_file"
@@ -221,8 +224,43 @@ static int l_load(lua_State *L)
     return 2;
 }
 
+
+/* rnn.core._fnv1a64(tensor [, hex]) -> hex: FNV-1a (64 bits) of the
+ * tensor's elements, row-major, as stored (native byte order), continuing
+ * from the hash `hex` (16 hex digits) when given. For the checksum of the
+ * experiment harness's checkpoints (rnn.experiment.checkpoint). */
+static int l_fnv1a64(lua_State *L)
+{
+    const char *fn = "_fnv1a64";
+    rl_tensor *t = rlua_check(L, 1, fn, "tensor");
+    uint64_t h = 14695981039346656037ULL;
+    if (!lua_isnoneornil(L, 2)) {
+        const char *s = luaL_checkstring(L, 2);
+        char *end = NULL;
+        unsigned long long v = strtoull(s, &end, 16);
+        if (strlen(s) != 16 || !end || *end) rlua_error(L, fn, "argument 2 (hash) must be 16 hex digits, got '%s'", s);
+        h = (uint64_t)v;
+    }
+    rl_tensor *c = NULL;
+    rlua_check_status(L, rl_tensor_contiguous(&c, t), fn);
+    int64_t n = 1;
+    for (int i = 0; i < c->ndim; i++) n *= c->shape[i];
+    size_t bytes = (size_t)n * rl_dtype_size(c->dtype);
+    const unsigned char *p = bytes > 0 ? rl_tensor_data(c) : NULL;
+    for (size_t i = 0; i < bytes; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    rl_tensor_release(c);
+    char out[17];
+    snprintf(out, sizeof out, "%016llx", (unsigned long long)h);
+    lua_pushstring(L, out);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"save", l_save},
+    {"_fnv1a64", l_fnv1a64},
     {"load", l_load},
     {NULL, NULL},
 };

@@ -112,6 +112,8 @@ suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
 suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"
 suite jobs bash tests/experiment/jobs_test.sh "$RNNLUA"
+suite lock bash tests/experiment/lock_test.sh "$RNNLUA"
+suite corrupt bash tests/faults/corrupt_test.sh "$RNNLUA"
 # the report of a real experiment in a headless chromium
 suite report-browser bash tests/report/browser_test.sh "$RNNLUA"
 suite slurm bash tests/slurm/slurm_test.sh "$RNNLUA"

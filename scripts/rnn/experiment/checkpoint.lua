@@ -5,6 +5,16 @@
 -- (integers as strings), the optimizer's scalars, the clipping policy's
 -- history, the schedule, `extra` and the run's identity — so that a run
 -- resumed from it ends bit-identical to one never interrupted.
+--
+-- Integrity: the metadata's `checksum` is 'fnv1a64:<16 hex digits>', the
+-- FNV-1a (64 bits) of every tensor in name order — its name, dtype and
+-- shape, then its elements as stored (rnn.core._fnv1a64) — checked on
+-- load: a flipped byte in the data is refused, naming the file (a
+-- checkpoint without one, made before checksums, still loads). A
+-- checkpoint is never saved with a NaN or an infinity in a tensor. With
+-- opts.keep_prev, the checkpoint being replaced stays as
+-- <name>.prev.safetensors (a hard link, made before the new file is
+-- renamed in), the fallback of M.resume when the newest one is damaged.
 local json = require 'rnn.experiment.json'
 
 local M = {}
@@ -21,20 +31,79 @@ function M.model_of(state, where)
   return m
 end
 
---- Saves the state of a run after `step` to path (atomically).
-function M.save(path, state, step, info)
+local function core() return require 'rnn.core' end
+
+-- FNV-1a 64 of a string, continuing from the hash `hex`
+local function fnv_string(s, hex)
+  local h = math.tointeger(tonumber(hex, 16))
+  for i = 1, #s do
+    h = h ~ s:byte(i)
+    h = h * 1099511628211
+  end
+  return string.format('%016x', h)
+end
+
+--- The checksum of a table name -> tensor (see the header).
+function M.checksum(tensors)
+  local names = {}
+  for k in pairs(tensors) do names[#names + 1] = k end
+  table.sort(names)
+  local h = 'cbf29ce484222325'
+  for _, k in ipairs(names) do
+    local t = tensors[k]
+    h = fnv_string(k .. '\0' .. t:dtype() .. '\0' .. table.concat(t:size(), 'x') .. '\0', h)
+    h = core()._fnv1a64(t, h)
+  end
+  return 'fnv1a64:' .. h
+end
+
+-- the name of the first tensor (sorted) holding a NaN or an infinity, or nil
+-- (x * 0 sums to 0 exactly when every element is finite)
+function M.nonfinite(tensors)
+  local names = {}
+  for k in pairs(tensors) do names[#names + 1] = k end
+  table.sort(names)
   local R = rnn()
+  return R.no_grad(function()
+    for _, k in ipairs(names) do
+      local t = tensors[k]
+      if t:dtype() ~= 'int64' then
+        local v = (t * 0):sum():item()
+        if v ~= 0 then return k end
+      end
+    end
+    return nil
+  end)
+end
+
+--- The prev path of a checkpoint path: x.safetensors -> x.prev.safetensors.
+function M.prev_path(path)
+  return (path:gsub('%.safetensors$', '') .. '.prev.safetensors')
+end
+
+--- The tensors of a run's state as a checkpoint names them, and the
+-- optimizer's metadata.
+function M.tensors_of(state)
   local model = M.model_of(state, 'setup')
-  local tensors, meta = {}, {}
+  local tensors, om = {}, nil
   for name, t in pairs(model:state_dict()) do tensors['model.' .. name] = t end
   for _, p in ipairs(model:named_parameters()) do
     if p[2].grad then tensors['grad.' .. p[1]] = p[2].grad end
   end
   if state.opt then
-    local ot, om = state.opt:state_tensors('optim.')
+    local ot
+    ot, om = state.opt:state_tensors('optim.')
     for k, v in pairs(ot) do tensors[k] = v end
-    meta.optim = json.encode(om)
   end
+  return tensors, om
+end
+
+--- The tensors and metadata of a run's state (see the header).
+function M.collect(state, step, info)
+  local R = rnn()
+  local tensors, om = M.tensors_of(state)
+  local meta = {}
+  if state.opt then meta.optim = json.encode(om) end
   if state.clip and state.clip.state_dict then meta.clip = json.encode(state.clip:state_dict()) end
   if state.schedule and state.schedule.state_dict then meta.schedule = json.encode(state.schedule:state_dict()) end
   meta.extra = json.encode(state.extra or {})
@@ -44,7 +113,31 @@ function M.save(path, state, step, info)
   meta.step = json.encode(step)
   meta.format = json.encode(M.FORMAT)
   for k, v in pairs(info or {}) do meta[k] = json.encode(v) end
-  R.save(path, tensors, meta)
+  meta.checksum = json.encode(M.checksum(tensors))
+  return tensors, meta
+end
+
+--- Saves the state of a run after `step` to path (atomically); refuses a
+-- state with a non-finite tensor. opts.keep_prev: keep the file replaced
+-- as M.prev_path(path).
+function M.save(path, state, step, info, opts)
+  local tensors, meta = M.collect(state, step, info)
+  local bad = M.nonfinite(tensors)
+  if bad then
+    error(string.format('rnn.experiment: the checkpoint of step %d was not saved to %s: %s holds NaN or infinite '
+      .. 'values', step, path, bad), 0)
+  end
+  if opts and opts.keep_prev then
+    local lfs = require 'lfs'
+    if lfs.attributes(path, 'mode') == 'file' then
+      local prev = M.prev_path(path)
+      os.remove(prev)
+      -- (best effort: on a file system without hard links there is no
+      -- fallback, and the new checkpoint is saved all the same)
+      lfs.link(path, prev)
+    end
+  end
+  rnn().save(path, tensors, meta)
 end
 
 local function prefixed(tensors, prefix)
@@ -55,18 +148,42 @@ local function prefixed(tensors, prefix)
   return out
 end
 
---- Restores a run's state from a checkpoint; returns its step.
+--- Reads and checks a checkpoint: its tensors and metadata, or nil and
+-- why it cannot be used (unreadable, not a checkpoint of the harness, or
+-- its checksum differs: damaged).
+function M.read(path)
+  local ok, tensors, meta = pcall(rnn().load, path)
+  if not ok then return nil, tostring(tensors) end
+  local fok, format = pcall(json.decode, meta.format or 'null')
+  if not fok or format ~= M.FORMAT then
+    return nil, string.format('%s is not a checkpoint of the harness (format %s)', path, tostring(meta.format))
+  end
+  if meta.checksum ~= nil then
+    local cok, want = pcall(json.decode, meta.checksum)
+    local got = M.checksum(tensors)
+    if not cok or want ~= got then
+      return nil, string.format('%s is damaged: its data does not match its checksum (%s recorded, %s now)', path,
+        tostring(cok and want or meta.checksum), got)
+    end
+  end
+  return tensors, meta
+end
+
+--- Restores a run's state from a checkpoint; returns its step. Raises an
+-- error naming the file when it cannot be read or is damaged.
 function M.load(path, state)
+  local tensors, meta = M.read(path)
+  if not tensors then error('rnn.experiment: ' .. meta, 0) end
+  return M.apply(path, tensors, meta, state)
+end
+
+--- Restores a run's state from what M.read returned; returns its step.
+function M.apply(path, tensors, meta, state)
   local R = rnn()
-  local tensors, meta = R.load(path)
   local function get(key)
     local s = meta[key]
     if s == nil then return nil end
     return json.decode(s)
-  end
-  if get('format') ~= M.FORMAT then
-    error(string.format('rnn.experiment: %s is not a checkpoint of the harness (format %s)', path,
-      tostring(meta.format)), 0)
   end
   local model = M.model_of(state, 'setup')
   model:load_state_dict(prefixed(tensors, 'model.'))

@@ -176,13 +176,35 @@ function M.csv_value(s)
   return s
 end
 
+--- The records of a CSV text as written (RFC 4180): a newline inside a
+-- quoted field belongs to its record. Each record as its text, without
+-- the newline that ends it; a last record without one (cut short by a
+-- kill) is left out.
+function M.csv_records(text)
+  local out, start, i, n, quoted = {}, 1, 1, #text, false
+  while i <= n do
+    local j = text:find(quoted and '"' or '["\n]', i)
+    if not j then break end
+    local c = text:sub(j, j)
+    if c == '"' then
+      -- (a doubled quote inside a quoted field toggles twice: no change)
+      quoted = not quoted
+    else
+      out[#out + 1] = text:sub(start, j - 1)
+      start = j + 1
+    end
+    i = j + 1
+  end
+  return out
+end
+
 --- Reads a CSV file written by the harness: header (array of names) and
 -- rows (arrays of values). nil when the file does not exist.
 function M.read_csv(path)
   local text = M.read(path)
   if not text then return nil end
   local header, rows = nil, {}
-  for line in text:gmatch('([^\n]*)\n') do
+  for _, line in ipairs(M.csv_records(text)) do
     if not header then header = M.csv_split(line)
     elseif line ~= '' then
       local f = M.csv_split(line)
@@ -236,34 +258,64 @@ function Metrics.open(dir, start, total, opts)
         if kind == 'eval' then return step <= bound and step < total and not drop[step] end
         return step <= bound
       end
-      -- CSV: the header and the kept rows
-      local lines = complete_lines(csv)
+      -- CSV: the header and the kept rows (records: a quoted field may
+      -- hold a newline)
+      local text = M.read(csv)
+      local lines = text and M.csv_records(text)
+      local csv_out
       if lines and #lines > 0 then
-        local out = {lines[1]}
+        csv_out = {lines[1]}
         for i = 2, #lines do
           local step = tonumber((lines[i]:match('^([^,]*)')))
-          if step and keep(step) then out[#out + 1] = lines[i] end
+          if step and keep(step) then csv_out[#csv_out + 1] = lines[i] end
         end
         self.columns[kind] = M.csv_split(lines[1])
         table.remove(self.columns[kind], 1) -- 'step'
-        if kind == 'train' then self.csv_rows = #out - 1 end
-        M.write_atomic(csv, table.concat(out, '\n') .. '\n')
-      elseif lines then
-        os.remove(csv)
+        if kind == 'train' then self.csv_rows = #csv_out - 1 end
       end
-      lines = complete_lines(jsonl)
-      if lines then
-        local out = {}
-        for _, line in ipairs(lines) do
+      local jlines, jout, jrows = complete_lines(jsonl), nil, {}
+      if jlines then
+        jout = {}
+        for _, line in ipairs(jlines) do
           local ok, row = pcall(json.decode, line)
           if ok and type(row) == 'table' and type(row.step) == 'number' and keep(row.step) then
-            out[#out + 1] = line
+            jout[#jout + 1] = line
+            jrows[#jrows + 1] = row
             if kind == 'train' then self.last = row end
           end
         end
-        if kind == 'train' then self.jsonl_rows = #out end
-        M.write_atomic(jsonl, #out > 0 and (table.concat(out, '\n') .. '\n') or '')
+        if kind == 'train' then self.jsonl_rows = #jout end
       end
+      -- The two files hold the same rows: a kept row that differs between
+      -- them (a byte changed on disk) is refused before anything is cut.
+      local cols = self.columns[kind]
+      if not cols and #jrows > 0 then
+        error(string.format('rnn.experiment: %s: %s.csv is missing or empty but %s.jsonl holds %d rows up to step '
+          .. '%d; the folder is damaged: rerun with --fresh to start the run over', dir, base, base, #jrows, bound), 0)
+      end
+      if cols and (#jrows > 0 or (csv_out and #csv_out > 1)) then
+        local why
+        if #jrows ~= #csv_out - 1 then
+          why = string.format('%s.csv holds %d rows up to step %d and %s.jsonl %d', base, #csv_out - 1, bound, base,
+            #jrows)
+        else
+          for i, row in ipairs(jrows) do
+            local fields = {M.csv_field(row.step)}
+            for c, k in ipairs(cols) do fields[c + 1] = M.csv_field(row[k]) end
+            if table.concat(fields, ',') ~= csv_out[i + 1] then
+              why = string.format('%s.csv and %s.jsonl differ at step %s', base, base, M.csv_field(row.step))
+              break
+            end
+          end
+        end
+        if why then
+          error(string.format('rnn.experiment: %s: %s; one of them is damaged: rerun with --fresh to start the run '
+            .. 'over', dir, why), 0)
+        end
+      end
+      if csv_out then M.write_atomic(csv, table.concat(csv_out, '\n') .. '\n')
+      elseif lines then os.remove(csv) end
+      if jout then M.write_atomic(jsonl, #jout > 0 and (table.concat(jout, '\n') .. '\n') or '') end
     end
   end
   if start > 0 then

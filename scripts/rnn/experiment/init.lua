@@ -157,7 +157,11 @@
 --                                   generator's state, integers as strings),
 --                                   optim (rnn.optim's state_tensors
 --                                   metadata), clip, schedule, extra,
---                                   experiment, cell, seed
+--                                   experiment, cell, seed, checksum
+--                                   ('fnv1a64:<hex>' of the tensors,
+--                                   checked on resume); never holds a NaN
+--   <cell>/seed-<n>/checkpoint.prev.safetensors  the checkpoint before,
+--                                   resumed from when the newest is damaged
 --   <cell>/seed-<n>/best.safetensors  with select: the checkpoint of the
 --                                   best evaluation
 --   <cell>/seed-<n>/done            written last: JSON {step, eval (final
@@ -186,7 +190,12 @@
 -- clipping history, schedule, extra and the random generator are restored
 -- and the metrics files are cut back to the checkpoint's step, so a run
 -- killed at any moment (SIGKILL included) ends with the same metrics files,
--- to the bit, as one never interrupted. A run whose folder holds a
+-- to the bit, as one never interrupted. Damage is refused, naming the
+-- file, never resumed from: a checkpoint whose checksum fails (the one
+-- before it is used when kept), metrics.csv and metrics.jsonl (or
+-- eval.*) that differ, run files without a readable config.json. A done
+-- marker that does not parse is taken as unfinished (said so): the run
+-- resumes from its checkpoint and writes it again. A run whose folder holds a
 -- config.json for another configuration is refused (use --fresh or
 -- another --out) — except for steps: a finished run asked for more steps
 -- (--steps, --set steps=N) continues from its last checkpoint, and its
@@ -423,6 +432,10 @@ function M.new(spec)
   end
   if type(spec.name) ~= 'string' or not spec.name:match('^[%w_%-%.]+$') then
     fail(2, '%s: name must be a non-empty string of letters, digits, _ - or ., got %s', fn, tostring(spec.name))
+  end
+  if spec.name == '.' or spec.name == '..' then
+    fail(2, "%s: name must not be '%s': the results go to <out>/<name>, which must be a folder inside --out", fn,
+      spec.name)
   end
   for _, f in ipairs{'setup', 'step'} do
     if type(spec[f]) ~= 'function' then fail(2, '%s: %s must be a function, got %s', fn, f, type(spec[f])) end
@@ -942,6 +955,11 @@ function Experiment:parse(argv)
     if not known[k] then
       return nil, string.format("--set %s: unknown key '%s' (known: %s)", s, k, table.concat(known_keys(self), ', '))
     end
+    local _, bad = utf8.len(v)
+    if bad then
+      return nil, string.format('--set %s: the value is not valid UTF-8 text (byte %d); config.json, where it is '
+        .. 'recorded, is JSON, which must be UTF-8', k, bad)
+    end
     local value = M.parse_value(v)
     local default = self.config[k]
     if default ~= nil and type(default) ~= type(value) then
@@ -1025,6 +1043,18 @@ function Experiment:execute(o)
   local cells = self:cells(o)
   local seeds = o.seeds or self.seeds
   local dir = (o.out or 'runs') .. '/' .. self.name
+  -- every folder the harness writes (and --fresh removes) is inside --out:
+  -- <out>/<name>/<cell>/seed-<n>, each part one plain folder name
+  local function outside(part) return part == '' or part == '.' or part == '..' or part:find('/', 1, true) end
+  if outside(self.name) then
+    error(string.format("rnn.experiment: the experiment's name '%s' is not one folder name: its results would go "
+      .. 'outside --out %s', self.name, o.out or 'runs'), 0)
+  end
+  for _, c in ipairs(cells) do
+    if outside(c.dir) then
+      error(string.format("rnn.experiment: the folder of cell '%s' would be '%s', outside %s", c.name, c.dir, dir), 0)
+    end
+  end
   local print_ = o.print or print
   if #cells == 0 then
     error(string.format('rnn.experiment: no cell matches --only %s (cells: %s)', table.concat(o.only or {}, ', '),

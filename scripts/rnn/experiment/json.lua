@@ -14,7 +14,9 @@
 -- them too). A table is an array when its keys are exactly 1..n (n >= 1);
 -- an empty table is written as {} unless marked with json.array(t). Keys
 -- must be strings or integers (written as strings). Strings are escaped by
--- cjson. json.null (cjson.null) is null.
+-- cjson, and must be valid UTF-8 (cjson would copy other bytes as they
+-- are, making text that is not JSON): encode refuses them, naming the
+-- byte. json.null (cjson.null) is null.
 --
 -- Decoding goes through cjson, which gives every number as a float: use
 -- math.tointeger where an integer is wanted (json.integers(t) converts the
@@ -73,6 +75,17 @@ end
 
 local encode_value
 
+-- a string as JSON text; refuses one that is not valid UTF-8
+local function encode_string(s)
+  local n, bad = utf8.len(s)
+  if not n then
+    error(string.format('rnn.experiment.json.encode: the text %q is not valid UTF-8 (byte %d); JSON text must be '
+      .. 'UTF-8', s, bad), 0)
+  end
+  return cjson.encode(s)
+end
+M.encode_string = encode_string
+
 local function encode_table(t, out, indent, depth, seen)
   if seen[t] then error('rnn.experiment.json.encode: the table contains itself', 0) end
   seen[t] = true
@@ -106,7 +119,7 @@ local function encode_table(t, out, indent, depth, seen)
         if type(k) ~= 'string' and math.type(k) ~= 'integer' then
           error(string.format('rnn.experiment.json.encode: object keys must be strings, got a %s key', type(k)), 0)
         end
-        out[#out + 1] = pad_in .. cjson.encode(tostring(k)) .. colon
+        out[#out + 1] = pad_in .. encode_string(tostring(k)) .. colon
         encode_value(t[k], out, indent, depth + 1, seen)
         if i < #keys then out[#out + 1] = ',' end
         out[#out + 1] = nl
@@ -117,6 +130,7 @@ local function encode_table(t, out, indent, depth, seen)
   seen[t] = nil
 end
 
+
 encode_value = function(v, out, indent, depth, seen)
   local tv = type(v)
   if v == nil or v == cjson.null then
@@ -126,7 +140,7 @@ encode_value = function(v, out, indent, depth, seen)
   elseif tv == 'number' then
     out[#out + 1] = json_number(v)
   elseif tv == 'string' then
-    out[#out + 1] = cjson.encode(v)
+    out[#out + 1] = encode_string(v)
   elseif tv == 'table' then
     encode_table(v, out, indent, depth, seen)
   else
@@ -150,7 +164,7 @@ function M.encode_ordered(t, first)
     if t[k] ~= nil then
       out = {}
       encode_value(t[k], out, nil, 0, {})
-      parts[#parts + 1] = cjson.encode(k) .. ':' .. table.concat(out)
+      parts[#parts + 1] = encode_string(k) .. ':' .. table.concat(out)
     end
     done[k] = true
   end
@@ -158,7 +172,7 @@ function M.encode_ordered(t, first)
     if not done[k] then
       out = {}
       encode_value(t[k], out, nil, 0, {})
-      parts[#parts + 1] = cjson.encode(tostring(k)) .. ':' .. table.concat(out)
+      parts[#parts + 1] = encode_string(tostring(k)) .. ':' .. table.concat(out)
     end
   end
   return '{' .. table.concat(parts, ',') .. '}'

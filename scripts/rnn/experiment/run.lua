@@ -99,6 +99,10 @@ local function latest_code(doc)
 end
 M.latest_code = latest_code
 
+-- the files a run writes after its config.json
+local RUN_FILES = {'checkpoint.safetensors', 'checkpoint.prev.safetensors', 'metrics.csv', 'metrics.jsonl',
+                   'eval.csv', 'eval.jsonl', 'best.safetensors', 'series.json', 'done'}
+
 --- What a run folder holds against what this invocation asks (config
 -- `cfg`, options o.allow_changed_code): {old (config.json), marker (done),
 -- action = 'start' | 'resume' | 'extend' | 'skip', changes (what code
@@ -107,13 +111,32 @@ M.latest_code = latest_code
 function M.inspect(exp, r, cfg, o)
   local dir = r.dir
   local old = read_json(dir .. '/config.json')
-  if not old then return {action = 'start'} end
+  if not old then
+    -- config.json is written first: without it (or unreadable) the files
+    -- of a run here cannot be checked against this configuration
+    local found = {}
+    for _, f in ipairs(RUN_FILES) do
+      if files.exists(dir .. '/' .. f) then found[#found + 1] = f end
+    end
+    if #found > 0 then
+      return nil, errors.refusal('rnn.experiment: %s/config.json is %s, but the folder holds %s of a run: what '
+        .. 'configuration made them cannot be checked, so the run is not resumed. Rerun with --fresh to start it '
+        .. 'over (or put its config.json back).', dir, files.exists(dir .. '/config.json') and 'not valid JSON'
+        or 'missing', table.concat(found, ', '))
+    end
+    return {action = 'start'}
+  end
   local now = {experiment = exp.name, grid = r.cell.values, seed = r.seed, config = cfg}
   if run_identity(old) ~= run_identity(now) then
-    return nil, errors.refusal('rnn.experiment: %s was made with another configuration (%s); rerun with --fresh to '
-      .. 'replace it, or choose another --out', dir, describe_difference(old, now))
+    return nil, errors.refusal('rnn.experiment: %s was made with another configuration (%s), as its config.json '
+      .. 'records; rerun with --fresh to replace it, or choose another --out', dir, describe_difference(old, now))
   end
   local info = {old = old, marker = read_json(dir .. '/done')}
+  if not info.marker and files.exists(dir .. '/done') then
+    -- (the marker is written last, atomically: one that does not parse was
+    -- damaged afterwards; the run's checkpoint and metrics are still there)
+    info.damaged_marker = true
+  end
   local marker, total = info.marker, cfg.steps
   local done_step = marker and math.tointeger(marker.step)
   if not marker then
@@ -273,6 +296,36 @@ local function spelled(v)
   return v
 end
 
+-- Restores a run's state from its checkpoint, or from the one before it
+-- (checkpoint.prev.safetensors) when the newest is unreadable or damaged
+-- (its checksum differs), saying so; returns the step (0: no checkpoint).
+-- Raises a refusal naming the files when neither can be used.
+local function resume_checkpoint(dir, ckpt, state)
+  local prev = checkpoint.prev_path(ckpt)
+  local have, have_prev = files.exists(ckpt), files.exists(prev)
+  if not have and not have_prev then return 0 end
+  local why
+  if have then
+    local t, m = checkpoint.read(ckpt)
+    if t then return checkpoint.apply(ckpt, t, m, state) end
+    why = m
+  end
+  if have_prev then
+    local t, m = checkpoint.read(prev)
+    if t then
+      local step = checkpoint.apply(prev, t, m, state)
+      io.stderr:write(string.format('rnn.experiment: %s; resuming from %s (step %d)\n',
+        why or (ckpt .. ' is missing'), prev, step))
+      -- the damaged file is set aside, so that the next save does not keep
+      -- it as the previous checkpoint
+      if have then os.rename(ckpt, dir .. '/checkpoint.damaged.safetensors') end
+      return step
+    end
+    why = (why and (why .. '; ') or '') .. m
+  end
+  errors.refuse('rnn.experiment: cannot resume the run in %s: %s. Rerun with --fresh to start it over.', dir, why)
+end
+
 --- Runs (or resumes, extends or skips) one run of experiment `exp`:
 -- r = {cell = {name, dir, values}, seed, dir, index}; cfg_base: the
 -- config of this invocation; prog: a progress display; ctl (optional):
@@ -316,9 +369,16 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   local model = checkpoint.model_of(state, 'setup')
   model:train()
   local ckpt = dir .. '/checkpoint.safetensors'
+  if info.damaged_marker then
+    io.stderr:write(string.format('rnn.experiment: %s/done is not a done marker (empty or damaged): run %s seed %d is '
+      .. 'taken as unfinished and resumed from its checkpoint; its marker is written again at its end\n', dir,
+      cell.name, seed))
+  end
   local start = 0
-  if files.exists(ckpt) then
-    start = checkpoint.load(ckpt, state)
+  if info.action == 'start' then
+    os.remove(checkpoint.prev_path(ckpt))
+  else
+    start = resume_checkpoint(dir, ckpt, state)
     if start > total then
       errors.refuse('rnn.experiment: %s: the checkpoint is at step %d, past steps = %d (a run is continued to more '
         .. 'steps, never fewer): ask for --steps %d or more, or rerun it with --fresh', dir, start, total, start)
@@ -407,8 +467,16 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
     end
     local reason = stop and step < total and stop()
     if step % ckpt_every == 0 or step == total or reason then
+      -- a state with a NaN or an infinity is never saved: the run has
+      -- diverged (at this step, where it was found), even with a finite loss
+      local bad = checkpoint.nonfinite((checkpoint.tensors_of(state)))
+      if bad then
+        diverged = {step = step, metric = loss_metric or nil, error = bad .. ' holds NaN or infinite values'}
+        last = step
+        break
+      end
       metrics:flush()
-      checkpoint.save(ckpt, state, step, ckinfo)
+      checkpoint.save(ckpt, state, step, ckinfo, {keep_prev = true})
     end
     if reason then
       metrics:close()
