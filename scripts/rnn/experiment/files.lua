@@ -315,7 +315,9 @@ function Appender:append(text, what)
   self.size = self.size + #text
 end
 
---- Cuts the file back to `size` bytes (an error there is raised too).
+--- Cuts the file back to `size` bytes after a failed write (an error
+-- there is raised too); a file cut back to nothing is removed (an empty
+-- CSV file would have no header).
 function Appender:truncate(size)
   local ok, err, name = uv().fs_ftruncate(self.fd, size)
   if not ok then
@@ -323,6 +325,7 @@ function Appender:truncate(size)
       reason(err, name))
   end
   self.size = size
+  if size == 0 then uv().fs_unlink(self.path) end
 end
 
 --- fsync: what was appended is on the disk.
