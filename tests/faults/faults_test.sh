@@ -194,10 +194,12 @@ else
         local status=$?
         rm -f "$FS/filler"
         local file
-        file=$(grep -oE "(cannot (write|append to|save the checkpoint)|cannot create the folder) [^:]*" "$TMP/err.log" \
-            | head -n 1 | sed -E 's/.* //; s|.*/||')
+        # (the first file of the folder the error names)
+        file=$(grep -oE "$d/[^:' ]*" "$TMP/err.log" | head -n 1 | sed -E 's|.*/||; s/\.tmp\..*//')
         [ -n "$file" ] || file="(no file named)"
-        verdict "ENOSPC (full tmpfs, $free bytes left) in a ${from/-/first run}, at $file" "$status" "$TMP/err.log" \
+        local phase="first run"
+        [ "$from" = - ] || phase=resume
+        verdict "ENOSPC (full tmpfs, $free bytes left) in a $phase, at $file" "$status" "$TMP/err.log" \
             "$file" "No space left on device" "$d" "$TMP/ref"
     }
     for free in 0 16384 40960; do full - "$free" "$NOPATH"; done
