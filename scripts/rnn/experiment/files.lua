@@ -128,7 +128,6 @@ end
 
 local function uv() return require 'rnn.experiment.uv' end
 
-
 -- A write error: a clear message, no traceback (rnn.experiment.errors'
 -- message handler passes tables through), with the code in .code.
 local IoError = {__tostring = function(e) return e.message end}
@@ -160,8 +159,12 @@ do
   local spec = os.getenv('RNNLUA_TEST_FAULT')
   if spec and spec ~= '' then
     local name, n, code, stage = spec:match('^([^:]+):(%d+):(%u+):?(%a*)$')
-    if not name then error('RNNLUA_TEST_FAULT: expected <name>:<n>:<CODE>[:<stage>], got ' .. spec, 0) end
-    fault = {name = '/' .. name, n = tonumber(n), code = code, stage = stage ~= '' and stage or 'write', seen = 0}
+    stage = stage ~= '' and stage or 'write'
+    local stages = {write = true, open = true, fsync = true, close = true}
+    if not name or not stages[stage] then
+      error('RNNLUA_TEST_FAULT: expected <name>:<n>:<CODE>[:write|open|fsync|close], got ' .. spec, 0)
+    end
+    fault = {name = '/' .. name, n = tonumber(n), code = code, stage = stage, seen = 0}
   end
 end
 
