@@ -200,7 +200,7 @@ else
         [ -n "$file" ] || file="(no file named)"
         local phase="first run"
         [ "$from" = - ] || phase=resume
-        verdict "ENOSPC (full tmpfs, $free bytes left) in a $phase, at $file" "$status" "$TMP/err.log" \
+        verdict "ENOSPC (full tmpfs, $free bytes free by statfs) in a $phase, at $file" "$status" "$TMP/err.log" \
             "$file" "No space left on device" "$d" "$TMP/ref"
     }
     for free in 0 16384 40960; do full - "$free" "$NOPATH"; done
