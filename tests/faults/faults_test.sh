@@ -251,7 +251,9 @@ else
 
     # 7. a folder not writable for the user (EACCES), as nobody (root
     # writes anywhere)
-    if SETPRIV=$(command -v setpriv) && "$SETPRIV" --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+    # (nobody must be able to read the source tree: not so in a clone under /root)
+    if SETPRIV=$(command -v setpriv) && "$SETPRIV" --reuid=nobody --regid=nogroup --clear-groups "$RNNLUA" -e \
+        "require 'rnn.experiment'; assert(io.open('$TOY'))" >/dev/null 2>&1; then
         as_nobody() { PATH=$NOPATH "$SETPRIV" --reuid=nobody --regid=nogroup --clear-groups "$RNNLUA" "$TOY" \
             "${ARGS[@]}" "$@"; }
         chmod 755 "$TOP" "$TMP"
@@ -274,7 +276,7 @@ else
         verdict "EACCES: --out in a folder the user cannot write names the folder" "$status" "$TMP/err.log" \
             "the folder $FS/ro is read-only" "Permission denied" "$FS/ro" "$TMP/ref" as_nobody
     else
-        skip "EACCES as an unprivileged user" "setpriv --reuid=nobody does not work here"
+        skip "EACCES as an unprivileged user" "setpriv --reuid=nobody does not work here, or nobody cannot read $TOY"
     fi
 fi
 
