@@ -6,6 +6,8 @@
  *   rnn.core._signals_caught()   -> name of the first signal caught and the
  *                                   number caught so far, or nil
  *   rnn.core._signals_release()  -> the previous handlers are back
+ *   rnn.core._signals_ignore_pipe(), _signals_ignore_xfsz() -> SIGPIPE,
+ *                                   SIGXFSZ ignored: the write fails instead
  *
  * A signal of the second list that comes after a first one takes its
  * default action at once: a second Ctrl-C stops a process stuck in a long
@@ -128,6 +130,17 @@ static int l_ignore_pipe(lua_State *L)
     return 0;
 }
 
+/* _signals_ignore_xfsz(): a write past the file-size limit (ulimit -f,
+ * RLIMIT_FSIZE) fails with EFBIG instead of killing the process with
+ * SIGXFSZ, so that the harness can say which file could not be written and
+ * keep the old one (rnn.experiment.files). */
+static int l_ignore_xfsz(lua_State *L)
+{
+    (void)L;
+    signal(SIGXFSZ, SIG_IGN);
+    return 0;
+}
+
 static int l_release(lua_State *L)
 {
     (void)L;
@@ -142,6 +155,7 @@ void rlua_open_signals(lua_State *L)
         {"_signals_caught", l_caught},
         {"_signals_release", l_release},
         {"_signals_ignore_pipe", l_ignore_pipe},
+        {"_signals_ignore_xfsz", l_ignore_xfsz},
         {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);

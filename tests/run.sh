@@ -114,6 +114,9 @@ suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"
 suite jobs bash tests/experiment/jobs_test.sh "$RNNLUA"
 suite lock bash tests/experiment/lock_test.sh "$RNNLUA"
 suite corrupt bash tests/faults/corrupt_test.sh "$RNNLUA"
+# write failures (full disk, file-size limit, read-only, no permission) at
+# every file the harness writes: nothing lost, a rerun ends identical
+suite faults bash tests/faults/faults_test.sh "$RNNLUA"
 # the report of a real experiment in a headless chromium
 suite report-browser bash tests/report/browser_test.sh "$RNNLUA"
 suite slurm bash tests/slurm/slurm_test.sh "$RNNLUA"

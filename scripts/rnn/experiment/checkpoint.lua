@@ -137,7 +137,17 @@ function M.save(path, state, step, info, opts)
       lfs.link(path, prev)
     end
   end
-  rnn().save(path, tensors, meta)
+  -- (rnn.save writes a temporary file, syncs it and renames it over path;
+  -- a failed write leaves the old checkpoint and says why)
+  local files = require 'rnn.experiment.files'
+  files.prepare()
+  local ok, err = pcall(rnn().save, path, tensors, meta)
+  if not ok then
+    local why = tostring(err):gsub('^[^\n]-:%d+: ', '', 1)
+    why = why:gsub('^rnn%.save: ', '', 1)
+    if why:sub(1, #path + 2) == path .. ': ' then why = why:sub(#path + 3) end
+    files.fail(nil, 'rnn.experiment: cannot save the checkpoint %s: %s; the file is left as it was', path, why)
+  end
 end
 
 local function prefixed(tensors, prefix)

@@ -2,15 +2,51 @@
 -- writes, the metrics files (CSV and JSON lines, appended a row a step and
 -- cut back to a checkpoint on resume) and a small CSV reader.
 --
--- Every file the harness replaces is written to '<path>.tmp' and renamed
--- over the old one (rename is atomic on POSIX file systems), so a process
--- killed at any moment leaves either the old file or the new one. The
--- metrics files are only appended to; a row cut short by a kill has no
--- final newline and is dropped when the run resumes, as are the rows after
--- the checkpoint the run resumes from.
+-- Every file the harness replaces is written to '<path>.tmp.<pid>.<k>',
+-- synced and renamed over the old one (rename is atomic on POSIX file
+-- systems), so a process killed at any moment leaves either the old file or
+-- the new one. The metrics files are only appended to; a row cut short by a
+-- kill has no final newline and is dropped when the run resumes, as are the
+-- rows after the checkpoint the run resumes from. A write that fails (full
+-- disk, size limit, read-only folder) raises an error naming the file and
+-- the cause and leaves the file as it was: see "Writing" below.
 local json = require 'rnn.experiment.json'
 
 local M = {}
+
+-- the C library's texts of the codes that writes meet
+local REASONS = {
+  ENOSPC = 'No space left on device', EDQUOT = 'Disk quota exceeded', EFBIG = 'File too large',
+  EROFS = 'Read-only file system', EACCES = 'Permission denied', EPERM = 'Operation not permitted',
+  EIO = 'Input/output error', ENOENT = 'No such file or directory', ENOTDIR = 'Not a directory',
+  EISDIR = 'Is a directory', EMFILE = 'Too many open files', ENFILE = 'Too many open files in system',
+  ENAMETOOLONG = 'File name too long', EXDEV = 'Invalid cross-device link', EBUSY = 'Device or resource busy',
+}
+-- errno values (Linux) of lua-filesystem's results
+local ERRNO_NAMES = {[1] = 'EPERM', [13] = 'EACCES', [30] = 'EROFS', [28] = 'ENOSPC', [122] = 'EDQUOT'}
+
+-- 'No space left on device (ENOSPC)' from luv's results
+local function reason(msg, name)
+  if name and REASONS[name] then return REASONS[name] .. ' (' .. name .. ')' end
+  return tostring(msg or name or 'unknown error')
+end
+
+local function dirname(path)
+  local d = path:match('^(.*)/[^/]*$')
+  if d == nil then return '.' end
+  if d == '' then return '/' end
+  return d
+end
+M.dirname = dirname
+
+-- what a refused creation in folder `dir` says: that the folder is read-only
+local function read_only(dir, name, text)
+  if name == 'EROFS' then
+    return string.format('the folder %s is read-only (%s, EROFS: its file system is mounted read-only)', dir, text)
+  end
+  return string.format('the folder %s is read-only for this user (%s, %s)', dir, text, name)
+end
+local function refused(name) return name == 'EROFS' or name == 'EACCES' or name == 'EPERM' end
 
 --- A string quoted for /bin/sh.
 function M.quote(s)
@@ -31,9 +67,11 @@ function M.mkdir_p(dir)
   for part in dir:gmatch('[^/]+') do
     path = path .. '/' .. part
     if lfs.attributes(path, 'mode') ~= 'directory' then
-      local ok, err = lfs.mkdir(path)
+      local ok, err, errno = lfs.mkdir(path)
       -- (another process may have made it meanwhile)
       if not ok and lfs.attributes(path, 'mode') ~= 'directory' then
+        local name = ERRNO_NAMES[errno]
+        if name and refused(name) then err = read_only(dirname(path), name, tostring(err)) end
         error(string.format('rnn.experiment: cannot create the folder %s: %s', dir, tostring(err)), 0)
       end
     end
@@ -80,29 +118,231 @@ function M.read(path)
   return s
 end
 
+---------------------------------------------------------------------------
+-- Writing. Every write, fsync and close is checked: a full disk (ENOSPC,
+-- EDQUOT), a file-size limit (EFBIG), a read-only or unwritable folder
+-- (EROFS, EACCES) raise an error that names the file and the cause, and
+-- leave the file as it was before (a replaced file keeps its old bytes; an
+-- appended file is cut back to its old length). Through lua-luv, which
+-- gives fsync and the error's code, unlike Lua's io.
+
+local function uv() return require 'rnn.experiment.uv' end
+
+-- A write error: a clear message, no traceback (rnn.experiment.errors'
+-- message handler passes tables through), with the code in .code.
+local IoError = {__tostring = function(e) return e.message end}
+local function fail(code, fmt, ...)
+  error(setmetatable({message = string.format(fmt, ...), code = code}, IoError), 0)
+end
+function M.is_io_error(e) return getmetatable(e) == IoError end
+M.fail = fail
+
+-- SIGXFSZ kills a process that writes past its file-size limit (ulimit
+-- -f); ignored, the write fails with EFBIG and the harness says so.
+local prepared = false
+local function prepare()
+  if prepared then return end
+  prepared = true
+  local ok, core = pcall(require, 'rnn.core')
+  if ok and type(core) == 'table' and core._signals_ignore_xfsz then core._signals_ignore_xfsz() end
+end
+M.prepare = prepare
+
+-- For the fault-injection tests only (tests/faults), not an API:
+-- RNNLUA_TEST_FAULT=<name>:<n>:<CODE>[:<stage>] makes the n-th <stage>
+-- ('write' by default, or 'open', 'fsync', 'close') of a file whose path
+-- ends in /<name> fail in this process as though the system had returned
+-- CODE (ENOSPC, EFBIG, ...) — a write after writing half its bytes, as a
+-- disk that fills up mid-way does. A name with no such file never fires.
+local fault = nil
+do
+  local spec = os.getenv('RNNLUA_TEST_FAULT')
+  if spec and spec ~= '' then
+    local name, n, code, stage = spec:match('^([^:]+):(%d+):(%u+):?(%a*)$')
+    stage = stage ~= '' and stage or 'write'
+    local stages = {write = true, open = true, fsync = true, close = true}
+    if not name or not stages[stage] then
+      error('RNNLUA_TEST_FAULT: expected <name>:<n>:<CODE>[:write|open|fsync|close], got ' .. spec, 0)
+    end
+    fault = {name = '/' .. name, n = tonumber(n), code = code, stage = stage, seen = 0}
+  end
+end
+
+-- the injected code for this operation, or nil
+local function injected(path, stage)
+  if not fault or stage ~= fault.stage or path:sub(-#fault.name) ~= fault.name then return nil end
+  fault.seen = fault.seen + 1
+  if fault.seen ~= fault.n then return nil end
+  return fault.code
+end
+
+-- (`target`: the file the operation is for, which the tests name)
+local function fs_open(path, flags, mode, target)
+  local code = injected(target or path, 'open')
+  if code then return nil, code .. ': injected', code end
+  return uv().fs_open(path, flags, mode)
+end
+
+-- writes all of `data` to fd (at offset `off`, or at the end with -1);
+-- true, or nil, message, code
+local function write_all(fd, path, data, off)
+  local U = uv()
+  local code = injected(path, 'write')
+  if code then
+    local half = data:sub(1, #data // 2)
+    if #half > 0 then U.fs_write(fd, half, off) end
+    return nil, code .. ': injected', code
+  end
+  local done = 0
+  while done < #data do
+    local n, err, name = U.fs_write(fd, done == 0 and data or data:sub(done + 1), off < 0 and -1 or off + done)
+    if not n then return nil, err, name end
+    if n <= 0 then return nil, 'the write wrote nothing', 'EIO' end
+    done = done + n
+  end
+  return true
+end
+
+local function fs_fsync(fd, path)
+  local code = injected(path, 'fsync')
+  if code then return nil, code .. ': injected', code end
+  return uv().fs_fsync(fd)
+end
+
+local function fs_close(fd, path)
+  local code = injected(path, 'close')
+  if code then
+    uv().fs_close(fd)
+    return nil, code .. ': injected', code
+  end
+  return uv().fs_close(fd)
+end
+
+-- fsync of the folder holding path, so that a rename is durable (file
+-- systems that cannot sync a folder are let be)
+local function sync_dir(path)
+  local U = uv()
+  local fd = U.fs_open(dirname(path), 'r', 0)
+  if not fd then return true end
+  local ok, err, name = U.fs_fsync(fd)
+  U.fs_close(fd)
+  if not ok and name ~= 'EINVAL' and name ~= 'ENOTSUP' and name ~= 'EBADF' then return nil, err, name end
+  return true
+end
+
 local tmp_count = 0
 
 --- Writes text to path atomically: a temporary file of this process
 -- (<path>.tmp.<pid>.<k>, so that two processes writing the same file never
--- share one), then a rename over the target. A failed write or close (a
--- full disk, say) removes the temporary file, leaves the old file as it
--- was and raises an error naming the file and the cause.
+-- share one), written, synced and closed, then renamed over the target.
+-- Any failure (a full disk, a size limit, a read-only folder) removes the
+-- temporary file, leaves the old file as it was and raises an error naming
+-- the file and the cause.
 function M.write_atomic(path, text)
+  prepare()
+  local U = uv()
   tmp_count = tmp_count + 1
   local tmp = string.format('%s.tmp.%d.%d', path, M.pid() or 0, tmp_count)
-  local f, err = io.open(tmp, 'wb')
-  if not f then error('rnn.experiment: cannot write ' .. tostring(err), 0) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    error(string.format('rnn.experiment: cannot write %s: %s', path, tostring(werr or cerr)), 0)
+  local fd, err, name = fs_open(tmp, 'w', 438, path) -- 0666 less the umask
+  if not fd then
+    if refused(name) then
+      fail(name, 'rnn.experiment: cannot write %s: %s', path, read_only(dirname(path), name, REASONS[name]))
+    end
+    fail(name, 'rnn.experiment: cannot write %s: %s', path, reason(err, name))
   end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    error('rnn.experiment: cannot rename ' .. tmp .. ': ' .. tostring(rerr), 0)
+  local ok
+  ok, err, name = write_all(fd, path, text, 0)
+  local what = 'writing'
+  if ok then
+    what = 'syncing'
+    ok, err, name = fs_fsync(fd, path)
   end
+  local cok, cerr, cname = fs_close(fd, path)
+  if ok and not cok then ok, err, name, what = nil, cerr, cname, 'closing' end
+  if not ok then
+    U.fs_unlink(tmp)
+    fail(name, 'rnn.experiment: cannot write %s: %s failed: %s; the file is left as it was', path, what,
+      reason(err, name))
+  end
+  ok, err, name = U.fs_rename(tmp, path)
+  if not ok then
+    U.fs_unlink(tmp)
+    fail(name, 'rnn.experiment: cannot write %s: renaming its temporary file over it failed: %s; the file is left '
+      .. 'as it was', path, reason(err, name))
+  end
+  ok, err, name = sync_dir(path)
+  if not ok then
+    fail(name, 'rnn.experiment: wrote %s, but syncing its folder failed: %s', path, reason(err, name))
+  end
+end
+
+---------------------------------------------------------------------------
+-- Appending: a file open for appending, whose rows are written whole or
+-- not at all.
+
+local Appender = {}
+Appender.__index = Appender
+-- (a handle dropped after an error closes its descriptor when collected)
+Appender.__gc = function(a) if a.fd then uv().fs_close(a.fd); a.fd = nil end end
+
+--- Opens path for appending (created when missing): an object with
+-- :append(text, what), :sync() and :close(). Raises as M.write_atomic does.
+function M.appender(path)
+  prepare()
+  local fd, err, name = fs_open(path, 'a', 438)
+  if not fd then
+    if refused(name) then
+      local why = read_only(dirname(path), name, REASONS[name])
+      if M.exists(path) then why = string.format('%s is not writable (%s, %s)', path, REASONS[name], name) end
+      fail(name, 'rnn.experiment: cannot append to %s: %s', path, why)
+    end
+    fail(name, 'rnn.experiment: cannot append to %s: %s', path, reason(err, name))
+  end
+  local st = uv().fs_fstat(fd)
+  return setmetatable({fd = fd, path = path, size = st and st.size or 0}, Appender)
+end
+
+--- The file's length as this object last left it.
+function Appender:length() return self.size end
+
+--- Appends text; on a failure cuts the file back to its length before and
+-- raises an error naming the file, the cause and `what` (e.g. 'the row of
+-- step 7').
+function Appender:append(text, what)
+  local ok, err, name = write_all(self.fd, self.path, text, -1)
+  if not ok then
+    self:truncate(self.size)
+    fail(name, 'rnn.experiment: cannot append to %s: %s; %s was not written (the file is cut back to its %d '
+      .. 'bytes before)', self.path, reason(err, name), what or 'the text', self.size)
+  end
+  self.size = self.size + #text
+end
+
+--- Cuts the file back to `size` bytes after a failed write (an error
+-- there is raised too); a file cut back to nothing is removed (an empty
+-- CSV file would have no header).
+function Appender:truncate(size)
+  local ok, err, name = uv().fs_ftruncate(self.fd, size)
+  if not ok then
+    fail(name, 'rnn.experiment: %s: cutting it back to %d bytes after a failed write failed too: %s', self.path, size,
+      reason(err, name))
+  end
+  self.size = size
+  if size == 0 then uv().fs_unlink(self.path) end
+end
+
+--- fsync: what was appended is on the disk.
+function Appender:sync()
+  local ok, err, name = fs_fsync(self.fd, self.path)
+  if not ok then fail(name, 'rnn.experiment: cannot sync %s: %s', self.path, reason(err, name)) end
+end
+
+function Appender:close()
+  if not self.fd then return end
+  local fd = self.fd
+  self.fd = nil
+  local ok, err, name = fs_close(fd, self.path)
+  if not ok then fail(name, 'rnn.experiment: cannot close %s: %s', self.path, reason(err, name)) end
 end
 
 local pid_cache
@@ -333,10 +573,7 @@ local function handle(self, kind, which)
   local key = kind .. '.' .. which
   local h = self.handles[key]
   if not h then
-    local err
-    h, err = io.open(self.files[kind][which], 'ab')
-    if not h then error('rnn.experiment: cannot open ' .. tostring(err), 0) end
-    h:setvbuf('line') -- rows reach the file as they are made (tail -f works)
+    h = M.appender(self.files[kind][which])
     self.handles[key] = h
   end
   return h
@@ -368,17 +605,18 @@ M.row_keys = row_keys
 
 --- Appends the row of `step` to the kind's files ('train' or 'eval').
 -- The first row fixes the CSV columns; a later row may leave some out
--- (empty fields) but not add new ones.
+-- (empty fields) but not add new ones. A row is written whole or not at
+-- all: when a write fails (a full disk), both files are cut back to their
+-- length before the row and the error names the file and the cause.
 function Metrics:append(kind, step, row, where)
   local keys = row_keys(row, where)
   local cols = self.columns[kind]
+  local header
   if not cols then
     cols = keys
-    self.columns[kind] = cols
-    local h = handle(self, kind, 'csv')
     local names = {'step'}
     for _, k in ipairs(cols) do names[#names + 1] = M.csv_field(k) end
-    h:write(table.concat(names, ','), '\n')
+    header = table.concat(names, ',') .. '\n'
   else
     local known = {}
     for _, k in ipairs(cols) do known[k] = true end
@@ -391,19 +629,40 @@ function Metrics:append(kind, step, row, where)
   end
   local fields = {json.number(step)}
   for i, k in ipairs(cols) do fields[i + 1] = M.csv_field(row[k]) end
-  handle(self, kind, 'csv'):write(table.concat(fields, ','), '\n')
   local r = {step = step}
   for _, k in ipairs(keys) do r[k] = row[k] end
-  handle(self, kind, 'jsonl'):write(json.encode_ordered(r, {'step'}), '\n')
+  local csv, jsonl = handle(self, kind, 'csv'), handle(self, kind, 'jsonl')
+  local what = string.format('the %s row of step %d', kind == 'train' and 'training' or 'evaluation', step)
+  local before = csv:length()
+  csv:append((header or '') .. table.concat(fields, ',') .. '\n', what)
+  local ok, err = pcall(jsonl.append, jsonl, json.encode_ordered(r, {'step'}) .. '\n', what)
+  if not ok then
+    pcall(csv.truncate, csv, before) -- (the CSV row goes too: the two files keep the same rows)
+    error(err, 0)
+  end
+  if header then self.columns[kind] = cols end
   if kind == 'train' then self.last = r end
 end
 
+--- Syncs the rows written so far to the disk (before a checkpoint, which
+-- must never be ahead of the metrics files on the disk).
 function Metrics:flush()
-  for _, h in pairs(self.handles) do h:flush() end
+  for _, k in ipairs{'train.csv', 'train.jsonl', 'eval.csv', 'eval.jsonl'} do
+    if self.handles[k] then self.handles[k]:sync() end
+  end
 end
 
 function Metrics:close()
-  for k, h in pairs(self.handles) do h:close(); self.handles[k] = nil end
+  local first
+  for _, k in ipairs{'train.csv', 'train.jsonl', 'eval.csv', 'eval.jsonl'} do
+    local h = self.handles[k]
+    if h then
+      self.handles[k] = nil
+      local ok, err = pcall(h.close, h)
+      if not ok then first = first or err end
+    end
+  end
+  if first then error(first, 0) end
 end
 
 --- The evaluation rows of the files (decoded JSON lines), in order.

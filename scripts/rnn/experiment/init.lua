@@ -209,6 +209,14 @@
 -- for --fresh or --allow-changed-code. All refusals come before any run
 -- starts, once for the command.
 --
+-- Write failures: every write, fsync and close is checked. A full disk
+-- (ENOSPC, EDQUOT), a file-size limit (EFBIG; SIGXFSZ is ignored), a
+-- read-only or unwritable folder (EROFS, EACCES: the error says which
+-- folder is read-only) stop the run with an error naming the file and the
+-- cause; the file is left as it was (a replaced file keeps its old bytes,
+-- a metrics row is written whole or cut back, no temporary file stays), so
+-- a rerun once there is room resumes and ends as an uninterrupted run.
+--
 -- Divergence: a run whose loss is NaN or infinite (or whose step raises
 -- while the model's weights or gradients are not finite) stops there, as
 -- a result: its final evaluation runs on that state if it can, its done
@@ -226,7 +234,9 @@
 -- its process ends, however it ends). For the crash tests only (not an
 -- API): RNNLUA_EXPERIMENT_KILL_AT=<step> (or 'done') makes the process
 -- SIGKILL itself right after writing that step's metrics row (or just
--- before a done marker).
+-- before a done marker); for the fault tests only (not an API):
+-- RNNLUA_TEST_FAULT=<file>:<n>:<CODE>[:<stage>] makes the n-th write (or
+-- open, fsync, close) of that file fail with CODE (rnn.experiment.files).
 --
 -- A trained model back: exp:load_run(dir [, {which = 'last' | 'best'}])
 -- or rnn.experiment.load_run(dir) (which finds the script by config.json)

@@ -572,16 +572,26 @@ function M.export(ctx, figures, svgs)
   ctx.export_problem = export.unavailable()
   if ctx.export_problem or #svgs == 0 then return end
   local failed = export.convert(ctx.dir, svgs)
-  local first
+  local first, n = nil, 0
   for _, f in ipairs(figures) do
     if f.svg then
       for _, fmt in ipairs{'png', 'pdf'} do
         local out = f.file:gsub('%.svg$', '') .. '.' .. fmt
-        if failed[out] then first = first or (out .. ': ' .. failed[out]) else f[fmt] = out end
+        if failed[out] then
+          first, n = first or (out .. ': ' .. failed[out]), n + 1
+        else
+          f[fmt] = out
+        end
       end
     end
   end
   ctx.export_failed = first
+  -- (said on stderr too: a full disk must not go unnoticed; the copies not
+  -- made keep their old files, and the report links the SVGs instead)
+  if first then
+    io.stderr:write(string.format('rnn.experiment: %d PNG/PDF copies of the plots in %s could not be made (their '
+      .. 'old files, if any, are left as they were); the first: %s\n', n, ctx.dir, first))
+  end
 end
 
 --- Writes summary.csv, summary.md, comparisons.csv and .md (with a grid),

@@ -52,9 +52,13 @@ end
 -- reached them, or says the run diverged); any done marker without steps
 local function is_done(r, steps) return run.finished(r.dir, steps or -1) ~= nil end
 
+-- (best effort: on a full disk error.txt cannot be written either, and the
+-- run's own error, shown on stderr, is what must not be lost)
 local function write_error(r, text)
-  files.mkdir_p(r.dir)
-  files.write_atomic(r.dir .. '/error.txt', tostring(text) .. '\n')
+  pcall(function()
+    files.mkdir_p(r.dir)
+    files.write_atomic(r.dir .. '/error.txt', tostring(text) .. '\n')
+  end)
 end
 
 -- The message of a failed run, once: which run, where it failed (the
