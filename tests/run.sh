@@ -113,6 +113,9 @@ if [ -z "${RNNLUA_SANITIZED:-}" ]; then
 else
     echo "== fuzz: skipped under the sanitizers (make test runs the same sanitized binaries)"
 fi
+# random sequences of tensor API calls against in-place/out-of-place and
+# strided/contiguous oracles (under make asan too)
+suite api-fuzz "$RNNLUA" tests/api_fuzz.lua 5000
 suite readme-deps bash tests/packaging/readme_deps_test.sh
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
