@@ -288,7 +288,7 @@ local LAYOUT_ULPS = {tanh = true, sigmoid = true}
 local tol_of
 
 local UNARY = {'neg', 'abs', 'exp', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'sign', 'floor', 'ceil', 'round',
-  'square', 'sqrt', 'log', 'log1p', 'expm1', 'reciprocal', 'rsqrt'}
+  'square', 'sqrt', 'log', 'log1p', 'expm1', 'reciprocal', 'rsqrt', 'clamp'}
 local BINARY = {'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'}
 
 -- a tensor that broadcasts to `shape` (often strided itself), or a number
@@ -516,12 +516,32 @@ local function check_bad_call()
   if not ok then clean_error(m, err) end
 end
 
+-- the module's functions (creation above all) with wrong arguments; sizes
+-- up to 100 in at most 3 arguments, or math.maxinteger (refused), so
+-- nothing allocates more than a few MB
+local FUNCTIONS = {'zeros', 'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint',
+  'randperm', 'tensor', 'cat', 'stack', 'matmul', 'zeros_like', 'ones_like', 'linear', 'tanh', 'add', 'sum'}
+
+local function check_bad_function()
+  local f = pick(FUNCTIONS)
+  local t = pick(pool).t:clone()
+  local n = R(0, 3)
+  local args = {}
+  for i = 1, n do
+    args[i] = R(4) == 1 and {t, junk(t)} or junk(t)
+    if args[i] == -100 and (f == 'arange' or f == 'linspace') then args[i] = -1 end
+  end
+  current = 'rnn.' .. f .. ' with random arguments'
+  local ok, err = pcall(rnn[f], table.unpack(args, 1, n))
+  if not ok then clean_error(f, err) end
+end
+
 ---------------------------------------------------------------------------
 
 for _ = 1, 8 do add(new_root()) end
 local actions = {
   {new_root, 2}, {grow_view, 6}, {check_elementwise, 6}, {check_reduction, 3}, {check_matmul, 2},
-  {check_autograd, 2}, {check_bad_call, 3},
+  {check_autograd, 2}, {check_bad_call, 3}, {check_bad_function, 2},
 }
 local weights = 0
 for _, a in ipairs(actions) do weights = weights + a[2] end
