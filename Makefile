@@ -156,7 +156,7 @@ build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 FUZZ_B := build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
             -fno-omit-frame-pointer
-FUZZ_TARGETS := safetensors json runfolder metrics
+FUZZ_TARGETS := safetensors json runfolder metrics checkpoint
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 FUZZ_SECONDS ?= 600
 

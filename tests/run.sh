@@ -109,7 +109,7 @@ suite man bash tests/packaging/man_test.sh "$RNNLUA"
 # over their seed corpus and a short burst of mutations; the same binaries
 # under make asan, so run once.
 if [ -z "${RNNLUA_SANITIZED:-}" ]; then
-    suite fuzz sh tests/fuzz/run.sh check 20000 build/fuzz safetensors json runfolder metrics
+    suite fuzz sh tests/fuzz/run.sh check 20000 build/fuzz safetensors json runfolder metrics checkpoint
 else
     echo "== fuzz: skipped under the sanitizers (make test runs the same sanitized binaries)"
 fi

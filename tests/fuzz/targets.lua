@@ -10,9 +10,17 @@
 --   metrics    metrics.csv, metrics.jsonl, eval.csv, eval.jsonl (split at
 --              NUL bytes) of a run resumed at step 30 of 60:
 --              files.Metrics.open, and files.read_csv on metrics.csv
+--   checkpoint checkpoint.safetensors as a resume reads it:
+--              rnn.experiment.checkpoint.load into a fresh state of the toy
+--              experiment (tests/experiment/toy.lua: LSTM + Linear, Adam,
+--              adaptive clipping, StepLR, extra), so the metadata's JSON,
+--              load_state_dict, the optimizer's buffers and set_rng_state
+--              all see the input
 --
 -- Any Lua error is a fine outcome for json (cjson's messages are its
--- contract). run.inspect and run.finished must never raise (a refusal is a
+-- contract) and checkpoint (the harness's checks of a checkpoint's
+-- metadata are not complete: only crashes count there, and a load that
+-- succeeds must give an integer step). run.inspect and run.finished must never raise (a refusal is a
 -- return value), and files.Metrics.open may raise only its own
 -- "rnn.experiment: ..." errors: anything else, and a result that breaks
 -- the function's promise, is raised as "FUZZ-FINDING: ...", which the C
@@ -130,6 +138,28 @@ function targets.metrics(o)
     local n = select(2, text:gsub('\n', '\n'))
     if n ~= START + 1 then finding('metrics.csv has %d lines after a resume at step %d', n, START) end
     m:close()
+  end
+end
+
+function targets.checkpoint(o)
+  local rnn = require 'rnn'
+  local checkpoint = require 'rnn.experiment.checkpoint'
+  local path = o.dir .. '/checkpoint.safetensors'
+  local Net = rnn.nn.Module:extend('ToyNet')
+  function Net:__init()
+    self.lstm = rnn.nn.LSTM{input_size = 2, hidden_size = 8, h0 = 'learned', h0_std = 0.5}
+    self.head = rnn.nn.Linear(8, 1)
+  end
+  function Net:forward(x) return self.head(self.lstm(x)[-1]) end
+  return function(data)
+    write(path, data)
+    rnn.manual_seed(1)
+    local model = Net()
+    local opt = rnn.optim.Adam(model:parameters(), {lr = 1e-2})
+    local state = {model = model, opt = opt, clip = rnn.clip.adaptive{percentile = 50},
+      schedule = rnn.optim.schedule.StepLR(opt, 20, 0.5), extra = {batches = 0}}
+    local ok, step = pcall(checkpoint.load, path, state)
+    if ok and math.type(step) ~= 'integer' then finding('checkpoint.load gave step %s', tostring(step)) end
   end
 end
 
