@@ -15,7 +15,7 @@
 # BUILD/logs/<target>.log. Exit status 1 when any target found something.
 #
 # check: each target over its seed corpus, then RUNS mutations with a fixed
-# seed (-seed=1) but at most FUZZ_CHECK_SECONDS (default 20) of them, new
+# seed (-seed=1) but at most FUZZ_CHECK_SECONDS (default 10) of them, new
 # inputs into a temporary folder: one "ok"/"not ok" line a target, then
 # "fuzz: N passed, M failed".
 #
@@ -86,7 +86,7 @@ check)
         mkdir -p "$tmp/$t" "$tmp/findings-$t"
         n=$(find "$seeds" -type f | wc -l)
         # shellcheck disable=SC2046
-        "$bin" $(extra_flags "$t") -runs="$amount" -max_total_time="${FUZZ_CHECK_SECONDS:-20}" -seed=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        "$bin" $(extra_flags "$t") -runs="$amount" -max_total_time="${FUZZ_CHECK_SECONDS:-10}" -seed=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix="$tmp/findings-$t/" "$tmp/$t" "$seeds" >"$tmp/$t.log" 2>&1
         status=$?
         found=$(find "$tmp/findings-$t" -type f | wc -l)
