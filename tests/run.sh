@@ -107,6 +107,17 @@ else
     echo "== busted-lua5.4, plain-lua, install, luarocks: skipped under the sanitizers (make test runs them)"
 fi
 suite man bash tests/packaging/man_test.sh "$RNNLUA"
+# The libFuzzer targets (make fuzz-build: build/fuzz, ASan+UBSan already)
+# over their seed corpus and a short burst of mutations; the same binaries
+# under make asan, so run once.
+if [ -z "${RNNLUA_SANITIZED:-}" ]; then
+    suite fuzz sh tests/fuzz/run.sh check 20000 build/fuzz safetensors json runfolder metrics checkpoint
+else
+    echo "== fuzz: skipped under the sanitizers (make test runs the same sanitized binaries)"
+fi
+# random sequences of tensor API calls against in-place/out-of-place and
+# strided/contiguous oracles (under make asan too)
+suite api-fuzz "$RNNLUA" tests/api_fuzz.lua 5000
 suite readme-deps bash tests/packaging/readme_deps_test.sh
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"

@@ -4,7 +4,8 @@
 #   tools/deps.sh            build and test dependencies
 #   tools/deps.sh test       also what only the tests use: a single-node Slurm
 #                            (slurm-wlm, munge) for the launcher's test and a
-#                            headless browser (chromium) for the report's
+#                            headless browser (chromium) for the report's,
+#                            clang for the libFuzzer targets (make fuzz)
 #   tools/deps.sh bench      also python3-torch, for the PyTorch side of `make bench`
 #   tools/deps.sh doc        also lua-ldoc and lua-discount, for `make doc`
 #   tools/deps.sh --list [test|bench|doc]
@@ -36,6 +37,8 @@ case "${1:-}" in
     #   temporary tree (it pulls in lua5.1, which then takes /usr/bin/lua)
     # groff-base, man-db: tests/packaging/man_test.sh renders rnnlua.1
     # lua-ldoc, lua-discount: help_spec checks that `make doc`'s LDoc run is clean
+    # clang: tests/c/clang_test.sh builds the core with it; the libFuzzer
+    #   targets of tests/fuzz (-fsanitize=fuzzer)
     test) packages="$packages slurm-wlm munge chromium luarocks groff-base man-db lua-ldoc lua-discount clang" ;;
     bench) packages="$packages python3-torch" ;;
     doc) packages="$packages lua-ldoc lua-discount" ;;

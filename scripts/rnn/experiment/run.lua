@@ -48,11 +48,17 @@ function M.is_stop(err)
   return getmetatable(err) == Stop
 end
 
+-- doc.config as a table: {} when config.json holds none, or a damaged one
+-- (a string, null, ...: found by tests/fuzz's runfolder target)
+local function config_of(doc)
+  return type(doc.config) == 'table' and doc.config or {}
+end
+
 -- what config.json must agree on for a run to be continued: everything
 -- but steps, the one key a run may be continued to another value of
 local function run_identity(doc)
   local cfg = {}
-  for k, v in pairs(doc.config or {}) do
+  for k, v in pairs(config_of(doc)) do
     if k ~= 'steps' then cfg[k] = v end
   end
   return json.encode{config = cfg, grid = doc.grid, seed = doc.seed, experiment = doc.experiment}
@@ -61,11 +67,11 @@ end
 local function describe_difference(old, new)
   local diffs = {}
   local keys = {}
-  for k in pairs(old.config or {}) do keys[k] = true end
-  for k in pairs(new.config or {}) do keys[k] = true end
+  for k in pairs(config_of(old)) do keys[k] = true end
+  for k in pairs(config_of(new)) do keys[k] = true end
   keys.steps = nil
   for _, k in ipairs(json.sorted_keys(keys)) do
-    local a, b = (old.config or {})[k], (new.config or {})[k]
+    local a, b = config_of(old)[k], config_of(new)[k]
     if json.encode(a) ~= json.encode(b) then
       diffs[#diffs + 1] = string.format('%s: %s there, %s now', k, json.encode(a), json.encode(b))
     end
@@ -94,7 +100,8 @@ end
 -- each later continuation)
 local function latest_code(doc)
   local hist = doc.continued_by
-  if type(hist) == 'table' and #hist > 0 and type(hist[#hist].code) == 'table' then return hist[#hist].code end
+  local last = type(hist) == 'table' and hist[#hist]
+  if type(last) == 'table' and type(last.code) == 'table' then return last.code end
   return doc.code
 end
 M.latest_code = latest_code
