@@ -170,4 +170,12 @@ describe('rnn.experiment run folders', function()
     assert.truthy(tostring(e):find('UTF-8', 1, true))
     assert.equal('{"t":"é"}', json.encode{t = 'é'})
   end)
+
+  it('reads a run file whose text is not UTF-8 as damaged: json.decode refuses it, naming the byte',
+    function()
+    local ok, e = pcall(json.decode, '{"rnnlua": "0.\2550"}')
+    assert.is_false(ok)
+    assert.truthy(tostring(e):find('^rnn%.experiment%.json%.decode: the text is not valid UTF%-8 %(byte 15%)'), e)
+    assert.equal('é', json.decode('{"t":"é"}').t)
+  end)
 end)

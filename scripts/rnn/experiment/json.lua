@@ -179,8 +179,16 @@ function M.encode_ordered(t, first)
 end
 
 --- cjson.decode, errors as 'rnn.experiment.json.decode: ...'; null becomes nil
--- in objects (cjson.null elsewhere).
+-- in objects (cjson.null elsewhere). Text that is not UTF-8 is refused, as
+-- the encoder refuses it (cjson would read the bytes as they are, and a
+-- file damaged that way would then fail at the next write instead).
 function M.decode(s)
+  local n, bad = true, nil
+  if type(s) == 'string' then n, bad = utf8.len(s) end
+  if not n then
+    error(string.format('rnn.experiment.json.decode: the text is not valid UTF-8 (byte %d); JSON text must be UTF-8',
+      bad), 2)
+  end
   local ok, v = pcall(cjson.decode, s)
   if not ok then error('rnn.experiment.json.decode: ' .. tostring(v), 2) end
   return v
