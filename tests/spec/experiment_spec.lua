@@ -175,6 +175,26 @@ describe('rnn.experiment runs', function()
     assert.is_number(done.eval.val_loss)
   end)
 
+  it('starts every run from a collected heap: the model of the run before is gone at setup', function()
+    -- (the garbage of a bigger run before would set the collector's pace
+    -- for this one: a small model's steps then run slower)
+    local previous = setmetatable({}, {__mode = 'k'})
+    local alive_at_setup = {}
+    local spec = toy{grid = {{'opt', {'sgd', 'adam'}}}, seeds = 1, config = {steps = 2, checkpoint_every = 1,
+      batch = 4, noise = 0.1, tag = 'x', flag = false, lr = 0.05}}
+    local setup = spec.setup_fn
+    spec.setup_fn = function(cfg, seed)
+      local n = 0
+      for _ in pairs(previous) do n = n + 1 end
+      alive_at_setup[#alive_at_setup + 1] = n
+      local s = setup(cfg, seed)
+      previous[s.model] = true
+      return s
+    end
+    run(spec, {'--out', dir})
+    assert.are.same({0, 0}, alive_at_setup)
+  end)
+
   it('trains every cell of a seed on the same batches, however much their setups drew', function()
     local exp = E.new{
       name = 'streams', grid = {{'width', {1, 50}}}, config = {steps = 3, checkpoint_every = 3}, seeds = {1, 2},
