@@ -370,10 +370,10 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   local total = cfg.steps
   local ckpt_every = cfg.checkpoint_every
   local eval_every = cfg.eval_every or 0
-  -- every run starts from a collected heap: the garbage of the run before
-  -- (a bigger model, say) would otherwise set the collector's pace for this
-  -- one, and a small model's steps run slower until a cycle ends (a
-  -- config-C RNN step: 0.65 ms fresh, 0.85 ms right after a config-B LSTM)
+  -- every run starts from a collected heap: after a bigger run, a small
+  -- model's steps stay slower under the incremental collector alone (a
+  -- config-C RNN step: 0.62 ms fresh, 0.76 ms after a config-B LSTM, 0.66
+  -- ms with a full collection first; the cause is issue 15's to find)
   collectgarbage('collect')
   R.manual_seed(seed)
   local state = errors.call('setup', self.setup_fn, cfg, seed)
