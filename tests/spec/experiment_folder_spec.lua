@@ -9,25 +9,10 @@ local files = require 'rnn.experiment.files'
 local checkpoint = require 'rnn.experiment.checkpoint'
 local F = rnn.nn.functional
 
-local function tmpdir()
-  local p = io.popen('mktemp -d "${TMPDIR:-/tmp}/rnnlua-folder-spec.XXXXXX"')
-  local d = p:read('l')
-  p:close()
-  return d
-end
+local support = require 'tests.spec.support'
+local function tmpdir() return support.tmpdir('folder-spec') end
+local read, write = support.read, support.write
 
-local function read(path)
-  local f = assert(io.open(path, 'rb'), 'missing ' .. path)
-  local s = f:read('a')
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, 'wb'))
-  f:write(s)
-  f:close()
-end
 
 -- flips one bit of the byte at `at` bytes from the end of the file
 local function flip_from_end(path, at)

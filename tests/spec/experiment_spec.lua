@@ -9,19 +9,9 @@ local report = require 'rnn.experiment.report'
 local svg = require 'rnn.experiment.svg'
 local F = rnn.nn.functional
 
-local function tmpdir()
-  local p = io.popen('mktemp -d "${TMPDIR:-/tmp}/rnnlua-exp-spec.XXXXXX"')
-  local d = p:read('l')
-  p:close()
-  return d
-end
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'), 'missing ' .. path)
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local support = require 'tests.spec.support'
+local function tmpdir() return support.tmpdir('exp-spec') end
+local read, write = support.read, support.write
 
 -- a failure injected by the tests: the step that raises
 local fail_at = nil
@@ -824,11 +814,6 @@ local function sh(cmd)
   return out, ok, code
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, 'wb'))
-  f:write(text)
-  f:close()
-end
 
 local function count(text, s)
   local n, i = 0, 1

@@ -11,19 +11,9 @@ local svg = require 'rnn.experiment.svg'
 local export = require 'rnn.experiment.export'
 local stats = require 'rnn.stats'
 
-local function tmpdir()
-  local p = io.popen('mktemp -d "${TMPDIR:-/tmp}/rnnlua-report-spec.XXXXXX"')
-  local d = p:read('l')
-  p:close()
-  return d
-end
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'), 'missing ' .. path)
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local support = require 'tests.spec.support'
+local function tmpdir() return support.tmpdir('report-spec') end
+local read = support.read
 
 local function exists(path)
   local f = io.open(path, 'rb')
