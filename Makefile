@@ -30,7 +30,7 @@ CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -ffp-contract=off -fPIC \
            -D_POSIX_C_SOURCE=200809L -DRNNLUA_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS    = $(PKG_LIBS) -lm
+LIBS    = $(PKG_LIBS) -lm -pthread
 EXE_LIBS = $(LIBS) -lreadline
 
 CORE_SRC := $(wildcard core/*.c)

@@ -1,19 +1,30 @@
 #include "blas.h"
 #include "fastgemm.h"
 #include "iter.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
+/* One count for both: the core's own pool (pool.h) and OpenBLAS's
+ * threads, which serve the products our kernels leave to BLAS. */
 void rl_set_num_threads(int n)
 {
     openblas_set_num_threads(n);
+    rl_pool_set_threads(n);
 }
 
 int rl_get_num_threads(void)
 {
-    return openblas_get_num_threads();
+    return rl_pool_threads();
+}
+
+/* The pool starts at OpenBLAS's count (OPENBLAS_NUM_THREADS, else the
+ * cores it sees). */
+__attribute__((constructor)) static void threads_init(void)
+{
+    rl_pool_set_threads(openblas_get_num_threads());
 }
 
 /* How BLAS can read a (rows, cols) view with element strides (sr, sc):

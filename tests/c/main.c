@@ -23,5 +23,6 @@ int main(int argc, char **argv)
     suite_optim();
     suite_linalg();
     suite_lowrank();
+    suite_pool();
     return th_summary();
 }

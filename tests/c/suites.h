@@ -16,5 +16,6 @@ void suite_io(void);
 void suite_optim(void);
 void suite_linalg(void);
 void suite_lowrank(void);
+void suite_pool(void);
 
 #endif
