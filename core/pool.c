@@ -1,31 +1,45 @@
 /* pool.c — the worker threads of rl_parallel_for (pool.h).
  *
- * One job at a time: the caller publishes it under the mutex, bumps the
- * generation and wakes the workers; worker w runs chunk w + 1 and counts
- * itself done; the caller runs chunk 0, then sleeps until the count says
- * all chunks are done. Workers that have no chunk in a job (fewer chunks
- * than threads) only count themselves done. */
+ * One job at a time: the caller fills `job`, sets `pending` to the number
+ * of workers and bumps `generation`; worker w runs chunk w + 1 (if the job
+ * has that many) and counts itself done; the caller runs chunk 0, then
+ * waits until `pending` is 0.
+ *
+ * Waiting is a short bounded spin, then sleep on a condition variable. A
+ * time loop hands out one job per step, tens of microseconds apart: a
+ * worker woken from sleep for each one took 30-40 us per job here (an
+ * empty job, 2 threads), more than a small step's product; after a spin of
+ * at most SPIN_NS it sleeps, so an idle or preempted pool takes no core
+ * from anyone (PyTorch's OpenMP pool spins far longer, and its 2-thread
+ * runs are 5-14x slower on a busy machine). */
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define POOL_MAX_THREADS 1024
+/* The spin before sleeping: workers between the jobs of one time loop and
+ * the caller waiting for the last chunk. */
+#define SPIN_NS 50000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER; /* a new job or quit */
-static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER; /* a worker finished */
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER; /* the last worker finished */
 /* only one caller at a time owns the workers; others run alone */
 static pthread_mutex_t owner = PTHREAD_MUTEX_INITIALIZER;
 
-static int threads = 1;       /* requested; workers = threads - 1 once started */
-static int started;           /* workers running */
+static int threads = 1;           /* requested; workers = threads - 1 once started */
+static int started;               /* workers running */
 static pthread_t *workers;
-static bool quit;
-static uint64_t generation;   /* of the job the workers should run */
-static int pending;           /* workers not yet done with the current job */
+static atomic_bool quit;
+static atomic_uint_fast64_t generation; /* of the job the workers should run */
+static atomic_int pending;        /* workers not yet done with the current job */
 static uint64_t spawn_generation; /* before the first job a new worker may run */
+static int sleepers;              /* workers asleep on work_cv (under lock) */
+static bool caller_asleep;        /* the caller asleep on done_cv (under lock) */
 
 static struct {
     rl_chunk_fn fn;
@@ -37,6 +51,35 @@ static struct {
 /* set inside a chunk, so that a nested call runs alone */
 static _Thread_local bool in_chunk;
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Spins until cond(arg) holds or SPIN_NS have passed; true when it holds. */
+static bool spin_until(bool (*cond)(const void *), const void *arg)
+{
+    int64_t t0 = 0;
+    for (int i = 0;; i++) {
+        if (cond(arg)) return true;
+        cpu_relax();
+        if ((i & 63) == 63) {
+            int64_t t = now_ns();
+            if (!t0) t0 = t;
+            else if (t - t0 > SPIN_NS) return false;
+        }
+    }
+}
+
 static void run_chunk(int c)
 {
     int64_t lo, hi;
@@ -46,39 +89,52 @@ static void run_chunk(int c)
     in_chunk = false;
 }
 
+static bool new_job(const void *seen)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire) != *(const uint64_t *)seen ||
+           atomic_load_explicit(&quit, memory_order_relaxed);
+}
+
 static void *worker_main(void *p)
 {
     int self = (int)(intptr_t)p; /* 1-based: chunk self of each job */
     pthread_mutex_lock(&lock);
     /* not generation: a job may already have been published by now */
     uint64_t seen = spawn_generation;
-    for (;;) {
-        while (!quit && generation == seen) pthread_cond_wait(&work_cv, &lock);
-        if (quit) break;
-        seen = generation;
-        int chunks = job.chunks;
-        pthread_mutex_unlock(&lock);
-        if (self < chunks) run_chunk(self);
-        pthread_mutex_lock(&lock);
-        if (--pending == 0) pthread_cond_signal(&done_cv);
-    }
     pthread_mutex_unlock(&lock);
+    for (;;) {
+        if (!spin_until(new_job, &seen)) {
+            pthread_mutex_lock(&lock);
+            sleepers++;
+            while (!new_job(&seen)) pthread_cond_wait(&work_cv, &lock);
+            sleepers--;
+            pthread_mutex_unlock(&lock);
+        }
+        if (atomic_load(&quit)) break;
+        seen = atomic_load_explicit(&generation, memory_order_acquire);
+        if (self < job.chunks) run_chunk(self);
+        if (atomic_fetch_sub_explicit(&pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&lock);
+            if (caller_asleep) pthread_cond_signal(&done_cv);
+            pthread_mutex_unlock(&lock);
+        }
+    }
     return NULL;
 }
 
-/* Joins every worker (called with owner held, or at unload/fork). */
+/* Joins every worker (with owner held, or at unload). */
 static void stop_workers(void)
 {
     if (!started) return;
     pthread_mutex_lock(&lock);
-    quit = true;
+    atomic_store(&quit, true);
     pthread_cond_broadcast(&work_cv);
     pthread_mutex_unlock(&lock);
     for (int i = 0; i < started; i++) pthread_join(workers[i], NULL);
     free(workers);
     workers = NULL;
     started = 0;
-    quit = false;
+    atomic_store(&quit, false);
 }
 
 /* Starts threads - 1 workers; false (and none) when the system refuses. */
@@ -88,7 +144,7 @@ static bool start_workers(void)
     workers = malloc(sizeof *workers * (size_t)want);
     if (!workers) return false;
     pthread_mutex_lock(&lock);
-    spawn_generation = generation;
+    spawn_generation = atomic_load(&generation);
     pthread_mutex_unlock(&lock);
     for (int i = 0; i < want; i++) {
         if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)(i + 1))) {
@@ -131,9 +187,14 @@ void rl_chunk_bounds(int64_t n, int k, int c, int64_t align, int64_t *lo, int64_
     if (align < 1) align = 1;
     int64_t units = (n + align - 1) / align; /* aligned blocks, the last maybe short */
     int64_t a = units * c / k, b = units * (c + 1) / k;
-    *lo = a * align;
+    *lo = a * align < n ? a * align : n;
     *hi = b * align < n ? b * align : n;
-    if (*lo > n) *lo = n;
+}
+
+static bool all_done(const void *unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&pending, memory_order_acquire) == 0;
 }
 
 void rl_parallel_for_aligned(int64_t n, int64_t grain, int64_t align, rl_chunk_fn fn, void *arg)
@@ -141,37 +202,44 @@ void rl_parallel_for_aligned(int64_t n, int64_t grain, int64_t align, rl_chunk_f
     if (n <= 0) return;
     int k = rl_parallel_chunks(n, grain);
     if (align > 1) {
-        /* no more chunks than aligned blocks */
-        int64_t units = (n + align - 1) / align;
+        int64_t units = (n + align - 1) / align; /* no more chunks than aligned blocks */
         if (k > units) k = (int)units;
     }
     if (k <= 1 || in_chunk || pthread_mutex_trylock(&owner) != 0) {
+        bool nested = in_chunk;
+        in_chunk = true;
+        fn(arg, 0, n, 0);
+        in_chunk = nested;
+        return;
+    }
+    if (!started && !start_workers()) {
+        pthread_mutex_unlock(&owner);
         in_chunk = true;
         fn(arg, 0, n, 0);
         in_chunk = false;
         return;
     }
-    if (!started && !start_workers()) {
-        pthread_mutex_unlock(&owner);
-        fn(arg, 0, n, 0);
-        return;
-    }
-    pthread_mutex_lock(&lock);
     job.fn = fn;
     job.arg = arg;
     job.n = n;
     job.align = align;
     job.chunks = k;
-    pending = started;
-    generation++;
-    pthread_cond_broadcast(&work_cv);
+    atomic_store_explicit(&pending, started, memory_order_relaxed);
+    /* release: a worker that sees the new generation sees the job */
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+    pthread_mutex_lock(&lock);
+    if (sleepers) pthread_cond_broadcast(&work_cv);
     pthread_mutex_unlock(&lock);
 
     run_chunk(0);
 
-    pthread_mutex_lock(&lock);
-    while (pending > 0) pthread_cond_wait(&done_cv, &lock);
-    pthread_mutex_unlock(&lock);
+    if (!spin_until(all_done, NULL)) {
+        pthread_mutex_lock(&lock);
+        caller_asleep = true;
+        while (!all_done(NULL)) pthread_cond_wait(&done_cv, &lock);
+        caller_asleep = false;
+        pthread_mutex_unlock(&lock);
+    }
     pthread_mutex_unlock(&owner);
 }
 
@@ -192,8 +260,10 @@ static void after_fork_child(void)
     done_cv = fresh_cv;
     workers = NULL;
     started = 0;
-    quit = false;
-    pending = 0;
+    sleepers = 0;
+    caller_asleep = false;
+    atomic_store(&quit, false);
+    atomic_store(&pending, 0);
 }
 
 __attribute__((constructor)) static void pool_init(void)
