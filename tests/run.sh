@@ -80,6 +80,9 @@ busted_counts() {
 }
 
 suite c "$TEST_CORE"
+# no cycle among the core units: the edges read from nm of the objects that
+# TEST_CORE was linked from (tools/core_deps.lua)
+suite core-deps lua5.4 tools/core_deps.lua "$(dirname "$TEST_CORE")/core"
 # the same C tests built with clang (tests/c/clang_test.sh)
 suite clang bash tests/c/clang_test.sh
 busted_counts busted ""
