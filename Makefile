@@ -26,7 +26,10 @@ CC      ?= cc
 OPT     ?= -O2 -g
 # -ffp-contract=off: no fused multiply-add contraction, so results do not
 # depend on what the compiler chose to fuse (reproducibility to the bit).
-CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -ffp-contract=off -fPIC \
+# -fvisibility=hidden: a shared object built from these exports only what is
+# marked visible (luaopen_rnn_core, luaopen_rnn_mpi); calls between the
+# core's units stay inside it, direct rather than through the PLT.
+CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -ffp-contract=off -fPIC -fvisibility=hidden \
            -D_POSIX_C_SOURCE=200809L -DRNNLUA_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

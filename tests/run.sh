@@ -104,6 +104,7 @@ if [ -z "${RNNLUA_SANITIZED:-}" ]; then
     busted_counts busted-lua5.4 "" --exclude-pattern=experiments_smoke_spec tests/spec
     BUSTED_LUA=
     suite plain-lua bash tests/packaging/plain_lua_test.sh
+    suite exports bash tests/packaging/exports_test.sh "$(dirname "$TEST_CORE")"
     suite install bash tests/packaging/install_test.sh
     suite luarocks bash tests/packaging/luarocks_test.sh
 else
