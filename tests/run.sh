@@ -123,6 +123,8 @@ fi
 # strided/contiguous oracles (under make asan too)
 suite api-fuzz "$RNNLUA" tests/api_fuzz.lua 5000
 suite readme-deps bash tests/packaging/readme_deps_test.sh
+# every core unit (core/*.c) has its line in the README's Layout
+suite readme-layout bash tests/packaging/readme_layout_test.sh
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
 suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"
