@@ -26,7 +26,10 @@ CC      ?= cc
 OPT     ?= -O2 -g
 # -ffp-contract=off: no fused multiply-add contraction, so results do not
 # depend on what the compiler chose to fuse (reproducibility to the bit).
-CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -ffp-contract=off -fPIC \
+# -fvisibility=hidden: a shared object built from these exports only what is
+# marked visible (luaopen_rnn_core, luaopen_rnn_mpi); calls between the
+# core's units stay inside it, direct rather than through the PLT.
+CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -ffp-contract=off -fPIC -fvisibility=hidden \
            -D_POSIX_C_SOURCE=200809L -DRNNLUA_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -34,7 +37,9 @@ LIBS    = $(PKG_LIBS) -lm -pthread
 EXE_LIBS = $(LIBS) -lreadline
 
 CORE_SRC := $(wildcard core/*.c)
-BIND_SRC := $(filter-out bindings/rnnlua.c,$(wildcard bindings/*.c))
+# the executable's command line and REPL (readline): not in core.so
+EXE_SRC  := bindings/rnnlua.c bindings/repl.c
+BIND_SRC := $(filter-out $(EXE_SRC),$(wildcard bindings/*.c))
 CTEST_SRC := $(wildcard tests/c/*.c)
 HEADERS  := $(wildcard core/*.h bindings/*.h tests/c/*.h)
 
@@ -42,6 +47,7 @@ B ?= build
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 BIND_OBJ := $(BIND_SRC:%.c=$(B)/%.o)
 CTEST_OBJ := $(CTEST_SRC:%.c=$(B)/%.o)
+EXE_OBJ  := $(EXE_SRC:%.c=$(B)/%.o)
 
 DEPS_OK := build/.deps-ok
 TEST_DEPS_OK := build/.test-deps-ok
@@ -89,7 +95,7 @@ $(B)/core/rnn.o $(B)/core/ops.o: CFLAGS += -O3 -fno-trapping-math
 # needs no errno check (it never sets errno here: its argument is >= 0 or NaN).
 $(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
 
-rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
+rnnlua: $(EXE_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
 
 # bindings/core.map: core.so exports luaopen_rnn_core and nothing else (its
@@ -145,7 +151,7 @@ asan: $(DEPS_OK) $(TEST_DEPS_OK)
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
 
-build/asan/rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
+build/asan/rnnlua: $(EXE_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
 
 # libFuzzer targets (tests/fuzz/README.md): the core and the bindings

@@ -3,7 +3,10 @@
 
 #include <time.h>
 
-int luaopen_rnn_core(lua_State *L);
+/* The module's one exported name: everything else is built with
+ * -fvisibility=hidden (Makefile), and bindings/core.map says the same to
+ * the linker. */
+__attribute__((visibility("default"))) int luaopen_rnn_core(lua_State *L);
 
 /***
 @module rnn

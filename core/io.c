@@ -366,153 +366,190 @@ fail:
     return read_fail(s, err, what);
 }
 
-static rl_status load_source(rl_safetensors_file **out, const source *s)
+/* The header's bytes (after the 8-byte length) into *header (malloc'd),
+ * their count into *hlen: the length checked against the limit and the file. */
+static rl_status read_header(const source *s, char **header, uint64_t *hlen)
 {
     const char *path = s->path;
-    rl_status st = RL_OK;
     unsigned char lenbuf[8];
-    char *header = NULL;
-    json_t *root = NULL;
-    entry *entries = NULL;
-    rl_safetensors_file *f = NULL;
-    *out = NULL;
-
+    *header = NULL;
     if (s->size < 8)
         return load_fail(RL_ERR_IO, path, "file is %llu bytes, too short for the 8-byte header length "
                          "(not a safetensors file, or truncated)", (unsigned long long)s->size);
     int err = source_read(s, 0, lenbuf, 8);
     if (err) return read_fail(s, err, "the header length");
-    uint64_t hlen = rd64(lenbuf);
-    if (hlen > RL_SAFETENSORS_MAX_HEADER)
+    uint64_t n = rd64(lenbuf);
+    if (n > RL_SAFETENSORS_MAX_HEADER)
         return load_fail(RL_ERR_IO, path, "header length %llu is over the limit of %llu bytes (not a safetensors file?)",
-                         (unsigned long long)hlen, RL_SAFETENSORS_MAX_HEADER);
-    if (hlen > s->size - 8)
+                         (unsigned long long)n, RL_SAFETENSORS_MAX_HEADER);
+    if (n > s->size - 8)
         return load_fail(RL_ERR_IO, path, "header length %llu is more than the %llu bytes after it (file truncated?)",
-                         (unsigned long long)hlen, (unsigned long long)(s->size - 8));
-    uint64_t data_start = 8 + hlen, buflen = s->size - data_start;
-
-    header = malloc(hlen ? (size_t)hlen : 1);
-    if (!header) return load_fail(RL_ERR_NOMEM, path, "out of memory for a %llu-byte header", (unsigned long long)hlen);
-    err = source_read(s, 8, header, (size_t)hlen);
+                         (unsigned long long)n, (unsigned long long)(s->size - 8));
+    char *h = malloc(n ? (size_t)n : 1);
+    if (!h) return load_fail(RL_ERR_NOMEM, path, "out of memory for a %llu-byte header", (unsigned long long)n);
+    err = source_read(s, 8, h, (size_t)n);
     if (err) {
-        st = read_fail(s, err, "the header");
-        goto done;
+        free(h);
+        return read_fail(s, err, "the header");
     }
+    *header = h;
+    *hlen = n;
+    return RL_OK;
+}
+
+/* The header as a JSON object into *root. */
+static rl_status parse_header(const source *s, const char *header, uint64_t hlen, json_t **root)
+{
     json_error_t jerr;
-    root = json_loadb(header, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        st = load_fail(RL_ERR_IO, path, "invalid JSON header: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
-        goto done;
-    }
-    if (!json_is_object(root)) {
-        st = load_fail(RL_ERR_IO, path, "header must be a JSON object, got %s", json_type_name(root));
-        goto done;
-    }
+    *root = json_loadb(header, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*root)
+        return load_fail(RL_ERR_IO, s->path, "invalid JSON header: %s (line %d, column %d)", jerr.text, jerr.line,
+                         jerr.column);
+    if (!json_is_object(*root))
+        return load_fail(RL_ERR_IO, s->path, "header must be a JSON object, got %s", json_type_name(*root));
+    return RL_OK;
+}
 
-    /* metadata */
-    json_t *meta = json_object_get(root, "__metadata__");
-    size_t nmeta = 0;
-    if (meta && !json_is_null(meta)) {
-        if (!json_is_object(meta)) {
-            st = load_fail(RL_ERR_IO, path, "\"__metadata__\" must be an object of strings, got %s", json_type_name(meta));
-            goto done;
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(meta, k, v) {
-            if (!json_is_string(v)) {
-                st = load_fail(RL_ERR_IO, path, "\"__metadata__\" value for key '" NAME_FMT "' must be a string, got %s", k,
-                               json_type_name(v));
-                goto done;
-            }
-        }
-        nmeta = json_object_size(meta);
+/* "__metadata__", when there, must be an object of strings: it into *meta
+ * (NULL when absent; a JSON null stays, as no entries) and its size into
+ * *nmeta. */
+static rl_status check_metadata(const source *s, json_t *root, json_t **meta, size_t *nmeta)
+{
+    *meta = json_object_get(root, "__metadata__");
+    *nmeta = 0;
+    if (!*meta || json_is_null(*meta)) return RL_OK;
+    if (!json_is_object(*meta))
+        return load_fail(RL_ERR_IO, s->path, "\"__metadata__\" must be an object of strings, got %s",
+                         json_type_name(*meta));
+    const char *k;
+    json_t *v;
+    json_object_foreach(*meta, k, v) {
+        if (!json_is_string(v))
+            return load_fail(RL_ERR_IO, s->path, "\"__metadata__\" value for key '" NAME_FMT "' must be a string, got %s",
+                             k, json_type_name(v));
     }
+    *nmeta = json_object_size(*meta);
+    return RL_OK;
+}
 
-    /* tensors, each checked on its own */
-    size_t count = json_object_size(root) - (meta ? 1 : 0);
-    entries = calloc(count ? count : 1, sizeof *entries);
-    if (!entries) {
-        st = load_fail(RL_ERR_NOMEM, path, "out of memory for %zu header entries", count);
-        goto done;
-    }
-    size_t n = 0;
+/* The tensors' entries, each checked on its own, into *entries (calloc'd,
+ * freed by the caller even on an error), their count into *n. has_meta: the
+ * root holds a "__metadata__" key (null or not) that is no tensor. */
+static rl_status parse_entries(const source *s, json_t *root, bool has_meta, uint64_t buflen, entry **entries,
+                               size_t *n)
+{
+    size_t count = json_object_size(root) - (has_meta ? 1 : 0);
+    *n = 0;
+    *entries = calloc(count ? count : 1, sizeof **entries);
+    if (!*entries) return load_fail(RL_ERR_NOMEM, s->path, "out of memory for %zu header entries", count);
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
         if (strcmp(key, "__metadata__") == 0) continue;
-        st = parse_entry(s, key, val, buflen, &entries[n++]);
-        if (st) goto done;
+        rl_status st = parse_entry(s, key, val, buflen, &(*entries)[(*n)++]);
+        if (st) return st;
     }
+    return RL_OK;
+}
 
-    /* together: the ranges tile the data buffer in offset order */
+/* The entries together: sorted by offset, their ranges tile the data buffer
+ * (no overlap, no gap, nothing after the last). */
+static rl_status check_tiling(const source *s, entry *entries, size_t n, uint64_t buflen)
+{
+    const char *path = s->path;
     qsort(entries, n, sizeof *entries, entry_cmp);
     uint64_t pos = 0;
     for (size_t i = 0; i < n; i++) {
         const entry *e = &entries[i];
         if (e->begin < pos) {
             const entry *p = &entries[i - 1];
-            st = load_fail(RL_ERR_IO, path, "tensor '" NAME_FMT "': data_offsets [%llu, %llu] overlap those of tensor '"
-                           NAME_FMT "' [%llu, %llu]", e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
-                           p->name, (unsigned long long)p->begin, (unsigned long long)p->end);
-            goto done;
+            return load_fail(RL_ERR_IO, path, "tensor '" NAME_FMT "': data_offsets [%llu, %llu] overlap those of tensor '"
+                             NAME_FMT "' [%llu, %llu]", e->name, (unsigned long long)e->begin,
+                             (unsigned long long)e->end, p->name, (unsigned long long)p->begin,
+                             (unsigned long long)p->end);
         }
-        if (e->begin > pos) {
-            st = load_fail(RL_ERR_IO, path, "bytes [%llu, %llu) of the data belong to no tensor (a gap before tensor '"
-                           NAME_FMT "')", (unsigned long long)pos, (unsigned long long)e->begin, e->name);
-            goto done;
-        }
+        if (e->begin > pos)
+            return load_fail(RL_ERR_IO, path, "bytes [%llu, %llu) of the data belong to no tensor (a gap before tensor '"
+                             NAME_FMT "')", (unsigned long long)pos, (unsigned long long)e->begin, e->name);
         pos = e->end;
     }
-    if (pos != buflen) {
-        st = load_fail(RL_ERR_IO, path, "the data is %llu bytes but the tensors cover only %llu (trailing bytes %s)",
-                       (unsigned long long)buflen, (unsigned long long)pos,
-                       n ? "after the last tensor" : "in a file without tensors");
-        goto done;
-    }
+    if (pos != buflen)
+        return load_fail(RL_ERR_IO, path, "the data is %llu bytes but the tensors cover only %llu (trailing bytes %s)",
+                         (unsigned long long)buflen, (unsigned long long)pos,
+                         n ? "after the last tensor" : "in a file without tensors");
+    return RL_OK;
+}
 
-    /* everything checked: read */
-    f = calloc(1, sizeof *f);
-    if (!f) {
-        st = load_fail(RL_ERR_NOMEM, path, "out of memory");
-        goto done;
-    }
+/* An empty result with room for n tensors and nmeta metadata entries into
+ * *out; on failure *out holds what was allocated (for rl_safetensors_free). */
+static rl_status file_new(const source *s, size_t n, size_t nmeta, rl_safetensors_file **out)
+{
+    rl_safetensors_file *f = *out = calloc(1, sizeof *f);
+    if (!f) return load_fail(RL_ERR_NOMEM, s->path, "out of memory");
     f->names = calloc(n ? n : 1, sizeof *f->names);
     f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
     f->meta_keys = calloc(nmeta ? nmeta : 1, sizeof *f->meta_keys);
     f->meta_values = calloc(nmeta ? nmeta : 1, sizeof *f->meta_values);
-    if (!f->names || !f->tensors || !f->meta_keys || !f->meta_values) {
-        st = load_fail(RL_ERR_NOMEM, path, "out of memory");
-        goto done;
+    if (!f->names || !f->tensors || !f->meta_keys || !f->meta_values)
+        return load_fail(RL_ERR_NOMEM, s->path, "out of memory");
+    return RL_OK;
+}
+
+/* The metadata's keys and values copied into f (meta may be NULL). */
+static rl_status copy_metadata(const source *s, json_t *meta, size_t nmeta, rl_safetensors_file *f)
+{
+    if (!nmeta) return RL_OK;
+    const char *k;
+    json_t *v;
+    json_object_foreach(meta, k, v) {
+        f->meta_keys[f->nmeta] = dup_str(k);
+        f->meta_values[f->nmeta] = dup_str(json_string_value(v));
+        f->nmeta++;
+        if (!f->meta_keys[f->nmeta - 1] || !f->meta_values[f->nmeta - 1])
+            return load_fail(RL_ERR_NOMEM, s->path, "out of memory");
     }
-    if (nmeta) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(meta, k, v) {
-            f->meta_keys[f->nmeta] = dup_str(k);
-            f->meta_values[f->nmeta] = dup_str(json_string_value(v));
-            f->nmeta++;
-            if (!f->meta_keys[f->nmeta - 1] || !f->meta_values[f->nmeta - 1]) {
-                st = load_fail(RL_ERR_NOMEM, path, "out of memory");
-                goto done;
-            }
-        }
-    }
+    return RL_OK;
+}
+
+/* The validated entries' names and tensors into f, in data order. */
+static rl_status read_tensors(const source *s, uint64_t data_start, const entry *entries, size_t n,
+                              rl_safetensors_file *f)
+{
     for (size_t i = 0; i < n; i++) {
         f->names[i] = dup_str(entries[i].name);
-        if (!f->names[i]) {
-            f->count = (int)i + 1;
-            st = load_fail(RL_ERR_NOMEM, path, "out of memory");
-            goto done;
-        }
         f->count = (int)i + 1;
-        st = read_tensor(s, data_start, &entries[i], &f->tensors[i]);
-        if (st) goto done;
+        if (!f->names[i]) return load_fail(RL_ERR_NOMEM, s->path, "out of memory");
+        rl_status st = read_tensor(s, data_start, &entries[i], &f->tensors[i]);
+        if (st) return st;
     }
-    *out = f;
-    f = NULL;
+    return RL_OK;
+}
 
-done:
+/* The whole header is checked (each entry, then how they tile the data)
+ * before any tensor is allocated or read. */
+static rl_status load_source(rl_safetensors_file **out, const source *s)
+{
+    char *header = NULL;
+    json_t *root = NULL, *meta = NULL;
+    entry *entries = NULL;
+    rl_safetensors_file *f = NULL;
+    uint64_t hlen = 0;
+    size_t nmeta = 0, n = 0;
+    *out = NULL;
+
+    rl_status st = read_header(s, &header, &hlen);
+    if (st) return st;
+    uint64_t data_start = 8 + hlen, buflen = s->size - data_start;
+    if (!(st = parse_header(s, header, hlen, &root)) &&
+        !(st = check_metadata(s, root, &meta, &nmeta)) &&
+        !(st = parse_entries(s, root, meta != NULL, buflen, &entries, &n)) &&
+        !(st = check_tiling(s, entries, n, buflen)) &&
+        !(st = file_new(s, n, nmeta, &f)) &&
+        !(st = copy_metadata(s, meta, nmeta, f)) &&
+        !(st = read_tensors(s, data_start, entries, n, f))) {
+        *out = f;
+        f = NULL;
+    }
     rl_safetensors_free(f);
     free(entries);
     json_decref(root);
@@ -667,6 +704,185 @@ static int sync_dir(const char *path, char *errbuf, size_t errlen)
     return rc;
 }
 
+/* The tensor arguments checked and into slots (n of them), sorted by name:
+ * names non-empty, not "__metadata__", unique; tensors not NULL, of a dtype
+ * the format has. */
+static rl_status check_tensor_args(const char *path, int n, const char *const *names, rl_tensor *const *tensors,
+                                   slot *slots)
+{
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !*names[i]) return save_fail(RL_ERR_ARG, path, "tensor %d has an empty name", i + 1);
+        if (strcmp(names[i], "__metadata__") == 0)
+            return save_fail(RL_ERR_ARG, path, "tensor %d: the name \"__metadata__\" is reserved by the format", i + 1);
+        if (!tensors[i]) return save_fail(RL_ERR_ARG, path, "tensor '" NAME_FMT "' is NULL", names[i]);
+        if (!save_dtype_name(tensors[i]->dtype))
+            return save_fail(RL_ERR_DTYPE, path, "tensor '" NAME_FMT "': unsupported dtype %d", names[i],
+                             (int)tensors[i]->dtype);
+        slots[i] = (slot){names[i], tensors[i], rl_dtype_size(tensors[i]->dtype)};
+    }
+    qsort(slots, (size_t)n, sizeof *slots, slot_by_name);
+    for (int i = 1; i < n; i++)
+        if (strcmp(slots[i - 1].name, slots[i].name) == 0)
+            return save_fail(RL_ERR_ARG, path, "two tensors are named '" NAME_FMT "'; names must be unique",
+                             slots[i].name);
+    return RL_OK;
+}
+
+/* The metadata keys checked (not NULL, nor their values; unique) and into
+ * keys (nmeta of them), sorted. */
+static rl_status check_meta_args(const char *path, int nmeta, const char *const *meta_keys,
+                                 const char *const *meta_values, const char **keys)
+{
+    for (int i = 0; i < nmeta; i++) {
+        if (!meta_keys[i] || !meta_values[i])
+            return save_fail(RL_ERR_ARG, path, "metadata entry %d has a NULL key or value", i + 1);
+        keys[i] = meta_keys[i];
+    }
+    qsort(keys, (size_t)nmeta, sizeof *keys, str_cmp);
+    for (int i = 1; i < nmeta; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return save_fail(RL_ERR_ARG, path, "metadata key '" NAME_FMT "' appears twice", keys[i]);
+    return RL_OK;
+}
+
+/* "__metadata__" into the header root, its keys in sorted order (keys:
+ * meta_keys sorted, the same pointers). RL_ERR_NOMEM unreported. */
+static rl_status header_metadata(const char *path, json_t *root, int nmeta, const char **keys,
+                                 const char *const *meta_keys, const char *const *meta_values)
+{
+    if (nmeta == 0) return RL_OK;
+    json_t *meta = json_object();
+    if (!meta || json_object_set_new(root, "__metadata__", meta)) return RL_ERR_NOMEM;
+    for (int i = 0; i < nmeta; i++) {
+        const char *value = NULL;
+        for (int j = 0; j < nmeta && !value; j++)
+            if (meta_keys[j] == keys[i]) value = meta_values[j];
+        json_t *v = json_string(value);
+        if (!v) return save_fail(RL_ERR_ARG, path, "metadata value for key '" NAME_FMT "' is not valid UTF-8", keys[i]);
+        if (json_object_set_new(meta, keys[i], v))
+            return save_fail(RL_ERR_ARG, path, "metadata key '" NAME_FMT "' is not valid UTF-8", keys[i]);
+    }
+    return RL_OK;
+}
+
+/* One tensor's entry {dtype, shape, data_offsets [offset, offset + nbytes]},
+ * fields in the reference library's order, into the header root.
+ * RL_ERR_NOMEM unreported. */
+static rl_status header_entry(const char *path, json_t *root, const slot *sl, uint64_t offset, uint64_t nbytes)
+{
+    const rl_tensor *t = sl->t;
+    json_t *e = json_object(), *shape = json_array(), *offs = json_array();
+    int bad = !e || !shape || !offs;
+    for (int d = 0; !bad && d < t->ndim; d++) bad = json_array_append_new(shape, json_integer(t->shape[d]));
+    bad = bad || json_array_append_new(offs, json_integer((json_int_t)offset)) ||
+          json_array_append_new(offs, json_integer((json_int_t)(offset + nbytes)));
+    bad = bad || json_object_set_new(e, "dtype", json_string(save_dtype_name(t->dtype)));
+    if (!bad) {
+        bad = json_object_set_new(e, "shape", shape);
+        shape = NULL;
+    }
+    if (!bad) {
+        bad = json_object_set_new(e, "data_offsets", offs);
+        offs = NULL;
+    }
+    json_decref(shape);
+    json_decref(offs);
+    if (bad) {
+        json_decref(e);
+        return RL_ERR_NOMEM;
+    }
+    if (json_object_set_new(root, sl->name, e))
+        return save_fail(RL_ERR_ARG, path, "tensor name '" NAME_FMT "' is not valid UTF-8", sl->name);
+    return RL_OK;
+}
+
+/* The header's JSON text into *json (malloc'd): metadata (keys sorted), then
+ * the tensors in data order (slots re-sorted so). jansson keeps insertion
+ * order, so one file is byte-identical to the reference library's
+ * save_file's (whose metadata order is that of a hash map when there are
+ * several keys). */
+static rl_status header_json(const char *path, slot *slots, int n, int nmeta, const char **keys,
+                             const char *const *meta_keys, const char *const *meta_values, char **json)
+{
+    /* RL_ERR_NOMEM: not yet reported (the helpers report every other error) */
+    rl_status st = RL_ERR_NOMEM;
+    json_t *root = json_object();
+    if (!root) goto out;
+    if ((st = header_metadata(path, root, nmeta, keys, meta_keys, meta_values))) goto out;
+    qsort(slots, (size_t)n, sizeof *slots, slot_by_layout);
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t nbytes = (uint64_t)rl_tensor_numel(slots[i].t) * slots[i].esize;
+        if (offset + nbytes > (uint64_t)INT64_MAX) {
+            st = save_fail(RL_ERR_ARG, path, "the tensors are too large for one file");
+            goto out;
+        }
+        if ((st = header_entry(path, root, &slots[i], offset, nbytes))) goto out;
+        offset += nbytes;
+    }
+    *json = json_dumps(root, JSON_COMPACT);
+    st = *json ? RL_OK : RL_ERR_NOMEM;
+out:
+    json_decref(root);
+    if (st == RL_ERR_NOMEM) st = save_fail(RL_ERR_NOMEM, path, "out of memory building the header");
+    return st;
+}
+
+/* A new temporary file next to path, "<path>.tmp.<pid>[.<k>]": its name into
+ * *tmp (malloc'd), it open for writing into *fp. *tmp is NULL unless the
+ * file was made (what the caller removes on a later failure: never a name
+ * that existed before). */
+static rl_status create_temp(const char *path, char **tmp, FILE **fp)
+{
+    size_t plen = strlen(path);
+    char *name = malloc(plen + 64);
+    *tmp = NULL;
+    if (!name) return save_fail(RL_ERR_NOMEM, path, "out of memory building the header");
+    int fd = -1;
+    for (int k = 0; k < 100 && fd < 0; k++) {
+        if (k == 0) snprintf(name, plen + 64, "%s.tmp.%ld", path, (long)getpid());
+        else snprintf(name, plen + 64, "%s.tmp.%ld.%d", path, (long)getpid(), k);
+        fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        rl_status st = save_fail(RL_ERR_IO, path, "cannot create the temporary file %s: %s", name, strerror(errno));
+        free(name);
+        return st;
+    }
+    *tmp = name;
+    *fp = fdopen(fd, "wb");
+    if (!*fp) {
+        rl_status st = save_fail(RL_ERR_IO, path, "cannot open the temporary file %s: %s", name, strerror(errno));
+        close(fd);
+        return st;
+    }
+    return RL_OK;
+}
+
+/* The whole file into fp (the temporary file tmp): the header length, the
+ * header padded with spaces to a multiple of 8 bytes, the tensors in slot
+ * order; flushed and synced to disk. */
+static rl_status write_contents(const char *path, const char *tmp, FILE *fp, const char *json, const slot *slots,
+                                int n)
+{
+    char errbuf[600];
+    size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8;
+    unsigned char lenbuf[8];
+    for (int b = 0; b < 8; b++) lenbuf[b] = (unsigned char)((uint64_t)hlen >> (8 * b));
+    int ok = fwrite(lenbuf, 1, 8, fp) == 8 && fwrite(json, 1, jlen, fp) == jlen;
+    for (size_t p = jlen; ok && p < hlen; p++) ok = fputc(' ', fp) != EOF;
+    if (!ok) return save_fail(RL_ERR_IO, path, "writing %s failed: %s", tmp, strerror(errno));
+    for (int i = 0; i < n; i++)
+        if (write_tensor(fp, slots[i].t, errbuf, sizeof errbuf))
+            return save_fail(RL_ERR_IO, path, "tensor '" NAME_FMT "': writing %s: %s", slots[i].name, tmp, errbuf);
+    if (fflush(fp) != 0) return save_fail(RL_ERR_IO, path, "writing %s failed: %s", tmp, strerror(errno));
+    if (fsync(fileno(fp)) != 0) return save_fail(RL_ERR_IO, path, "fsync of %s failed: %s", tmp, strerror(errno));
+    return RL_OK;
+}
+
+/* Written to a temporary file next to path, synced, renamed over path, and
+ * the directory synced: path holds the old file or the whole new one. */
 rl_status rl_safetensors_save(const char *path, int n, const char *const *names, rl_tensor *const *tensors, int nmeta,
                               const char *const *meta_keys, const char *const *meta_values)
 {
@@ -678,165 +894,18 @@ rl_status rl_safetensors_save(const char *path, int n, const char *const *names,
     rl_status st = RL_OK;
     slot *slots = calloc(n ? (size_t)n : 1, sizeof *slots);
     const char **keys = calloc(nmeta ? (size_t)nmeta : 1, sizeof *keys);
-    json_t *root = NULL;
     char *json = NULL, *tmp = NULL;
     FILE *fp = NULL;
-    int tmp_made = 0;
-    char errbuf[600];
     if (!slots || !keys) {
         st = save_fail(RL_ERR_NOMEM, path, "out of memory");
         goto done;
     }
-
-    /* arguments */
-    for (int i = 0; i < n; i++) {
-        if (!names[i] || !*names[i]) {
-            st = save_fail(RL_ERR_ARG, path, "tensor %d has an empty name", i + 1);
-            goto done;
-        }
-        if (strcmp(names[i], "__metadata__") == 0) {
-            st = save_fail(RL_ERR_ARG, path, "tensor %d: the name \"__metadata__\" is reserved by the format", i + 1);
-            goto done;
-        }
-        if (!tensors[i]) {
-            st = save_fail(RL_ERR_ARG, path, "tensor '" NAME_FMT "' is NULL", names[i]);
-            goto done;
-        }
-        if (!save_dtype_name(tensors[i]->dtype)) {
-            st = save_fail(RL_ERR_DTYPE, path, "tensor '" NAME_FMT "': unsupported dtype %d", names[i],
-                           (int)tensors[i]->dtype);
-            goto done;
-        }
-        slots[i] = (slot){names[i], tensors[i], rl_dtype_size(tensors[i]->dtype)};
-    }
-    qsort(slots, (size_t)n, sizeof *slots, slot_by_name);
-    for (int i = 1; i < n; i++)
-        if (strcmp(slots[i - 1].name, slots[i].name) == 0) {
-            st = save_fail(RL_ERR_ARG, path, "two tensors are named '" NAME_FMT "'; names must be unique", slots[i].name);
-            goto done;
-        }
-    for (int i = 0; i < nmeta; i++) {
-        if (!meta_keys[i] || !meta_values[i]) {
-            st = save_fail(RL_ERR_ARG, path, "metadata entry %d has a NULL key or value", i + 1);
-            goto done;
-        }
-        keys[i] = meta_keys[i];
-    }
-    qsort(keys, (size_t)nmeta, sizeof *keys, str_cmp);
-    for (int i = 1; i < nmeta; i++)
-        if (strcmp(keys[i - 1], keys[i]) == 0) {
-            st = save_fail(RL_ERR_ARG, path, "metadata key '" NAME_FMT "' appears twice", keys[i]);
-            goto done;
-        }
-
-    /* header */
-    root = json_object();
-    if (!root) goto nomem;
-    if (nmeta > 0) {
-        json_t *meta = json_object();
-        if (!meta || json_object_set_new(root, "__metadata__", meta)) goto nomem;
-        for (int i = 0; i < nmeta; i++) { /* in key order */
-            const char *value = NULL;
-            for (int j = 0; j < nmeta && !value; j++)
-                if (meta_keys[j] == keys[i]) value = meta_values[j];
-            json_t *v = json_string(value);
-            if (!v) {
-                st = save_fail(RL_ERR_ARG, path, "metadata value for key '" NAME_FMT "' is not valid UTF-8", keys[i]);
-                goto done;
-            }
-            if (json_object_set_new(meta, keys[i], v)) {
-                st = save_fail(RL_ERR_ARG, path, "metadata key '" NAME_FMT "' is not valid UTF-8", keys[i]);
-                goto done;
-            }
-        }
-    }
-    qsort(slots, (size_t)n, sizeof *slots, slot_by_layout);
-    uint64_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        rl_tensor *t = slots[i].t;
-        uint64_t nbytes = (uint64_t)rl_tensor_numel(t) * slots[i].esize;
-        if (offset + nbytes > (uint64_t)INT64_MAX) {
-            st = save_fail(RL_ERR_ARG, path, "the tensors are too large for one file");
-            goto done;
-        }
-        json_t *e = json_object(), *shape = json_array(), *offs = json_array();
-        int bad = !e || !shape || !offs;
-        for (int d = 0; !bad && d < t->ndim; d++) bad = json_array_append_new(shape, json_integer(t->shape[d]));
-        bad = bad || json_array_append_new(offs, json_integer((json_int_t)offset)) ||
-              json_array_append_new(offs, json_integer((json_int_t)(offset + nbytes)));
-        /* fields in the reference library's order */
-        bad = bad || json_object_set_new(e, "dtype", json_string(save_dtype_name(t->dtype)));
-        if (!bad) {
-            bad = json_object_set_new(e, "shape", shape);
-            shape = NULL;
-        }
-        if (!bad) {
-            bad = json_object_set_new(e, "data_offsets", offs);
-            offs = NULL;
-        }
-        json_decref(shape);
-        json_decref(offs);
-        if (bad) {
-            json_decref(e);
-            goto nomem;
-        }
-        if (json_object_set_new(root, slots[i].name, e)) {
-            st = save_fail(RL_ERR_ARG, path, "tensor name '" NAME_FMT "' is not valid UTF-8", slots[i].name);
-            goto done;
-        }
-        offset += nbytes;
-    }
-    /* jansson keeps insertion order: metadata (keys sorted), then the tensors
-     * in data order, each as dtype, shape, data_offsets; as the reference
-     * library writes, so one file is byte-identical to its save_file's (whose
-     * metadata order is that of a hash map when there are several keys). */
-    json = json_dumps(root, JSON_COMPACT);
-    if (!json) goto nomem;
-    size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8;
-
-    /* the temporary file, next to path */
-    size_t plen = strlen(path);
-    tmp = malloc(plen + 64);
-    if (!tmp) goto nomem;
-    int fd = -1;
-    for (int k = 0; k < 100 && fd < 0; k++) {
-        if (k == 0) snprintf(tmp, plen + 64, "%s.tmp.%ld", path, (long)getpid());
-        else snprintf(tmp, plen + 64, "%s.tmp.%ld.%d", path, (long)getpid(), k);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        st = save_fail(RL_ERR_IO, path, "cannot create the temporary file %s: %s", tmp, strerror(errno));
+    if ((st = check_tensor_args(path, n, names, tensors, slots)) ||
+        (st = check_meta_args(path, nmeta, meta_keys, meta_values, keys)) ||
+        (st = header_json(path, slots, n, nmeta, keys, meta_keys, meta_values, &json)) ||
+        (st = create_temp(path, &tmp, &fp)) ||
+        (st = write_contents(path, tmp, fp, json, slots, n)))
         goto done;
-    }
-    tmp_made = 1;
-    fp = fdopen(fd, "wb");
-    if (!fp) {
-        st = save_fail(RL_ERR_IO, path, "cannot open the temporary file %s: %s", tmp, strerror(errno));
-        close(fd);
-        goto done;
-    }
-    unsigned char lenbuf[8];
-    for (int b = 0; b < 8; b++) lenbuf[b] = (unsigned char)((uint64_t)hlen >> (8 * b));
-    int ok = fwrite(lenbuf, 1, 8, fp) == 8 && fwrite(json, 1, jlen, fp) == jlen;
-    for (size_t p = jlen; ok && p < hlen; p++) ok = fputc(' ', fp) != EOF;
-    if (!ok) {
-        st = save_fail(RL_ERR_IO, path, "writing %s failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    for (int i = 0; i < n; i++)
-        if (write_tensor(fp, slots[i].t, errbuf, sizeof errbuf)) {
-            st = save_fail(RL_ERR_IO, path, "tensor '" NAME_FMT "': writing %s: %s", slots[i].name, tmp, errbuf);
-            goto done;
-        }
-    if (fflush(fp) != 0) {
-        st = save_fail(RL_ERR_IO, path, "writing %s failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (fsync(fileno(fp)) != 0) {
-        st = save_fail(RL_ERR_IO, path, "fsync of %s failed: %s", tmp, strerror(errno));
-        goto done;
-    }
     int rc = fclose(fp);
     fp = NULL;
     if (rc != 0) {
@@ -847,18 +916,16 @@ rl_status rl_safetensors_save(const char *path, int n, const char *const *names,
         st = save_fail(RL_ERR_IO, path, "cannot rename %s over it: %s", tmp, strerror(errno));
         goto done;
     }
-    tmp_made = 0;
+    free(tmp); /* renamed: nothing to remove */
+    tmp = NULL;
+    char errbuf[600];
     if (sync_dir(path, errbuf, sizeof errbuf)) st = save_fail(RL_ERR_IO, path, "%s", errbuf);
-    goto done;
 
-nomem:
-    st = save_fail(RL_ERR_NOMEM, path, "out of memory building the header");
 done:
     if (fp) fclose(fp);
-    if (tmp_made) unlink(tmp);
+    if (tmp && st) unlink(tmp);
     free(tmp);
     free(json);
-    json_decref(root);
     free(keys);
     free(slots);
     return st;

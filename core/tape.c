@@ -103,6 +103,7 @@ void rl_node_set_output(rl_node *n, int k, rl_tensor *t)
     o->dtype = t->dtype;
     o->ndim = t->ndim;
     memcpy(o->shape, t->shape, sizeof o->shape);
+    rl_tensor_set_grad_fn_drop(rl_node_forget_output); /* the same each time: tensor.h */
     t->grad_fn = n;
     t->output_nr = k;
     t->requires_grad = true;

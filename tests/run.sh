@@ -80,6 +80,9 @@ busted_counts() {
 }
 
 suite c "$TEST_CORE"
+# no cycle among the core units: the edges read from nm of the objects that
+# TEST_CORE was linked from (tools/core_deps.lua)
+suite core-deps lua5.4 tools/core_deps.lua "$(dirname "$TEST_CORE")/core"
 # the same C tests built with clang (tests/c/clang_test.sh)
 suite clang bash tests/c/clang_test.sh
 busted_counts busted ""
@@ -101,6 +104,7 @@ if [ -z "${RNNLUA_SANITIZED:-}" ]; then
     busted_counts busted-lua5.4 "" --exclude-pattern=experiments_smoke_spec tests/spec
     BUSTED_LUA=
     suite plain-lua bash tests/packaging/plain_lua_test.sh
+    suite exports bash tests/packaging/exports_test.sh "$(dirname "$TEST_CORE")"
     suite install bash tests/packaging/install_test.sh
     suite luarocks bash tests/packaging/luarocks_test.sh
 else
@@ -119,6 +123,8 @@ fi
 # strided/contiguous oracles (under make asan too)
 suite api-fuzz "$RNNLUA" tests/api_fuzz.lua 5000
 suite readme-deps bash tests/packaging/readme_deps_test.sh
+# every core unit (core/*.c) has its line in the README's Layout
+suite readme-layout bash tests/packaging/readme_layout_test.sh
 suite cli bash tests/repl/cli_test.sh "$RNNLUA"
 suite repl bash tests/repl/repl_test.sh "$RNNLUA"
 suite experiment bash tests/experiment/resume_test.sh "$RNNLUA"

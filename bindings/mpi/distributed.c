@@ -60,7 +60,8 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-int luaopen_rnn_mpi(lua_State *L);
+/* The module's one exported name (built with -fvisibility=hidden). */
+__attribute__((visibility("default"))) int luaopen_rnn_mpi(lua_State *L);
 
 /* The descriptor exchanged before every collective (distributed.lua builds
  * it): kind, op, root, dtype, ndim, 8 sizes, and three more slots. */
