@@ -17,10 +17,12 @@ local function interpreter()
   return arg and arg[i] or './rnnlua'
 end
 
--- runs code (a string) under the interpreter with RNNLUA_ISA=isa (nil:
--- unset); returns stdout and stderr together, and whether it exited 0
+-- runs code (a string, with rnn in scope) under the interpreter (rnnlua,
+-- or plain lua5.4 under busted --lua) with RNNLUA_ISA=isa (nil: unset);
+-- returns stdout and stderr together, and whether it exited 0
 local function run(isa, code)
   local env = isa and ('RNNLUA_ISA=' .. isa .. ' ') or 'env -u RNNLUA_ISA '
+  code = 'local rnn = require "rnn" ' .. code
   local p = assert(io.popen(env .. interpreter() .. " -e '" .. code .. "' 2>&1"))
   local out = p:read('a')
   local ok = p:close()
