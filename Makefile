@@ -90,7 +90,8 @@ $(B)/%.o: %.c $(HEADERS)
 # The sigmoid and tanh loops of core/vmath.h (recurrent kernels, unary ops) vectorise only
 # at -O3 and when comparisons may be if-converted (no FP traps are observed
 # here; values are unchanged).
-$(B)/core/rnn.o $(B)/core/ops.o: CFLAGS += -O3 -fno-trapping-math
+# tests/c/test_isa.o compiles those loops as they do, to compare their copies.
+$(B)/core/rnn.o $(B)/core/ops.o $(B)/tests/c/test_isa.o: CFLAGS += -O3 -fno-trapping-math
 # The optimizers' element loops (core/optim.c) vectorise at -O3 once sqrt
 # needs no errno check (it never sets errno here: its argument is >= 0 or NaN).
 $(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
@@ -157,8 +158,7 @@ build/asan/rnnlua: $(EXE_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 # libFuzzer targets (tests/fuzz/README.md): the core and the bindings
 # rebuilt with Clang, ASan, UBSan and coverage into build/fuzz. Clang 14
 # does not define __SANITIZE_ADDRESS__ under -fsanitize=address, which
-# core/vmath.h and core/optim.c test to leave out their target_clones
-# (Clang refuses target_clones with noinline): defined here.
+# core/storage.h, core/tensor.c and bindings/lalloc.c test: defined here.
 FUZZ_B := build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
             -fno-omit-frame-pointer

@@ -1,6 +1,8 @@
 /* core.c — luaopen_rnn_core: the C half of the `rnn` module. */
 #include "lrl.h"
 
+#include "../core/isa.h"
+
 #include <time.h>
 
 /* The module's one exported name: everything else is built with
@@ -27,8 +29,29 @@ static int l_clock(lua_State *L)
     return 1;
 }
 
+/***
+The instruction set that rnnlua's own kernels run (the vectorised sigmoid,
+tanh and optimizer loops, the recurrent time loops and, with avx512, its
+matrix product): the CPU's best unless the environment variable
+RNNLUA_ISA (generic, avx2 or avx512), read when the module loads, forces
+a lower one. An unknown value, or a level the CPU lacks, makes the module
+fail to load. OpenBLAS chooses its own kernels (OPENBLAS_CORETYPE).
+@function isa
+@treturn string 'generic', 'avx2' or 'avx512': the level in use
+@treturn string the CPU's best level
+@usage print(rnn.isa())   --> avx512   avx512
+*/
+static int l_isa(lua_State *L)
+{
+    lua_pushstring(L, rl_isa_name(rl_isa()));
+    lua_pushstring(L, rl_isa_name(rl_isa_cpu()));
+    return 2;
+}
+
 int luaopen_rnn_core(lua_State *L)
 {
+    /* before any kernel runs: a refused RNNLUA_ISA stops the load here */
+    if (rl_isa_init() != RL_OK) return luaL_error(L, "rnn: %s", rl_last_error());
     rlua_install_allocator(L);
     lua_newtable(L);
     rlua_open_tensor(L);
@@ -45,5 +68,7 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_signals(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
+    lua_pushcfunction(L, l_isa);
+    lua_setfield(L, -2, "isa");
     return 1;
 }

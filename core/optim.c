@@ -8,6 +8,7 @@
  * float32 and float64 storage. */
 #include "optim.h"
 
+#include "isa.h"
 #include "iter.h"
 
 #include <math.h>
@@ -330,21 +331,12 @@ static bool contiguous_run(const kctx *k, const int64_t *st, int64_t size)
 
 /* The contiguous runs (the usual case: parameters, gradients and states are
  * contiguous) go to a copy of the body compiled for AVX-512, AVX2 and any
- * x86-64, chosen when the program loads (as core/vmath.h does). This file is
- * compiled at -O3 with -fno-math-errno (sqrt is then one instruction), where
- * the loops vectorise: the same operations in wider lanes, so the same bits.
+ * x86-64, chosen at each call from the level in use (core/isa.h, as
+ * core/vmath.h does). This file is compiled at -O3 with -fno-math-errno
+ * (sqrt is then one instruction), where the loops vectorise: the same operations in wider lanes, so the same bits.
  * An Adam step over 1.3M float32 parameters (an LSTM of config B, one
  * thread): 6.4 ms scalar, 0.8 ms so — work that every rank of a
  * data-parallel job repeats. */
-#if defined(__x86_64__) && defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-/* clang refuses noinline beside target_clones (its dispatcher is never inlined) */
-#define OPTIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define OPTIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline))
-#else
-#define OPTIM_CLONES
-#endif
-
 /* Adam and AdamW without amsgrad or maximize (the usual settings) over a
  * contiguous run: adam_elem's operations in the same order, with the options
  * decided before the loops, which have no branch left and vectorise. */
@@ -364,7 +356,7 @@ static bool contiguous_run(const kctx *k, const int64_t *st, int64_t size)
     }
 
 #define ADAM_PLAIN(T)                                                                          \
-    OPTIM_CLONES static void adam_plain_##T(const kctx *k, int64_t n, char **ptr)              \
+    RL_ISA_BODY void adam_plain_##T##_body(const kctx *k, int64_t n, char **ptr)               \
     {                                                                                          \
         T *p = (T *)ptr[0], *m = (T *)ptr[2], *v = (T *)ptr[3];                                \
         const T *g = (const T *)ptr[1];                                                        \
@@ -374,7 +366,8 @@ static bool contiguous_run(const kctx *k, const int64_t *st, int64_t size)
         if (k->c->kind == RL_OPTIM_ADAMW) ADAM_LOOP(T, 1, 0)                                   \
         else if (wd != 0) ADAM_LOOP(T, 0, 1)                                                   \
         else ADAM_LOOP(T, 0, 0)                                                                \
-    }
+    }                                                                                          \
+    RL_ISA_DISPATCH(adam_plain_##T, (const kctx *k, int64_t n, char **ptr), (k, n, ptr))
 
 ADAM_PLAIN(float)
 ADAM_PLAIN(double)
@@ -389,7 +382,7 @@ ADAM_PLAIN(double)
 /* local copies of the context: stores through ptr cannot alias them, so the
  * hyperparameters and flags stay in registers */
 #define KERNEL(NAME, T, BODY, LOCALS, FAST)                                                    \
-    OPTIM_CLONES static void NAME##_contig(const kctx *ctx, int64_t n, char **ptr)             \
+    RL_ISA_BODY void NAME##_contig_body(const kctx *ctx, int64_t n, char **ptr)                \
     {                                                                                          \
         kctx kl = *ctx;                                                                        \
         rl_optim_config cl = *kl.c;                                                            \
@@ -399,6 +392,7 @@ ADAM_PLAIN(double)
         LOCALS                                                                                 \
         BODY(T, CAT)                                                                           \
     }                                                                                          \
+    RL_ISA_DISPATCH(NAME##_contig, (const kctx *ctx, int64_t n, char **ptr), (ctx, n, ptr))      \
     static void NAME(void *ctx, int64_t n, char **ptr, const int64_t *st)                      \
     {                                                                                          \
         if (contiguous_run(ctx, st, (int64_t)sizeof(T))) {                                     \

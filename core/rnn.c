@@ -1,6 +1,7 @@
 #include "rnn.h"
 #include "blas.h"
 #include "fastgemm.h"
+#include "isa.h"
 #include "lowrank.h"
 #include "ops.h"
 #include "rnn_workspace.h"
@@ -127,7 +128,7 @@ static int seq_threads_begin(double flops)
 #define RL_AVX512_FN __attribute__((target("avx512f")))
 static bool have_avx512(void)
 {
-    return __builtin_cpu_supports("avx512f");
+    return rl_isa() == RL_ISA_AVX512; /* the level in use: RNNLUA_ISA can force a lower one */
 }
 static bool step_fast(const rnn_ctx *c)
 {
@@ -143,14 +144,9 @@ static bool step_fast(const rnn_ctx *c)
 }
 #endif
 
-/* The time loops, compiled for AVX-512, AVX2 and any x86-64 like the
- * vmath.h loops: their per-row gate loops vectorise, in wider lanes with
- * AVX2 and AVX-512 (the same bits). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define RL_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define RL_KERNEL_CLONES
-#endif
+/* The time loops are compiled for AVX-512, AVX2 and any x86-64 like the
+ * vmath.h loops (RL_ISA_DISPATCH in rnn_kernels.h): their per-row gate
+ * loops vectorise, in wider lanes with AVX2 and AVX-512 (the same bits). */
 
 #define REAL float
 #define SUF f32

@@ -236,7 +236,7 @@ static inline bool FN(active)(const rnn_ctx *c, int64_t t, int64_t b)
 /* h, cs: (B,H) running state, start as h0, c0 and end as h_n, c_n.
  * xw: GRU only, (T,B,3H) scratch for the input projection; hw: GRU only,
  * (B,3H) scratch for the recurrent projection. */
-RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
+RL_ISA_BODY void CAT(FN(rnn_forward_loop), body)(rnn_ctx *c, const REAL *bsum, const REAL *bhh, REAL *out, REAL *h, REAL *cs,
                                  REAL *xw, REAL *hw)
 {
     const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H, W = c->width;
@@ -347,6 +347,9 @@ RL_KERNEL_CLONES static void FN(rnn_forward_loop)(rnn_ctx *c, const REAL *bsum, 
     loop_threads_end(threads);
     rl_ws_release(hold);
 }
+RL_ISA_DISPATCH(FN(rnn_forward_loop),
+                (rnn_ctx *c, const REAL *bsum, const REAL *bhh, REAL *out, REAL *h, REAL *cs, REAL *xw, REAL *hw),
+                (c, bsum, bhh, out, h, cs, xw, hw))
 
 /* The per-step clipping of the gradient carried back through the state
  * from step t (the cell state of an LSTM is not clipped). */
@@ -465,7 +468,7 @@ static const REAL *FN(pack_whh_backward)(const rnn_ctx *c, rl_tensor **hold)
  * r (W_hn h + b_hn)). dbx, dbh: NULL, or (G·H) double accumulators that
  * receive the sums over all rows of dgx and of dgh (the bias gradients).
  * packed: from pack_whh_backward. */
-RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *packed, int64_t k_lo, int64_t k_hi,
+RL_ISA_BODY void CAT(FN(rnn_backward_loop), body)(rnn_ctx *c, const REAL *packed, int64_t k_lo, int64_t k_hi,
                                                     int64_t t_base, const REAL *dout, REAL *dh, REAL *dc, REAL *dgx,
                                                     REAL *dgh, double *dbx, double *dbh)
 {
@@ -523,6 +526,10 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *packe
     }
     loop_threads_end(threads);
 }
+RL_ISA_DISPATCH(FN(rnn_backward_loop),
+                (rnn_ctx *c, const REAL *packed, int64_t k_lo, int64_t k_hi, int64_t t_base, const REAL *dout, REAL *dh,
+                 REAL *dc, REAL *dgx, REAL *dgh, double *dbx, double *dbh),
+                (c, packed, k_lo, k_hi, t_base, dout, dh, dc, dgx, dgh, dbx, dbh))
 
 #undef STEP_NR
 #undef STEP_KC

@@ -17,6 +17,8 @@
 #ifndef RL_VMATH_H
 #define RL_VMATH_H
 
+#include "isa.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,30 +63,21 @@ static inline float rl_tanhf_fast(float x)
     return ax < 0.625f ? small : large;
 }
 
-/* Compiled for AVX-512, AVX2 and any x86-64, chosen when the program loads;
- * the same operations in wider lanes give the same bits. */
-#if defined(__clang__)
-/* clang 14 refuses noinline and unused beside target_clones, and gives the
- * resolver of a static clone external linkage (ops.o and rnn.o would both
- * define it): plain inline functions, which the cloned kernels of core/rnn.c
- * inline into their own AVX copies. */
-#define RL_VMATH_CLONES __attribute__((unused)) inline
-#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define RL_VMATH_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline, unused))
-#else
-#define RL_VMATH_CLONES __attribute__((unused))
-#endif
-
-RL_VMATH_CLONES static void rl_vsigmoid_f32(float *y, const float *x, int64_t n)
+/* Compiled for AVX-512, AVX2 and any x86-64, chosen at each call from the
+ * level in use (core/isa.h: RNNLUA_ISA); the same operations in wider lanes
+ * give the same bits (tests/c/test_isa.c compares them). */
+RL_ISA_BODY void rl_vsigmoid_f32_body(float *y, const float *x, int64_t n)
 {
     /* below -88 the result is under 6e-39 (float32's denormals): 0 */
     for (int64_t i = 0; i < n; i++) y[i] = x[i] < -88.0f ? 0.0f : 1.0f / (1.0f + rl_expf_fast(-x[i]));
 }
+RL_ISA_DISPATCH(rl_vsigmoid_f32, (float *y, const float *x, int64_t n), (y, x, n))
 
-RL_VMATH_CLONES static void rl_vtanh_f32(float *y, const float *x, int64_t n)
+RL_ISA_BODY void rl_vtanh_f32_body(float *y, const float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = rl_tanhf_fast(x[i]);
 }
+RL_ISA_DISPATCH(rl_vtanh_f32, (float *y, const float *x, int64_t n), (y, x, n))
 
 /* e^x for x <= 0 (larger x are taken as 0; NaN gives NaN). Results below
  * 2^-1022 come out as denormals rounded once, as libm's, down to 0 below
@@ -139,7 +132,7 @@ static inline double rl_tanh_fast(double x)
     return ax < 0.625 ? small : large;
 }
 
-RL_VMATH_CLONES static void rl_vsigmoid_f64(double *y, const double *x, int64_t n)
+RL_ISA_BODY void rl_vsigmoid_f64_body(double *y, const double *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
@@ -147,10 +140,12 @@ RL_VMATH_CLONES static void rl_vsigmoid_f64(double *y, const double *x, int64_t 
         y[i] = v >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
     }
 }
+RL_ISA_DISPATCH(rl_vsigmoid_f64, (double *y, const double *x, int64_t n), (y, x, n))
 
-RL_VMATH_CLONES static void rl_vtanh_f64(double *y, const double *x, int64_t n)
+RL_ISA_BODY void rl_vtanh_f64_body(double *y, const double *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = rl_tanh_fast(x[i]);
 }
+RL_ISA_DISPATCH(rl_vtanh_f64, (double *y, const double *x, int64_t n), (y, x, n))
 
 #endif

@@ -91,6 +91,28 @@ busted_counts busted ""
 # PyTorch fixtures once more that way.
 busted_counts busted-1thread 1 tests/spec/recurrent_torch_spec.lua \
     tests/spec/gradcheck_spec.lua tests/spec/cells_fused_spec.lua
+# Every instruction set (core/isa.h): the runs above use the CPU's best
+# level; the kernel tests, the PyTorch fixtures (recurrent layers, cells,
+# optimizers), the gradients and isa_spec once more under each level below
+# it, forced by RNNLUA_ISA (about 5 s a level here).
+isa_rank() { case $1 in generic) echo 0 ;; avx2) echo 1 ;; avx512) echo 2 ;; *) echo -1 ;; esac; }
+cpu_isa=$(env -u RNNLUA_ISA "$RNNLUA" -e 'io.write(select(2, rnn.isa()))' 2>/dev/null)
+isa_saved=${RNNLUA_ISA-unset}
+for isa in generic avx2 avx512; do
+    if [ "$(isa_rank "$isa")" -gt "$(isa_rank "$cpu_isa")" ]; then
+        echo "== isa-$isa: skipped, this CPU has only ${cpu_isa:-?}"
+        continue
+    elif [ "$isa" = "$cpu_isa" ]; then
+        echo "== isa-$isa: the CPU's level, run above"
+        continue
+    fi
+    RNNLUA_ISA=$isa
+    export RNNLUA_ISA
+    suite "c-$isa" "$TEST_CORE"
+    busted_counts "busted-$isa" "" tests/spec/recurrent_torch_spec.lua tests/spec/cells_fused_spec.lua \
+        tests/spec/optim_spec.lua tests/spec/gradcheck_spec.lua tests/spec/isa_spec.lua
+done
+if [ "$isa_saved" = unset ]; then unset RNNLUA_ISA; else RNNLUA_ISA=$isa_saved; fi
 # Plain Lua 5.4, not rnnlua: the module from the source tree (rnn ->
 # scripts/rnn, rnn/core.so), an installed prefix and a luarocks tree, and
 # the specs once more under Debian's busted with --lua=lua5.4 (a pooled

@@ -3,10 +3,20 @@
  *   build/test_core matmul     only tests whose name contains "matmul" */
 #include "harness.h"
 #include "suites.h"
+#include "../../core/isa.h"
+#include "../../core/status.h"
 #include "../../core/tensor.h"
+
+#include <stdio.h>
 
 int main(int argc, char **argv)
 {
+    /* RNNLUA_ISA forces a level here as in rnnlua (tests/run.sh runs these
+     * tests under each) */
+    if (rl_isa_init() != RL_OK) {
+        fprintf(stderr, "test_core: %s\n", rl_last_error());
+        return 2;
+    }
     if (argc > 1) th_set_filter(argv[1]);
     th_set_leak_probe(rl_storage_bytes_live);
     suite_tensor_create();
@@ -24,5 +34,6 @@ int main(int argc, char **argv)
     suite_linalg();
     suite_lowrank();
     suite_pool();
+    suite_isa();
     return th_summary();
 }

@@ -38,7 +38,7 @@ while IFS= read -r opt; do
         grep -qE -- "^ +$(printf '%s' "$opt" | sed 's/[.[\*^$]/\\&/g')( |\$)" "$WORK/page"
 done <<<"$options"
 
-for var in RNNLUA_HISTORY LUA_INIT LUA_PATH OPENBLAS_NUM_THREADS; do
+for var in RNNLUA_HISTORY LUA_INIT LUA_PATH OPENBLAS_NUM_THREADS RNNLUA_ISA; do
     check "documents the environment variable $var" grep -q "$var" "$WORK/page"
 done
 
