@@ -154,6 +154,59 @@ if arg[1] == 'mem' then
   return
 end
 
+if arg[1] == 'after_b' then
+  -- a config-C RNN (float64) trained by rnn.optim.SGD through rnn.nn.RNN:
+  -- "fresh", REPEATS batches of BATCH steps before anything else ran in
+  -- the process (after a warm-up); "collected", a batch right after a
+  -- config-B LSTM (float32, rnn.nn.LSTM, SGD) was built, trained B_STEPS
+  -- steps, dropped and collectgarbage() run, as rnn.experiment does between
+  -- runs, REPEATS times; "uncollected", the same without the collection.
+  -- Prints "rnnlua after_b KIND FRESH_MS AFTER_MS" (medians).
+  local repeats = tonumber(arg[2]) or 5
+  local BATCH, B_STEPS = 20, 3
+  rnn.set_num_threads(1)
+  rnn.manual_seed(0)
+  local function model(kind, dtype, cfg)
+    local s = {m = rnn.nn[kind]{input_size = cfg.I, hidden_size = cfg.H, dtype = dtype},
+               x = rnn.randn({cfg.T, cfg.B, cfg.I}, dtype), G = rnn.randn({cfg.T, cfg.B, cfg.H}, dtype)}
+    s.opt = rnn.optim.SGD(s.m, {lr = 1e-4})
+    return s
+  end
+  local function train(s)
+    s.opt:zero_grad()
+    local loss = (s.m(s.x) * s.G):sum()
+    loss:backward()
+    s.opt:step()
+  end
+  -- CPU time (os.clock: user + system, page faults included) rather than
+  -- wall time: one thread, and on a shared machine the wall clock also
+  -- counts the time other processes held the core
+  local function batch(s)
+    local t0 = os.clock()
+    for _ = 1, BATCH do train(s) end
+    return (os.clock() - t0) / BATCH * 1e3
+  end
+  local function median(t) table.sort(t) return t[#t // 2 + 1] end
+  local c = model('RNN', 'float64', CONFIGS.C)
+  time_ms(train, c, 1, 0) -- warm-up
+  local fresh = {}
+  for k = 1, repeats do fresh[k] = batch(c) end
+  local t_fresh = median(fresh)
+  for _, kind in ipairs{'collected', 'uncollected'} do
+    local after = {}
+    for k = 1, repeats do
+      local b = model('LSTM', 'float32', CONFIGS.B)
+      for _ = 1, B_STEPS do train(b) end
+      b = nil -- luacheck: ignore (dropped before the collection)
+      if kind == 'collected' then collectgarbage() end
+      after[k] = batch(c)
+    end
+    print(string.format('rnnlua after_b %s %.4f %.4f', kind, t_fresh, median(after)))
+    io.stdout:flush()
+  end
+  return
+end
+
 if arg[1] == 'pair' then
   -- 1 and 2 threads in one process, batches alternating, so that the ratio
   -- is not a comparison of two processes minutes apart on a shared machine:

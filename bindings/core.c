@@ -1,5 +1,6 @@
 /* core.c — luaopen_rnn_core: the C half of the `rnn` module. */
 #include "lrl.h"
+#include "../core/storage.h"
 
 #include <time.h>
 
@@ -24,6 +25,24 @@ static int l_clock(lua_State *L)
     return 1;
 }
 
+/* rnn._memory_stats(): a table of the core's memory counters in bytes
+ * (live: storage in use; held: live plus tensor headers and tape nodes;
+ * cached: freed storage kept for reuse; allocated: ever handed out), for
+ * tests and benchmarks. */
+static int l_memory_stats(lua_State *L)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_live());
+    lua_setfield(L, -2, "live");
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_held());
+    lua_setfield(L, -2, "held");
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_cached());
+    lua_setfield(L, -2, "cached");
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_allocated());
+    lua_setfield(L, -2, "allocated");
+    return 1;
+}
+
 int luaopen_rnn_core(lua_State *L)
 {
     rlua_install_allocator(L);
@@ -42,5 +61,7 @@ int luaopen_rnn_core(lua_State *L)
     rlua_open_signals(L);
     lua_pushcfunction(L, l_clock);
     lua_setfield(L, -2, "clock");
+    lua_pushcfunction(L, l_memory_stats);
+    lua_setfield(L, -2, "_memory_stats");
     return 1;
 }
