@@ -11,6 +11,17 @@
 --   rnnlua bench/recurrent.lua pair REPEATS
 --     every step case at 1 and at 2 threads in this one process, batches
 --     alternating: "rnnlua pair MODE DTYPE CFG MS_1T MS_2T" (medians)
+--   rnnlua bench/recurrent.lua threads REPEATS
+--     the rows of make bench's thread table, at 1 and at 2 threads in this
+--     one process, batches alternating: training steps (as below) of lstm
+--     and gru float32 on B and A, rnn_tanh float64 and lstm float32 on C,
+--     and an elementwise chain on 4M float32 elements (chain_fwd:
+--     z = tanh(sigmoid(x)·x) + exp(x)·0.5, six ops, no tape; chain_fwdbwd:
+--     the same with x requiring its gradient, then sum(z):backward());
+--     prints "rnnlua threads ROW DTYPE CFG MS_1T MS_2T" (medians)
+--   rnnlua bench/recurrent.lua after_b REPEATS
+--     a config-C RNN's training step before and right after a config-B
+--     LSTM trained in the same process (see the mode's comment)
 --   rnnlua bench/recurrent.lua mem MODE DTYPE STEPS
 --     runs STEPS training steps on configuration B and prints
 --     "rnnlua mem MODE DTYPE B BASE_KB PEAK_KB": VmRSS before the first step
@@ -151,6 +162,41 @@ if arg[1] == 'mem' then
   local base = status_kb('VmRSS')
   for _ = 1, steps do step(s) end
   print(string.format('rnnlua mem %s %s B %d %d', mode, dtype, base, status_kb('VmHWM')))
+  return
+end
+
+if arg[1] == 'threads' then
+  local repeats = tonumber(arg[2]) or 5
+  local N = 4 * 1024 * 1024
+  local function chain(x) return (x:sigmoid() * x):tanh() + x:exp() * 0.5 end
+  local rows = {
+    {'lstm', 'float32', 'B'}, {'gru', 'float32', 'B'}, {'lstm', 'float32', 'A'}, {'gru', 'float32', 'A'},
+    {'rnn_tanh', 'float64', 'C'}, {'lstm', 'float32', 'C'},
+    {'chain_fwd', 'float32', '4M', setup = function() return {x = rnn.randn({N})} end,
+     step = function(s) chain(s.x) end},
+    {'chain_fwdbwd', 'float32', '4M', setup = function() return {x = rnn.randn({N}):requires_grad(true)} end,
+     step = function(s) chain(s.x):sum():backward(); s.x.grad = nil end},
+  }
+  rnn.manual_seed(0)
+  for _, row in ipairs(rows) do
+    local name, dtype, cfg = row[1], row[2], row[3]
+    local s = row.setup and row.setup() or setup(name, dtype, CONFIGS[cfg])
+    local fn = row.step or step
+    local r1, r2 = {}, {}
+    time_ms(fn, s, 1, 0) -- the warm-up of the case; then one call before each batch
+    for k = 1, repeats do
+      rnn.set_num_threads(1)
+      r1[k] = time_ms(fn, s, 1, 0, 1)
+      rnn.set_num_threads(2)
+      r2[k] = time_ms(fn, s, 1, 0, 1)
+    end
+    table.sort(r1)
+    table.sort(r2)
+    print(string.format('rnnlua threads %s %s %s %.4f %.4f', name, dtype, cfg, r1[#r1 // 2 + 1], r2[#r2 // 2 + 1]))
+    io.stdout:flush()
+    s = nil -- luacheck: ignore
+    collectgarbage()
+  end
   return
 end
 
