@@ -68,6 +68,12 @@ echo
 #    A) finds fastest: spinning OpenMP waits lose up to 25x when another
 #    process holds a core.
 #    BENCH_RECURRENT_THREADS (default "1 2") picks the thread counts.
+#    Then two tables from one process each (bench/recurrent.lua): threads,
+#    1 against 2 threads alternating batch by batch on the cases of issue
+#    15 (B and A LSTM/GRU, C, an elementwise chain), with PyTorch's
+#    2-thread time from above; and "C after B", a config-C RNN's step fresh
+#    against right after a config-B LSTM trained and was dropped (CPU time,
+#    1 thread), with and without collectgarbage() in between.
 out=build/bench/recurrent.txt
 : >"$out"
 have_torch=0
