@@ -1,5 +1,6 @@
 /* core.c — luaopen_rnn_core: the C half of the `rnn` module. */
 #include "lrl.h"
+#include "../core/rnn_workspace.h"
 #include "../core/storage.h"
 
 #include <time.h>
@@ -27,15 +28,18 @@ static int l_clock(lua_State *L)
 
 /* rnn._memory_stats(): a table of the core's memory counters in bytes
  * (live: storage in use; held: live plus tensor headers and tape nodes;
- * cached: freed storage kept for reuse; allocated: ever handed out), for
- * tests and benchmarks. */
+ * kept: the part of live that the recurrent kernels keep for their next
+ * call, rnn_workspace.h; cached: freed storage kept for reuse; allocated:
+ * ever handed out), for tests and benchmarks. */
 static int l_memory_stats(lua_State *L)
 {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)rl_storage_bytes_live());
     lua_setfield(L, -2, "live");
     lua_pushinteger(L, (lua_Integer)rl_storage_bytes_held());
     lua_setfield(L, -2, "held");
+    lua_pushinteger(L, (lua_Integer)rl_ws_bytes_kept());
+    lua_setfield(L, -2, "kept");
     lua_pushinteger(L, (lua_Integer)rl_storage_bytes_cached());
     lua_setfield(L, -2, "cached");
     lua_pushinteger(L, (lua_Integer)rl_storage_bytes_allocated());

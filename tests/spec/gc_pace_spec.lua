@@ -17,16 +17,23 @@ describe('collector pace', function()
     collectgarbage()
     -- about 20 MB stay kept (none under AddressSanitizer, which keeps no
     -- spares: the loop below then checks the plain pace alone)
-    local live0 = rnn._memory_stats().live
+    local m0 = rnn._memory_stats()
     local v = rnn.randn({32768}, 'float64') -- 256 KiB of garbage an iteration
     local pile = 0
     for _ = 1, 200 do
       local _ = (v * 2):sum()
-      pile = math.max(pile, rnn._memory_stats().live - live0)
+      pile = math.max(pile, rnn._memory_stats().live - m0.live)
     end
-    -- a collection every 512 KiB allocated (the floor of the pace) leaves
-    -- under 1 MiB; counting the kept buffers let 10 MiB pile up
-    assert.is_true(pile < 2 * 2 ^ 20, string.format('%.1f MiB of garbage piled up (kept: %.1f MiB)',
-      pile / 2 ^ 20, live0 / 2 ^ 20))
+    -- a collection every third of the tensor memory in use (what other
+    -- specs run in the same process still hold) and at least every 512
+    -- KiB, plus an iteration's garbage; counting the kept buffers in let
+    -- 10 MiB pile up when this spec ran alone (pace 0.5 MiB, kept 20).
+    -- What is reported is debt to Lua's generational collector, which
+    -- makes a minor collection once the debt passes a fifth of its own
+    -- heap (genminormul): after every other spec in one plain lua5.4
+    -- (a 10 MB heap), that allowance dominates.
+    local pace = math.max(512 * 1024, (m0.held - m0.kept) / 3) + collectgarbage('count') * 1024 / 5
+    assert.is_true(pile <= pace + 1024 * 1024, string.format(
+      '%.1f MiB of garbage piled up (pace %.1f MiB, kept %.1f MiB)', pile / 2 ^ 20, pace / 2 ^ 20, m0.kept / 2 ^ 20))
   end)
 end)
