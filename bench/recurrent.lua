@@ -207,7 +207,8 @@ if arg[1] == 'after_b' then
   -- config-B LSTM (float32, rnn.nn.LSTM, SGD) was built, trained B_STEPS
   -- steps, dropped and collectgarbage() run, as rnn.experiment does between
   -- runs, REPEATS times; "uncollected", the same without the collection.
-  -- Prints "rnnlua after_b KIND FRESH_MS AFTER_MS" (medians).
+  -- Prints "rnnlua after_b KIND FRESH_MS AFTER_MS FRESH_FAULTS AFTER_FAULTS"
+  -- (times: medians; faults: minor page faults per step, the mean).
   local repeats = tonumber(arg[2]) or 5
   local BATCH, B_STEPS = 20, 3
   rnn.set_num_threads(1)
@@ -227,19 +228,35 @@ if arg[1] == 'after_b' then
   -- CPU time (os.clock: user + system, page faults included) rather than
   -- wall time: one thread, and on a shared machine the wall clock also
   -- counts the time other processes held the core
+  -- and the minor page faults per step (/proc/self/stat), which load does
+  -- not blur: garbage piling up onto fresh pages shows there first
+  local function minflt()
+    local f = io.open('/proc/self/stat')
+    if not f then return 0 end
+    local text = f:read('a')
+    f:close()
+    return tonumber(text:match('%)%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+(%d+)')) or 0
+  end
+  local faults = {}
   local function batch(s)
-    local t0 = os.clock()
+    local f0, t0 = minflt(), os.clock()
     for _ = 1, BATCH do train(s) end
-    return (os.clock() - t0) / BATCH * 1e3
+    local ms = (os.clock() - t0) / BATCH * 1e3
+    faults[#faults + 1] = (minflt() - f0) / BATCH
+    return ms
   end
   local function median(t) table.sort(t) return t[#t // 2 + 1] end
   local c = model('RNN', 'float64', CONFIGS.C)
   time_ms(train, c, 1, 0) -- warm-up
   local fresh = {}
   for k = 1, repeats do fresh[k] = batch(c) end
-  local t_fresh = median(fresh)
+  -- faults: the mean, since only the first batches after a change may
+  -- fault (the storage pool then recycles the pages)
+  local function mean(t) local x = 0 for _, v in ipairs(t) do x = x + v end return x / #t end
+  local t_fresh, f_fresh = median(fresh), mean(faults)
   for _, kind in ipairs{'collected', 'uncollected'} do
     local after = {}
+    faults = {}
     for k = 1, repeats do
       local b = model('LSTM', 'float32', CONFIGS.B)
       for _ = 1, B_STEPS do train(b) end
@@ -247,7 +264,8 @@ if arg[1] == 'after_b' then
       if kind == 'collected' then collectgarbage() end
       after[k] = batch(c)
     end
-    print(string.format('rnnlua after_b %s %.4f %.4f', kind, t_fresh, median(after)))
+    print(string.format('rnnlua after_b %s %.4f %.4f %.1f %.1f', kind, t_fresh, median(after), f_fresh,
+                        mean(faults)))
     io.stdout:flush()
   end
   return

@@ -131,7 +131,7 @@ $2 == "pair" || $2 == "threads" {
     if ($2 == "threads") rows[++nrows] = k
     next
 }
-$2 == "after_b" { fresh[$3] = $4; after[$3] = $5; next }
+$2 == "after_b" { fresh[$3] = $4; after[$3] = $5; ffresh[$3] = $6; fafter[$3] = $7; next }
 $2 == "mem" { base[$1 " " $3 " " $4] = $6; peak[$1 " " $3 " " $4] = $7; next }
 END {
     I["A"] = 64; H["A"] = 128; Bs["A"] = 32; T["A"] = 100
@@ -186,12 +186,14 @@ END {
         printf "\nC after B: a config-C RNN (float64, rnn.nn.RNN + rnn.optim.SGD), CPU ms per step over 20 steps, 1 thread:\n"
         printf "fresh (before anything else ran) against right after a config-B LSTM was built, trained 3 steps and\n"
         printf "dropped, with collectgarbage() (as rnn.experiment between runs) and without (medians; target: within 10%%)\n"
-        printf "%-12s %10s %10s %8s\n", "after B", "C fresh", "C after B", "ratio"
+        printf "and minor page faults per step, mean over the batches (load does not blur them)\n"
+        printf "%-12s %10s %10s %8s %13s %13s\n", "after B", "C fresh", "C after B", "ratio", "faults fresh",
+            "faults after"
         split("collected uncollected", kinds, " ")
         for (i = 1; i <= 2; i++)
             if (kinds[i] in fresh)
-                printf "%-12s %10.3f %10.3f %7.2fx\n", kinds[i], fresh[kinds[i]], after[kinds[i]],
-                    after[kinds[i]] / fresh[kinds[i]]
+                printf "%-12s %10.3f %10.3f %7.2fx %13.1f %13.1f\n", kinds[i], fresh[kinds[i]], after[kinds[i]],
+                    after[kinds[i]] / fresh[kinds[i]], ffresh[kinds[i]], fafter[kinds[i]]
     }
     printf "\nLSTM cell loop over T, forward + backward, 1 thread: rnn.nn.LSTMCell looped in Lua (cell), the same step\n"
     printf "written with tape ops in Lua (ops), nn.LSTMCell looped in Python (torch); fused: the lstm row above\n"
