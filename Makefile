@@ -4,6 +4,9 @@
 #   make run        installs what is missing, builds, runs the default experiment
 #   make test       installs what is missing, builds, runs every test
 #   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make tsan       the C kernel tests and a threaded training script under
+#                   ThreadSanitizer, 2 threads (build/tsan; tests/tsan.sh;
+#                   make test runs it too, make asan does not)
 #   make bench      benchmarks against PyTorch (needs python3-torch)
 #   make fuzz       the libFuzzer targets of tests/fuzz, FUZZ_SECONDS each
 #   make doc        the HTML API reference in build/doc (LDoc)
@@ -52,7 +55,7 @@ EXE_OBJ  := $(EXE_SRC:%.c=$(B)/%.o)
 DEPS_OK := build/.deps-ok
 TEST_DEPS_OK := build/.test-deps-ok
 
-.PHONY: all build-only run test asan bench install install-only clean deps check-pkgs doc fuzz fuzz-build
+.PHONY: all build-only run test asan tsan tsan-build bench install install-only clean deps check-pkgs doc fuzz fuzz-build
 
 all: $(DEPS_OK)
 	@$(MAKE) --no-print-directory build-only
@@ -138,7 +141,7 @@ $(B)/test_core: $(CTEST_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 test: $(TEST_DEPS_OK) all
-	@$(MAKE) --no-print-directory $(B)/test_core fuzz-build
+	@$(MAKE) --no-print-directory $(B)/test_core fuzz-build tsan-build
 	@sh tests/run.sh ./rnnlua $(B)/test_core
 
 # Everything rebuilt with the sanitizers into build/asan, then the same suite.
@@ -152,8 +155,27 @@ asan: $(DEPS_OK) $(TEST_DEPS_OK)
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		sh tests/run.sh build/asan/rnnlua build/asan/test_core
 
-build/asan/rnnlua: $(EXE_OBJ) $(BIND_OBJ) $(CORE_OBJ)
+build/asan/rnnlua build/tsan/rnnlua: $(EXE_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
+
+# The core and the bindings rebuilt with ThreadSanitizer into build/tsan;
+# tests/tsan.sh runs the C kernel tests with the thread pool at 2 threads
+# and a short training script at 2 threads through build/tsan/rnnlua.
+# OpenBLAS is not instrumented (its accesses are not recorded): it starts
+# single-threaded there (OPENBLAS_NUM_THREADS=1), see tests/tsan.sh.
+# The core and its tests are compiled with __SANITIZE_ADDRESS__ defined, as
+# the fuzz build does, for what it leaves out: the target_clones, whose
+# ifunc resolvers run while the program is relocated, before TSan is set
+# up, and crash in its instrumentation (__tsan_func_entry); and the storage
+# pool's recycling (storage.h), single-threaded anyway.
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+tsan: tsan-build
+	@sh tests/tsan.sh build/tsan/test_core build/tsan/rnnlua
+
+tsan-build: $(DEPS_OK)
+	@$(MAKE) --no-print-directory B=build/tsan OPT="-O1 -g $(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
+		CORE_DEFS=-D__SANITIZE_ADDRESS__=1 build/tsan/rnnlua build/tsan/test_core scripts/rnn/help_data.lua
+$(B)/core/%.o $(B)/tests/c/%.o: CFLAGS += $(CORE_DEFS)
 
 # libFuzzer targets (tests/fuzz/README.md): the core and the bindings
 # rebuilt with Clang, ASan, UBSan and coverage into build/fuzz. Clang 14

@@ -11,6 +11,17 @@
 --   rnnlua bench/recurrent.lua pair REPEATS
 --     every step case at 1 and at 2 threads in this one process, batches
 --     alternating: "rnnlua pair MODE DTYPE CFG MS_1T MS_2T" (medians)
+--   rnnlua bench/recurrent.lua threads REPEATS
+--     the rows of make bench's thread table, at 1 and at 2 threads in this
+--     one process, batches alternating: training steps (as below) of lstm
+--     and gru float32 on B and A, rnn_tanh float64 and lstm float32 on C,
+--     and an elementwise chain on 4M float32 elements (chain_fwd:
+--     z = tanh(sigmoid(x)·x) + exp(x)·0.5, six ops, no tape; chain_fwdbwd:
+--     the same with x requiring its gradient, then sum(z):backward());
+--     prints "rnnlua threads ROW DTYPE CFG MS_1T MS_2T" (medians)
+--   rnnlua bench/recurrent.lua after_b REPEATS
+--     a config-C RNN's training step before and right after a config-B
+--     LSTM trained in the same process (see the mode's comment)
 --   rnnlua bench/recurrent.lua mem MODE DTYPE STEPS
 --     runs STEPS training steps on configuration B and prints
 --     "rnnlua mem MODE DTYPE B BASE_KB PEAK_KB": VmRSS before the first step
@@ -151,6 +162,112 @@ if arg[1] == 'mem' then
   local base = status_kb('VmRSS')
   for _ = 1, steps do step(s) end
   print(string.format('rnnlua mem %s %s B %d %d', mode, dtype, base, status_kb('VmHWM')))
+  return
+end
+
+if arg[1] == 'threads' then
+  local repeats = tonumber(arg[2]) or 5
+  local N = 4 * 1024 * 1024
+  local function chain(x) return (x:sigmoid() * x):tanh() + x:exp() * 0.5 end
+  local rows = {
+    {'lstm', 'float32', 'B'}, {'gru', 'float32', 'B'}, {'lstm', 'float32', 'A'}, {'gru', 'float32', 'A'},
+    {'rnn_tanh', 'float64', 'C'}, {'lstm', 'float32', 'C'},
+    {'chain_fwd', 'float32', '4M', setup = function() return {x = rnn.randn({N})} end,
+     step = function(s) chain(s.x) end},
+    {'chain_fwdbwd', 'float32', '4M', setup = function() return {x = rnn.randn({N}):requires_grad(true)} end,
+     step = function(s) chain(s.x):sum():backward(); s.x.grad = nil end},
+  }
+  rnn.manual_seed(0)
+  for _, row in ipairs(rows) do
+    local name, dtype, cfg = row[1], row[2], row[3]
+    local s = row.setup and row.setup() or setup(name, dtype, CONFIGS[cfg])
+    local fn = row.step or step
+    local r1, r2 = {}, {}
+    time_ms(fn, s, 1, 0) -- the warm-up of the case; then one call before each batch
+    for k = 1, repeats do
+      rnn.set_num_threads(1)
+      r1[k] = time_ms(fn, s, 1, 0, 1)
+      rnn.set_num_threads(2)
+      r2[k] = time_ms(fn, s, 1, 0, 1)
+    end
+    table.sort(r1)
+    table.sort(r2)
+    print(string.format('rnnlua threads %s %s %s %.4f %.4f', name, dtype, cfg, r1[#r1 // 2 + 1], r2[#r2 // 2 + 1]))
+    io.stdout:flush()
+    s = nil -- luacheck: ignore
+    collectgarbage()
+  end
+  return
+end
+
+if arg[1] == 'after_b' then
+  -- a config-C RNN (float64) trained by rnn.optim.SGD through rnn.nn.RNN:
+  -- "fresh", REPEATS batches of BATCH steps before anything else ran in
+  -- the process (after a warm-up); "collected", a batch right after a
+  -- config-B LSTM (float32, rnn.nn.LSTM, SGD) was built, trained B_STEPS
+  -- steps, dropped and collectgarbage() run, as rnn.experiment does between
+  -- runs, REPEATS times; "uncollected", the same without the collection.
+  -- Prints "rnnlua after_b KIND FRESH_MS AFTER_MS FRESH_FAULTS AFTER_FAULTS"
+  -- (times: medians; faults: minor page faults per step, the mean).
+  local repeats = tonumber(arg[2]) or 5
+  local BATCH, B_STEPS = 20, 3
+  rnn.set_num_threads(1)
+  rnn.manual_seed(0)
+  local function model(kind, dtype, cfg)
+    local s = {m = rnn.nn[kind]{input_size = cfg.I, hidden_size = cfg.H, dtype = dtype},
+               x = rnn.randn({cfg.T, cfg.B, cfg.I}, dtype), G = rnn.randn({cfg.T, cfg.B, cfg.H}, dtype)}
+    s.opt = rnn.optim.SGD(s.m, {lr = 1e-4})
+    return s
+  end
+  local function train(s)
+    s.opt:zero_grad()
+    local loss = (s.m(s.x) * s.G):sum()
+    loss:backward()
+    s.opt:step()
+  end
+  -- CPU time (os.clock: user + system, page faults included) rather than
+  -- wall time: one thread, and on a shared machine the wall clock also
+  -- counts the time other processes held the core
+  -- and the minor page faults per step (/proc/self/stat), which load does
+  -- not blur: garbage piling up onto fresh pages shows there first
+  local function minflt()
+    local f = io.open('/proc/self/stat')
+    if not f then return 0 end
+    local text = f:read('a')
+    f:close()
+    return tonumber(text:match('%)%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+(%d+)')) or 0
+  end
+  local faults = {}
+  local function batch(s)
+    local f0, t0 = minflt(), os.clock()
+    for _ = 1, BATCH do train(s) end
+    local ms = (os.clock() - t0) / BATCH * 1e3
+    faults[#faults + 1] = (minflt() - f0) / BATCH
+    return ms
+  end
+  local function median(t) table.sort(t) return t[#t // 2 + 1] end
+  local c = model('RNN', 'float64', CONFIGS.C)
+  time_ms(train, c, 1, 0) -- warm-up
+  local fresh = {}
+  for k = 1, repeats do fresh[k] = batch(c) end
+  -- faults: the mean, since only the first batches after a change may
+  -- fault (the storage pool then recycles the pages)
+  local function mean(t) local x = 0 for _, v in ipairs(t) do x = x + v end return x / #t end
+  local t_fresh, f_fresh = median(fresh), mean(faults)
+  for _, kind in ipairs{'collected', 'uncollected'} do
+    local after = {}
+    faults = {}
+    for k = 1, repeats do
+      local b = model('LSTM', 'float32', CONFIGS.B)
+      for _ = 1, B_STEPS do train(b) end
+      b = nil -- luacheck: ignore (dropped before the collection)
+      if kind == 'collected' then collectgarbage() end
+      after[k] = batch(c)
+    end
+    print(string.format('rnnlua after_b %s %.4f %.4f %.1f %.1f', kind, t_fresh, median(after), f_fresh,
+                        mean(faults)))
+    io.stdout:flush()
+  end
   return
 end
 

@@ -63,11 +63,17 @@ echo
 #    start-up; PyTorch with glibc's malloc tuned (its best setting). Then an
 #    LSTM cell looped in Lua against nn.LSTMCell looped in Python (1 thread),
 #    and the peak memory of a training step on B (1 thread, own process).
-#    At more than 1 thread PyTorch runs with OpenMP's default wait policy or
-#    OMP_WAIT_POLICY=PASSIVE, whichever a probe (an LSTM step on A) finds
-#    faster: spinning OpenMP waits lose up to 25x when another process holds
-#    a core.
+#    At more than 1 thread PyTorch runs with OpenMP's default wait policy,
+#    OMP_WAIT_POLICY=PASSIVE or ACTIVE, whichever a probe (an LSTM step on
+#    A) finds fastest: spinning OpenMP waits lose up to 25x when another
+#    process holds a core.
 #    BENCH_RECURRENT_THREADS (default "1 2") picks the thread counts.
+#    Then two tables from one process each (bench/recurrent.lua): threads,
+#    1 against 2 threads alternating batch by batch on the cases of issue
+#    15 (B and A LSTM/GRU, C, an elementwise chain), with PyTorch's
+#    2-thread time from above; and "C after B", a config-C RNN's step fresh
+#    against right after a config-B LSTM trained and was dropped (CPU time,
+#    1 thread), with and without collectgarbage() in between.
 out=build/bench/recurrent.txt
 : >"$out"
 have_torch=0
@@ -88,19 +94,22 @@ for t in $rthreads; do
                 "$python" bench/recurrent_torch.py probe "$t")
             passive=$(env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" OMP_WAIT_POLICY=PASSIVE $torch_env \
                 "$python" bench/recurrent_torch.py probe "$t")
-            wait_env=$(awk -v a="$spin" -v p="$passive" 'BEGIN { if (p < a) print "OMP_WAIT_POLICY=PASSIVE" }')
+            active=$(env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" OMP_WAIT_POLICY=ACTIVE $torch_env \
+                "$python" bench/recurrent_torch.py probe "$t")
+            wait_env=$(awk -v d="$spin" -v p="$passive" -v a="$active" 'BEGIN {
+                if (p < d && p <= a) print "OMP_WAIT_POLICY=PASSIVE"; else if (a < d && a < p) print "OMP_WAIT_POLICY=ACTIVE" }')
             echo "  torch at $t threads: OpenMP wait policy ${wait_env:-default} (probe, ms per LSTM step on A:" \
-                "default $spin, PASSIVE $passive)"
+                "default $spin, PASSIVE $passive, ACTIVE $active)"
         fi
         env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" $wait_env $torch_env \
             "$python" bench/recurrent_torch.py "$t" "$repeats" "$tcells" >>"$out"
     fi
 done
 # 1 against 2 threads in one process, alternating (the per-thread-count
-# processes above run minutes apart on a shared machine)
-case " $rthreads " in *" 1 "*) case " $rthreads " in *" 2 "*)
-    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ./rnnlua bench/recurrent.lua pair "$repeats" >>"$out" ;;
-esac ;; esac
+# processes above run minutes apart on a shared machine): the thread table
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ./rnnlua bench/recurrent.lua threads "$repeats" >>"$out"
+# a small model's step fresh and right after a big model trained, 1 thread
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./rnnlua bench/recurrent.lua after_b "$repeats" >>"$out"
 for m in rnn_tanh lstm gru; do
     for d in float32 float64; do
         OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./rnnlua bench/recurrent.lua mem "$m" "$d" 2 >>"$out"
@@ -117,7 +126,12 @@ function cell(v, f) { return v == "" ? "-" : sprintf(f, v) }
 $1 == "gemm" { gemm[$2 " " $3] = $4; next }
 $2 == "step" { ms[$1 " " $3 " " $4 " " $5 " " $6] = $7; next }
 $2 == "cell" || $2 == "nncell" { ms[$1 "-" $2 " " $4 " " $5 " " $6] = $7; next }
-$2 == "pair" { pair1[$3 " " $4 " " $5] = $6; pair2[$3 " " $4 " " $5] = $7; next }
+$2 == "pair" || $2 == "threads" {
+    k = $3 " " $4 " " $5; pair1[k] = $6; pair2[k] = $7
+    if ($2 == "threads") rows[++nrows] = k
+    next
+}
+$2 == "after_b" { fresh[$3] = $4; after[$3] = $5; ffresh[$3] = $6; fafter[$3] = $7; next }
 $2 == "mem" { base[$1 " " $3 " " $4] = $6; peak[$1 " " $3 " " $4] = $7; next }
 END {
     I["A"] = 64; H["A"] = 128; Bs["A"] = 32; T["A"] = 100
@@ -148,6 +162,39 @@ END {
     }
     printf "1T/2T: the 1-thread time over the 2-thread time, from the two processes above; same-proc: the same\n"
     printf "ratio measured in one process, 1 and 2 threads alternating batch by batch (medians)\n"
+
+    printf "\nthreads: one process, 1 and 2 threads alternating batch by batch (medians); training steps as above;\n"
+    printf "chain: z = tanh(sigmoid(x)*x) + exp(x)*0.5 on 4M float32 elements (six elementwise ops), fwd: no tape,\n"
+    printf "fwdbwd: x requires grad, then sum(z):backward(); torch 2T: the 2-thread process above, best wait policy\n"
+    printf "%-12s %-7s %3s %9s %9s %8s %8s %8s %10s %14s\n", "row", "dtype", "cfg", "1T ms", "2T ms", "speedup",
+        "GEMM%1T", "GEMM%2T", "torch 2T", "torch/rnn 2T"
+    for (i = 1; i <= nrows; i++) {
+        split(rows[i], fld, " "); md = fld[1]; dt = fld[2]; cf = fld[3]
+        r1 = pair1[rows[i]]; r2 = pair2[rows[i]]
+        g1 = ""; g2 = ""
+        if (md in gates) {
+            fl = 2 * T[cf] * Bs[cf] * gates[md] * H[cf] * (2 * I[cf] + 3 * H[cf])
+            if ((dt " 1") in gemm) g1 = sprintf("%.1f%%", 100 * fl / (r1 * 1e-3) / (gemm[dt " 1"] * 1e9))
+            if ((dt " 2") in gemm) g2 = sprintf("%.1f%%", 100 * fl / (r2 * 1e-3) / (gemm[dt " 2"] * 1e9))
+        }
+        p = ms["torch " md " " dt " " cf " 2"]
+        printf "%-12s %-7s %3s %9.2f %9.2f %7.2fx %8s %8s %10s %14s\n", md, dt, cf, r1, r2, r1 / r2,
+            (g1 == "" ? "-" : g1), (g2 == "" ? "-" : g2), cell(p, "%.2f"), (p == "" ? "-" : sprintf("%.2fx", p / r2))
+    }
+
+    if ("collected" in fresh) {
+        printf "\nC after B: a config-C RNN (float64, rnn.nn.RNN + rnn.optim.SGD), CPU ms per step over 20 steps, 1 thread:\n"
+        printf "fresh (before anything else ran) against right after a config-B LSTM was built, trained 3 steps and\n"
+        printf "dropped, with collectgarbage() (as rnn.experiment between runs) and without (medians; target: within 10%%)\n"
+        printf "and minor page faults per step, mean over the batches (load does not blur them)\n"
+        printf "%-12s %10s %10s %8s %13s %13s\n", "after B", "C fresh", "C after B", "ratio", "faults fresh",
+            "faults after"
+        split("collected uncollected", kinds, " ")
+        for (i = 1; i <= 2; i++)
+            if (kinds[i] in fresh)
+                printf "%-12s %10.3f %10.3f %7.2fx %13.1f %13.1f\n", kinds[i], fresh[kinds[i]], after[kinds[i]],
+                    after[kinds[i]] / fresh[kinds[i]], ffresh[kinds[i]], fafter[kinds[i]]
+    }
     printf "\nLSTM cell loop over T, forward + backward, 1 thread: rnn.nn.LSTMCell looped in Lua (cell), the same step\n"
     printf "written with tape ops in Lua (ops), nn.LSTMCell looped in Python (torch); fused: the lstm row above\n"
     printf "%-7s %3s %10s %10s %10s %12s %12s %12s\n", "dtype", "cfg", "cell ms", "ops ms", "torch ms", "torch/cell",

@@ -1,5 +1,7 @@
 /* core.c — luaopen_rnn_core: the C half of the `rnn` module. */
 #include "lrl.h"
+#include "../core/rnn_workspace.h"
+#include "../core/storage.h"
 
 #include "../core/isa.h"
 
@@ -48,6 +50,27 @@ static int l_isa(lua_State *L)
     return 2;
 }
 
+/* rnn._memory_stats(): a table of the core's memory counters in bytes
+ * (live: storage in use; held: live plus tensor headers and tape nodes;
+ * kept: the part of live that the recurrent kernels keep for their next
+ * call, rnn_workspace.h; cached: freed storage kept for reuse; allocated:
+ * ever handed out), for tests and benchmarks. */
+static int l_memory_stats(lua_State *L)
+{
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_live());
+    lua_setfield(L, -2, "live");
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_held());
+    lua_setfield(L, -2, "held");
+    lua_pushinteger(L, (lua_Integer)rl_ws_bytes_kept());
+    lua_setfield(L, -2, "kept");
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_cached());
+    lua_setfield(L, -2, "cached");
+    lua_pushinteger(L, (lua_Integer)rl_storage_bytes_allocated());
+    lua_setfield(L, -2, "allocated");
+    return 1;
+}
+
 int luaopen_rnn_core(lua_State *L)
 {
     /* before any kernel runs: a refused RNNLUA_ISA stops the load here */
@@ -70,5 +93,7 @@ int luaopen_rnn_core(lua_State *L)
     lua_setfield(L, -2, "clock");
     lua_pushcfunction(L, l_isa);
     lua_setfield(L, -2, "isa");
+    lua_pushcfunction(L, l_memory_stats);
+    lua_setfield(L, -2, "_memory_stats");
     return 1;
 }

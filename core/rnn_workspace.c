@@ -128,6 +128,8 @@ bool rl_packed_fits(size_t bytes)
     return bytes <= PACKED_BYTES / 2;
 }
 
+size_t rl_ws_bytes_kept(void) { return spare_bytes + packed_bytes; }
+
 void rl_ws_clear(void)
 {
     while (spare_count) spare_drop_oldest();

@@ -48,6 +48,10 @@ bool rl_packed_keep(const rl_packed_key *key, rl_tensor *packed);
 /* Drops every spare and packed copy (for tests that count the storage in
  * use). */
 void rl_ws_clear(void);
+/* Bytes of the spares and packed copies kept now: storage in use that no
+ * tensor outside holds, which a garbage collection cannot free (the Lua
+ * bindings leave it out of the memory that paces their collector). */
+size_t rl_ws_bytes_kept(void);
 /* Whether a packed copy of this many bytes may be kept. */
 bool rl_packed_fits(size_t bytes);
 

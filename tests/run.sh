@@ -141,6 +141,13 @@ if [ -z "${RNNLUA_SANITIZED:-}" ]; then
 else
     echo "== fuzz: skipped under the sanitizers (make test runs the same sanitized binaries)"
 fi
+# ThreadSanitizer at 2 threads: the C kernel tests and a short training
+# script (tests/tsan.sh; make tsan builds build/tsan, as make test does)
+if [ -z "${RNNLUA_SANITIZED:-}" ]; then
+    suite tsan sh tests/tsan.sh build/tsan/test_core build/tsan/rnnlua
+else
+    echo "== tsan: skipped under the sanitizers (ASan and TSan do not mix; make test runs it)"
+fi
 # random sequences of tensor API calls against in-place/out-of-place and
 # strided/contiguous oracles (under make asan too)
 suite api-fuzz "$RNNLUA" tests/api_fuzz.lua 5000

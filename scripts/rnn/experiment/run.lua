@@ -370,10 +370,13 @@ function M.run_one(exp, r, cfg_base, prog, ctl)
   local total = cfg.steps
   local ckpt_every = cfg.checkpoint_every
   local eval_every = cfg.eval_every or 0
-  -- every run starts from a collected heap: after a bigger run, a small
-  -- model's steps stay slower under the incremental collector alone (a
-  -- config-C RNN step: 0.62 ms fresh, 0.76 ms after a config-B LSTM, 0.66
-  -- ms with a full collection first; the cause is issue 15's to find)
+  -- every run starts from a collected heap: the garbage of a bigger run
+  -- is old to the generational collector, which frees it only in a full
+  -- collection; until then it is counted as tensor memory in use, and the
+  -- collector's pace (a collection every third of that) lets the next,
+  -- small model's garbage pile up onto fresh pages (bindings/lrl.c; a
+  -- config-C RNN step right after a config-B LSTM: bench/recurrent.lua
+  -- after_b, a row of make bench)
   collectgarbage('collect')
   R.manual_seed(seed)
   local state = errors.call('setup', self.setup_fn, cfg, seed)
