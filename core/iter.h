@@ -32,4 +32,46 @@ rl_status rl_iter_init(rl_iter *it, const char *op, int nops, const rl_tensor *c
                        int ndim, const int64_t *shape);
 void rl_iter_run(const rl_iter *it, rl_iter_fn fn, void *ctx);
 
+/* The number of elements walked (the product of the shape). */
+int64_t rl_iter_numel(const rl_iter *it);
+
+/* Elements [lo, hi) of the walk, in rl_iter_run's order (row-major over the
+ * merged shape): fn gets the same runs, cut at lo and hi. */
+void rl_iter_run_range(const rl_iter *it, int64_t lo, int64_t hi, rl_iter_fn fn, void *ctx);
+
+/* Chunk bounds of rl_iter_run_parallel fall on multiples of this many
+ * elements: 64 bytes of float32, so that two threads do not write one cache
+ * line of a contiguous output. */
+#define RL_ITER_ALIGN 16
+
+/* rl_iter_run split over the threads of core/pool.h: contiguous ranges of
+ * the walk, at least grain elements each (serial below 2 grain). fn runs
+ * concurrently on disjoint ranges, so it may write only its own elements of
+ * operands 0..nwrite-1 and read the others; when one of those operands
+ * repeats an element (an expanded dim, stride 0) the walk runs on the
+ * calling thread alone. Each element is computed by the same code whatever
+ * the split: the same bits at any thread count. */
+/* Grains for rl_iter_run_parallel: the fewest elements worth a thread of
+ * their own, so that a chunk is ~10-70 us of work. Measured on 2 cores
+ * (bench/elementwise.lua; an empty 2-thread job costs ~0.5 us while the
+ * workers spin between jobs, ~30 us more when they were asleep): tanh f32
+ * gained from 2048 elements at back-to-back calls, but lost below ~64K
+ * elements (~100 us of work) when every call found the workers asleep.
+ *   LIGHT  a few vectorised instructions per element, 0.1-0.7 ns (add,
+ *          mul, compare, copy, clamp): memory-bound on large tensors
+ *   MEDIUM 1-3.5 ns (the vectorised sigmoid and tanh, sqrt, floor, the
+ *          optimizer updates)
+ *   HEAVY  a libm call per element, 3-13 ns (exp, log, sin, pow) */
+#ifndef RL_GRAIN_LIGHT
+#define RL_GRAIN_LIGHT 65536
+#endif
+#ifndef RL_GRAIN_MEDIUM
+#define RL_GRAIN_MEDIUM 16384
+#endif
+#ifndef RL_GRAIN_HEAVY
+#define RL_GRAIN_HEAVY 8192
+#endif
+
+void rl_iter_run_parallel(const rl_iter *it, int nwrite, int64_t grain, rl_iter_fn fn, void *ctx);
+
 #endif
