@@ -13,6 +13,11 @@
 --       adam_B      one Adam step over the parameters of a config-B LSTM
 --                   (I 128, H 512: w_ih (2048,128), w_hh (2048,512), two
 --                   biases; 1.3M float32), gradients fixed
+--   rnnlua bench/elementwise.lua sizes [REPEATS]
+--     the grains of core/iter.h at work: "rnnlua elementwise size OP DTYPE N
+--     US_1T US_2T" for add, tanh and exp on N from 4K to 1M elements
+--     (below twice the op's grain the two columns run the same code on one
+--     thread), back to back (the workers spinning between calls)
 --
 -- The thread count is restored at the end. Nothing here is asserted: the
 -- speed depends on the machine and what else runs on it (say which when
@@ -98,6 +103,44 @@ local function run(name, repeats)
   end
   collectgarbage()
   return median(r1), median(r2)
+end
+
+local function sizes(repeats)
+  local ops = {
+    add = function(x) return x + x end,
+    tanh = function(x) return x:tanh() end,
+    exp = function(x) return x:exp() end,
+  }
+  for _, dtype in ipairs{'float32', 'float64'} do
+    for _, op in ipairs{'add', 'tanh', 'exp'} do
+      local n = 4096
+      while n <= 1024 * 1024 do
+        local x, f = rnn.randn({n}, dtype), ops[op]
+        local fn = function() return f(x) end
+        rnn.set_num_threads(2)
+        batch(fn, 20)
+        rnn.set_num_threads(1)
+        local iters = math.max(10, math.floor(20 / batch(fn, 20) + 0.5))
+        local r1, r2 = {}, {}
+        for k = 1, repeats do
+          rnn.set_num_threads(1)
+          r1[k] = batch(fn, iters)
+          rnn.set_num_threads(2)
+          r2[k] = batch(fn, iters)
+        end
+        print(string.format('rnnlua elementwise size %s %s %d %.1f %.1f', op, dtype, n,
+          median(r1) * 1e3, median(r2) * 1e3))
+        n = n * 2
+      end
+    end
+  end
+end
+
+if arg and arg[1] == 'sizes' then
+  local saved = rnn.get_num_threads()
+  sizes(tonumber(arg[2]) or 7)
+  rnn.set_num_threads(saved)
+  return
 end
 
 local repeats = tonumber(arg and arg[1]) or 7

