@@ -184,7 +184,7 @@ static rl_status reduce_blocks(const walk_ctx *c, const char *p, char *out, char
     if (!part)
         return rl_fail(RL_ERR_NOMEM, "%s: out of memory for the results of %lld blocks", names[c->op], (long long)nb);
     blocks_job j = {c, p, part};
-    /* a block is ~10 us of work (the loop loads through a switch) */
+    /* a block of a float32 sum is ~5 us on one thread here, of a max ~10 */
     rl_parallel_for(nb, RL_GRAIN_MEDIUM / REDUCE_BLOCK, blocks_chunk, &j);
     partial acc = part[0];
     for (int64_t b = 1; b < nb; b++) combine(c, &acc, &part[b], b * REDUCE_BLOCK);
