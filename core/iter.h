@@ -62,6 +62,10 @@ void rl_iter_run_range(const rl_iter *it, int64_t lo, int64_t hi, rl_iter_fn fn,
  * but lost below ~100 us of work (tanh 64K, exp 32K elements) when every
  * call found the workers asleep. The grains below make a chunk 10-70 us:
  * a chain gains, an isolated op on sleeping workers loses at most ~30 us.
+ * At twice the grain (bench/elementwise.lua sizes, quiet machine, us on 1
+ * and 2 threads): add f32 131072 27.0 / 13.6, tanh f32 32768 36.2 / 22.4,
+ * exp f32 16384 49.1 / 28.7. On a machine whose cores are all busy with
+ * other processes, 2 threads can be slower (the worker waits for a core).
  *   LIGHT  0.1-0.7 ns an element (add, mul, compare, copy, fill, clamp):
  *          memory-bound on large tensors
  *   MEDIUM 0.6-3.5 ns (the vectorised sigmoid and tanh, sqrt, floor, the
