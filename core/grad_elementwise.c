@@ -74,7 +74,7 @@ static rl_status pow_grad(rl_tensor **out, const rl_tensor *g, const rl_tensor *
         return st;
     }
     pow_ctx c = {y->dtype, exponent};
-    rl_iter_run(&it, pow_grad_run, &c);
+    rl_iter_run_parallel(&it, 1, RL_GRAIN_HEAVY, pow_grad_run, &c);
     return RL_OK;
 }
 

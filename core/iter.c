@@ -1,4 +1,5 @@
 #include "iter.h"
+#include "pool.h"
 
 #include <string.h>
 
@@ -147,4 +148,84 @@ void rl_iter_run(const rl_iter *it, rl_iter_fn fn, void *ctx)
         }
         if (d < 0) return;
     }
+}
+
+int64_t rl_iter_numel(const rl_iter *it)
+{
+    int64_t n = 1;
+    for (int d = 0; d < it->ndim; d++) n *= it->shape[d];
+    return n;
+}
+
+void rl_iter_run_range(const rl_iter *it, int64_t lo, int64_t hi, rl_iter_fn fn, void *ctx)
+{
+    int nd = it->ndim, nops = it->nops;
+    if (lo >= hi) return;
+    /* the position of element lo, innermost dim fastest */
+    int64_t count[RL_MAX_DIMS] = {0}, rest = lo;
+    for (int d = nd - 1; d >= 0; d--) {
+        count[d] = rest % it->shape[d];
+        rest /= it->shape[d];
+    }
+    char *ptr[RL_ITER_MAX_OPS];
+    int64_t inner_stride[RL_ITER_MAX_OPS];
+    for (int k = 0; k < nops; k++) {
+        ptr[k] = it->base[k];
+        for (int d = 0; d < nd; d++) ptr[k] += count[d] * it->stride[k][d];
+        inner_stride[k] = it->stride[k][nd - 1];
+    }
+    int64_t inner = it->shape[nd - 1], left = hi - lo;
+    for (;;) {
+        /* the rest of this innermost run, or less at the end of the range */
+        int64_t n = inner - count[nd - 1];
+        if (n > left) n = left;
+        fn(ctx, n, ptr, inner_stride);
+        left -= n;
+        if (left == 0) return;
+        /* back to the start of the run, then one step in the dims outside */
+        for (int k = 0; k < nops; k++) ptr[k] -= count[nd - 1] * inner_stride[k];
+        count[nd - 1] = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            count[d]++;
+            for (int k = 0; k < nops; k++) ptr[k] += it->stride[k][d];
+            if (count[d] < it->shape[d]) break;
+            for (int k = 0; k < nops; k++) ptr[k] -= it->stride[k][d] * it->shape[d];
+            count[d] = 0;
+        }
+    }
+}
+
+typedef struct {
+    const rl_iter *it;
+    rl_iter_fn fn;
+    void *ctx;
+} range_job;
+
+static void range_chunk(void *arg, int64_t lo, int64_t hi, int chunk)
+{
+    (void)chunk;
+    const range_job *j = arg;
+    rl_iter_run_range(j->it, lo, hi, j->fn, j->ctx);
+}
+
+/* Operands 0..nwrite-1 have no dim of stride 0 (an expanded dim repeats
+ * one element: two chunks would write it at once). */
+static bool writes_distinct(const rl_iter *it, int nwrite)
+{
+    for (int k = 0; k < nwrite; k++)
+        for (int d = 0; d < it->ndim; d++)
+            if (it->shape[d] > 1 && it->stride[k][d] == 0) return false;
+    return true;
+}
+
+void rl_iter_run_parallel(const rl_iter *it, int nwrite, int64_t grain, rl_iter_fn fn, void *ctx)
+{
+    int64_t n = rl_iter_numel(it);
+    if (n == 0) return;
+    if (rl_parallel_chunks(n, grain) < 2 || !writes_distinct(it, nwrite)) {
+        rl_iter_run(it, fn, ctx);
+        return;
+    }
+    range_job j = {it, fn, ctx};
+    rl_parallel_for_aligned(n, grain, RL_ITER_ALIGN, range_chunk, &j);
 }

@@ -19,6 +19,40 @@ static const char *unop_names[RL_UNOP_COUNT] = {
 const char *rl_binop_name(rl_binop op) { return binop_names[op]; }
 const char *rl_unop_name(rl_unop op) { return unop_names[op]; }
 
+/* Elements per thread (iter.h's grains): pow goes through libm, one call
+ * per element; the rest are a few instructions, vectorised. */
+static int64_t binop_grain(rl_binop op)
+{
+    return op == RL_POW ? RL_GRAIN_HEAVY : RL_GRAIN_LIGHT;
+}
+
+/* libm calls per element (exp, log, sin, ...), a few vectorised
+ * instructions (sigmoid and tanh have vectorised forms, below), or less */
+static int64_t unop_grain(rl_unop op)
+{
+    switch (op) {
+    case RL_EXP: case RL_LOG: case RL_SIN: case RL_COS: case RL_LOG1P: case RL_EXPM1:
+        return RL_GRAIN_HEAVY;
+    case RL_TANH: case RL_SIGMOID: case RL_SQRT: case RL_RSQRT: case RL_FLOOR: case RL_CEIL: case RL_ROUND:
+        return RL_GRAIN_MEDIUM;
+    default:
+        return RL_GRAIN_LIGHT;
+    }
+}
+
+/* A walk of n contiguous (or repeated: stride 0) elements of nops operands,
+ * without rl_iter_init's checks. */
+static void flat_iter(rl_iter *it, int nops, int64_t n, char *const *p, const int64_t *s)
+{
+    it->nops = nops;
+    it->ndim = 1;
+    it->shape[0] = n;
+    for (int k = 0; k < nops; k++) {
+        it->base[k] = p[k];
+        it->stride[k][0] = s[k];
+    }
+}
+
 /* ---- binary ---- */
 
 /* NaN-propagating maximum/minimum, like torch.maximum */
@@ -136,7 +170,7 @@ rl_status rl_binary_into(rl_tensor *out, rl_binop op, const rl_tensor *a, const 
     const rl_tensor *ops[3] = {out, ca ? ca : a, cb ? cb : b};
     if ((st = rl_iter_init(&it, name, 3, ops, out->ndim, out->shape)) == RL_OK) {
         binary_ctx c = {op, a->dtype};
-        rl_iter_run(&it, binary_run, &c);
+        rl_iter_run_parallel(&it, 1, binop_grain(op), binary_run, &c);
     }
     rl_tensor_release(ca);
     rl_tensor_release(cb);
@@ -173,8 +207,9 @@ static bool binary_flat(rl_tensor **out, rl_binop op, const rl_tensor *a, const 
     char *p[3] = {rl_tensor_data(*out), rl_tensor_data(a), rl_tensor_data(b)};
     int64_t s[3] = {(int64_t)rl_dtype_size(a->dtype), sa, sb};
     binary_ctx c = {op, a->dtype};
-    int64_t n = rl_tensor_numel(*out);
-    if (n > 0) binary_run(&c, n, p, s);
+    rl_iter it;
+    flat_iter(&it, 3, rl_tensor_numel(*out), p, s);
+    rl_iter_run_parallel(&it, 1, binop_grain(op), binary_run, &c);
     return true;
 }
 
@@ -369,7 +404,7 @@ rl_status rl_unary_into(rl_tensor *out, rl_unop op, const rl_tensor *a)
     const rl_tensor *ops[2] = {out, a};
     if ((st = rl_iter_init(&it, name, 2, ops, out->ndim, out->shape))) return st;
     unary_ctx c = {op, a->dtype};
-    rl_iter_run(&it, unary_run, &c);
+    rl_iter_run_parallel(&it, 1, unop_grain(op), unary_run, &c);
     return RL_OK;
 }
 
@@ -430,6 +465,16 @@ typedef struct {
 DEFINE_TANH_SIGMOID_BW(float, f32)
 DEFINE_TANH_SIGMOID_BW(double, f64)
 
+/* rl_iter callback over contiguous (grad_in, g, out) */
+static void tanh_sigmoid_bw_run(void *vctx, int64_t n, char **p, const int64_t *s)
+{
+    (void)s;
+    const unary_bw_ctx *c = vctx;
+    if (c->dt == RL_FLOAT32) tanh_sigmoid_bw_f32(c->op == RL_TANH, n, (float *)p[0], (const float *)p[1],
+                                                 (const float *)p[2]);
+    else tanh_sigmoid_bw_f64(c->op == RL_TANH, n, (double *)p[0], (const double *)p[1], (const double *)p[2]);
+}
+
 static void unary_bw_run(void *vctx, int64_t n, char **p, const int64_t *s)
 {
     const unary_bw_ctx *c = vctx;
@@ -452,10 +497,13 @@ rl_status rl_unary_backward(rl_tensor **grad_in, rl_unop op, const rl_tensor *g,
         rl_tensor_same_shape(g, a) && rl_tensor_same_shape(out, a)) {
         /* the gates of a cell written by hand: loops without the per-element
          * switch, which vectorise (the same expressions, the same bits) */
-        int64_t n = rl_tensor_numel(a);
-        if (a->dtype == RL_FLOAT32) tanh_sigmoid_bw_f32(op == RL_TANH, n, rl_tensor_data(*grad_in),
-                                                        rl_tensor_data(g), rl_tensor_data(out));
-        else tanh_sigmoid_bw_f64(op == RL_TANH, n, rl_tensor_data(*grad_in), rl_tensor_data(g), rl_tensor_data(out));
+        int64_t es = (int64_t)rl_dtype_size(a->dtype);
+        char *p[3] = {rl_tensor_data(*grad_in), rl_tensor_data(g), rl_tensor_data(out)};
+        int64_t s[3] = {es, es, es};
+        rl_iter fit;
+        flat_iter(&fit, 3, rl_tensor_numel(a), p, s);
+        unary_bw_ctx c = {op, a->dtype};
+        rl_iter_run_parallel(&fit, 1, RL_GRAIN_LIGHT, tanh_sigmoid_bw_run, &c);
         return RL_OK;
     }
     rl_iter it;
@@ -466,7 +514,7 @@ rl_status rl_unary_backward(rl_tensor **grad_in, rl_unop op, const rl_tensor *g,
         return st;
     }
     unary_bw_ctx c = {op, a->dtype};
-    rl_iter_run(&it, unary_bw_run, &c);
+    rl_iter_run_parallel(&it, 1, unop_grain(op), unary_bw_run, &c);
     return RL_OK;
 }
 
@@ -511,7 +559,7 @@ rl_status rl_clamp_into(rl_tensor *out, const rl_tensor *a, double lo, double hi
     const rl_tensor *ops[2] = {out, a};
     if ((st = rl_iter_init(&it, "clamp", 2, ops, out->ndim, out->shape))) return st;
     clamp_ctx c = {a->dtype, lo, hi};
-    rl_iter_run(&it, clamp_run, &c);
+    rl_iter_run_parallel(&it, 1, RL_GRAIN_LIGHT, clamp_run, &c);
     return RL_OK;
 }
 

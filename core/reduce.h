@@ -2,11 +2,21 @@
  *
  * float32 sums accumulate in double. max/min propagate NaN, as PyTorch does.
  * Index results (argmax, argmin, the indices of max/min along a dim) are
- * int64 tensors holding `base + position` (base 0 for C, 1 for Lua). */
+ * int64 tensors holding `base + position` (base 0 for C, 1 for Lua).
+ *
+ * Threads (core/pool.h): a reduction into one value of more than
+ * RL_REDUCE_BLOCK elements (sum(), max(), a dim reduction with one output)
+ * reduces blocks of RL_REDUCE_BLOCK elements, each alone on some thread,
+ * and combines the block results in block order on the calling thread, so
+ * its rounding depends on the size alone, never on the thread count. Other
+ * dim reductions split their outputs over the threads, each output reduced
+ * by one thread as on one: the same bits at any thread count. */
 #ifndef RL_REDUCE_H
 #define RL_REDUCE_H
 
 #include "tensor.h"
+
+#define RL_REDUCE_BLOCK 8192
 
 typedef enum { RL_RSUM, RL_RMEAN, RL_RMAX, RL_RMIN, RL_RPROD } rl_reduce_op;
 

@@ -645,7 +645,7 @@ rl_status rl_tensor_copy_(rl_tensor *dst, const rl_tensor *src)
     if (st) return st;
     if (dst->dtype == RL_INT64 && src->dtype != RL_INT64 && (st = check_fits_int64(src))) return st;
     copy_ctx c = {dst->dtype, src->dtype};
-    rl_iter_run(&it, copy_run, &c);
+    rl_iter_run_parallel(&it, 1, RL_GRAIN_LIGHT, copy_run, &c);
     return RL_OK;
 }
 
@@ -697,5 +697,5 @@ void rl_tensor_fill_(rl_tensor *t, double value)
     const rl_tensor *ops[1] = {t};
     rl_iter_init(&it, "fill", 1, ops, t->ndim, t->shape);
     fill_ctx c = {t->dtype, value};
-    rl_iter_run(&it, fill_run, &c);
+    rl_iter_run_parallel(&it, 1, RL_GRAIN_LIGHT, fill_run, &c);
 }

@@ -42,5 +42,6 @@ int main(int argc, char **argv)
     suite_lowrank();
     suite_pool();
     suite_isa();
+    suite_threads();
     return th_summary();
 }

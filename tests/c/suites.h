@@ -18,5 +18,6 @@ void suite_linalg(void);
 void suite_lowrank(void);
 void suite_pool(void);
 void suite_isa(void);
+void suite_threads(void);
 
 #endif
