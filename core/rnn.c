@@ -1,7 +1,8 @@
 #include "rnn.h"
 #include "blas.h"
-#include "fastgemm.h"
+#include "gemm.h"
 #include "lowrank.h"
+#include "pool.h"
 #include "ops.h"
 #include "rnn_workspace.h"
 #include "tape.h"
@@ -75,73 +76,58 @@ static void ctx_free(void *p)
     free(c);
 }
 
-/* The per-step products are small (B×H by H×G·H): split over BLAS threads
- * they lose more to synchronisation than they gain, and on a busy machine
- * far more. The time loops run BLAS on one thread unless each thread would
- * get at least this many FLOPs of every step's product (and always on one
- * with the AVX-512 step product, which runs on the calling thread). */
-#define STEP_FLOPS_PER_THREAD 16e6
+/* Without the product of gemm.h (no AVX-512, no memory) the steps and
+ * the whole-sequence products go to OpenBLAS, which would split even a
+ * small product over its threads: it keeps to one thread unless each of
+ * its threads gets at least this many FLOPs of every step's product (a
+ * split product waits for its slowest part, and on a busy machine a thread
+ * that shares its core loses a scheduler time slice) ... */
+#define BLAS_STEP_FLOPS_PER_THREAD 16e6
+/* ... or of a whole-sequence product (5 to 10 ms of work a thread) */
+#define BLAS_SEQ_FLOPS_PER_THREAD 5e8
 
-static int loop_threads_begin(const rnn_ctx *c, bool fast)
+/* Before a BLAS product of `flops`: the OpenBLAS thread count to restore
+ * (blas_threads_end), or 0. Only OpenBLAS's count: the pool keeps its
+ * workers. */
+static int blas_threads_begin(double flops, double per_thread)
 {
-    double flops = 2.0 * (double)c->B * (double)(c->G * c->H) * (double)c->H;
-    int n = rl_get_num_threads();
-    if (n > 1 && (fast || flops < STEP_FLOPS_PER_THREAD * n)) {
-        rl_set_num_threads(1);
+    int n = openblas_get_num_threads();
+    if (n > 1 && flops < per_thread * n) {
+        openblas_set_num_threads(1);
         return n;
     }
     return 0;
 }
 
-static void loop_threads_end(int saved)
+static void blas_threads_end(int saved)
 {
-    if (saved) rl_set_num_threads(saved);
+    if (saved) openblas_set_num_threads(saved);
 }
 
-/* The whole-sequence products (input projection, weight and input
- * gradients) go over BLAS threads only when each thread gets at least this
- * many FLOPs: a split product waits for its slowest part, and a thread that
- * shares its core with another process can hold it up by a scheduler time
- * slice (milliseconds), more than a smaller product gains. At 5e8 FLOPs a
- * thread (5 to 10 ms of work) configuration B of bench/recurrent.lua
- * splits its big products and A never does. */
-#define SEQ_FLOPS_PER_THREAD 5e8
-
-/* Before a whole-sequence product of `flops`: the thread count to restore
- * (loop_threads_end), or 0 */
-static int seq_threads_begin(double flops)
-{
-    int n = rl_get_num_threads();
-    if (n > 1 && flops < SEQ_FLOPS_PER_THREAD * n) {
-        rl_set_num_threads(1);
-        return n;
-    }
-    return 0;
-}
-
-/* The per-step products with AVX-512 when the machine has it (also for a
+/* The per-step products with gemm.h when the machine has it (also for a
  * single sequence: faster than BLAS's matrix-vector product there). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define RL_STEP_AVX512
-#define RL_AVX512_FN __attribute__((target("avx512f")))
-static bool have_avx512(void)
-{
-    return __builtin_cpu_supports("avx512f");
-}
 static bool step_fast(const rnn_ctx *c)
 {
     /* not for one step with a weight packed afresh at every call (a copy the
      * call made): BLAS reads it as it is */
-    return c->B > 0 && c->H > 0 && have_avx512() && (c->T > 1 || c->keep_w_hh);
+    return c->B > 0 && c->H > 0 && rl_gemm_supported() && (c->T > 1 || c->keep_w_hh);
 }
-#else
-static bool step_fast(const rnn_ctx *c)
+
+/* A time step goes over the pool's threads by rows of the batch, each
+ * chunk its rows' product, gates and state (one job a step), when each
+ * chunk gets at least this many FLOPs of the step's product. MEASURE-TODO */
+#define STEP_CHUNK_FLOPS 1e6
+
+/* the least rows of one chunk of a time step */
+static int64_t step_grain(const rnn_ctx *c)
 {
-    (void)c;
-    return false;
+    double row_flops = 2.0 * (double)(c->G * c->H) * (double)c->H;
+    return row_flops > 0 ? (int64_t)(STEP_CHUNK_FLOPS / row_flops) + 1 : c->B + 1;
 }
-#endif
+
+/* The bias sums of the backward go by columns over the pool when each
+ * chunk gets at least this many additions. */
+#define BIAS_CHUNK_ADDS 65536
 
 /* The time loops, compiled for AVX-512, AVX2 and any x86-64 like the
  * vmath.h loops: their per-row gate loops vectorise, in wider lanes with
@@ -158,15 +144,11 @@ static bool step_fast(const rnn_ctx *c)
 #define GEMV cblas_sgemv
 #define VSIGMOID rl_vsigmoid_f32
 #define VTANH rl_vtanh_f32
-#define VREAL __m512
-#define VMASK __mmask16
-#define VLANES 16
-#define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
-#define VLOADU _mm512_loadu_ps
-#define VZERO _mm512_setzero_ps
-#define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
-#define VSET1 _mm512_set1_ps
-#define VFMA _mm512_fmadd_ps
+#define GEMM_PACKED rl_gemm_packed_f32
+#define GEMM_PACKED_PAR rl_gemm_packed_par_f32
+#define GEMM_SEQ rl_gemm_f32
+#define PACK_PAR rl_gemm_pack_par_f32
+#define PACKED_LEN rl_gemm_packed_len_f32
 #include "rnn_kernels.h" /* undefines the parameters above */
 
 #define REAL double
@@ -175,15 +157,11 @@ static bool step_fast(const rnn_ctx *c)
 #define GEMV cblas_dgemv
 #define VSIGMOID rl_vsigmoid_f64
 #define VTANH rl_vtanh_f64
-#define VREAL __m512d
-#define VMASK __mmask8
-#define VLANES 8
-#define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
-#define VLOADU _mm512_loadu_pd
-#define VZERO _mm512_setzero_pd
-#define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
-#define VSET1 _mm512_set1_pd
-#define VFMA _mm512_fmadd_pd
+#define GEMM_PACKED rl_gemm_packed_f64
+#define GEMM_PACKED_PAR rl_gemm_packed_par_f64
+#define GEMM_SEQ rl_gemm_f64
+#define PACK_PAR rl_gemm_pack_par_f64
+#define PACKED_LEN rl_gemm_packed_len_f64
 #include "rnn_kernels.h" /* undefines the parameters above */
 
 /* ---- checks ---- */
@@ -292,15 +270,15 @@ static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl
     int64_t bk = tb ? 1 : b->shape[1], bn = tb ? b->shape[1] : 1;
     if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(b) && rl_tensor_is_contiguous(c)) {
         bool done = c->dtype == RL_FLOAT32
-                        ? seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                        ? rl_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
                                        rl_tensor_data(c), N, accumulate)
-                        : seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                        : rl_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
                                        rl_tensor_data(c), N, accumulate);
         if (done) return RL_OK;
     }
-    int saved = seq_threads_begin(2.0 * (double)M * (double)N * (double)K);
+    int saved = blas_threads_begin(2.0 * (double)M * (double)N * (double)K, BLAS_SEQ_FLOPS_PER_THREAD);
     rl_status st = rl_gemm(c, a, ta, b, tb, 1, accumulate ? 1 : 0);
-    loop_threads_end(saved);
+    blas_threads_end(saved);
     return st;
 }
 
@@ -632,17 +610,4 @@ rl_status rl_rnn_cell(rl_tensor **h2, rl_tensor **c2, rl_rnn_mode mode, rl_tenso
     x3.stride[1] = x->stride[0];
     x3.stride[2] = x->stride[1];
     return forward(NULL, h2, c2, mode, x, &x3, h, c, w_ih, w_hh, b_ih, b_hh, &defaults);
-}
-
-bool rl_fast_gemm(rl_tensor *c, int64_t ldc, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
-                  bool accumulate)
-{
-    int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
-    int64_t ar = ta ? a->stride[1] : a->stride[0], ak = ta ? a->stride[0] : a->stride[1];
-    int64_t bk = tb ? b->stride[1] : b->stride[0], bn = tb ? b->stride[0] : b->stride[1];
-    if (c->dtype == RL_FLOAT32)
-        return seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
-                            accumulate);
-    return seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
-                        accumulate);
 }
