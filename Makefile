@@ -88,6 +88,9 @@ $(B)/core/rnn.o $(B)/core/ops.o: CFLAGS += -O3 -fno-trapping-math
 # The optimizers' element loops (core/optim.c) vectorise at -O3 once sqrt
 # needs no errno check (it never sets errno here: its argument is >= 0 or NaN).
 $(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
+# The tiles of core/gemm_kernel.h keep their sums in registers only once
+# -O3 unrolls the loops over rows and vectors completely.
+$(B)/core/gemm.o: CFLAGS += -O3
 
 rnnlua: $(B)/bindings/rnnlua.o $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)
