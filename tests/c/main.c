@@ -24,5 +24,6 @@ int main(int argc, char **argv)
     suite_linalg();
     suite_lowrank();
     suite_pool();
+    suite_gemm();
     return th_summary();
 }

@@ -17,5 +17,6 @@ void suite_optim(void);
 void suite_linalg(void);
 void suite_lowrank(void);
 void suite_pool(void);
+void suite_gemm(void);
 
 #endif
