@@ -316,6 +316,78 @@ static rl_status weight_grad(rl_node *n, int i, rl_tensor **grad_in, rl_tensor *
     return seq_product(*target, u, true, v, false, true);
 }
 
+/* The part of the weight and input gradients from one chunk of steps
+ * (times t_base .. t_base + n_t - 1): GEMMs over its rows (the first rows
+ * of dgx, dgh (Tc,B,G·H); rows t_base·B... of x, hprev and the input
+ * gradient). *dw_ih, *dw_hh: where the weight gradients go (weight_grad). */
+static rl_status chunk_products(rl_node *n, rl_tensor **grad_in, rl_tensor **dw_ih, rl_tensor **dw_hh,
+                                rl_tensor *dgx, rl_tensor *dgh, int64_t Tc, int64_t t_base, int64_t n_t)
+{
+    const rnn_ctx *c = n->ctx;
+    const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H, rows = n_t * B;
+    rl_tensor *g3 = NULL, *gh3 = NULL, *xr = NULL, *hr = NULL, *dxr = NULL;
+    rl_status st = narrow_rows(&g3, dgx, Tc * B, 0, rows, GH);
+    if (st == RL_OK) st = narrow_rows(&gh3, dgh, Tc * B, 0, rows, GH);
+    if (st == RL_OK && rl_node_needs(n, 0)) {
+        st = narrow_rows(&dxr, grad_in[0], T * B, t_base * B, rows, In);
+        if (st == RL_OK) st = weight_product(dxr, g3, c->w_ih, c->keep_w_ih); /* (rows,GH)(GH,I) */
+    }
+    if (st == RL_OK && rl_node_needs(n, 3)) {
+        st = narrow_rows(&xr, c->x, T * B, t_base * B, rows, In);
+        if (st == RL_OK) st = weight_grad(n, 3, grad_in, dw_ih, g3, xr); /* (GH,I) += (rows,GH)^T (rows,I) */
+    }
+    if (st == RL_OK && rl_node_needs(n, 4)) {
+        st = narrow_rows(&hr, c->hprev, T * B, t_base * B, rows, H);
+        if (st == RL_OK) st = weight_grad(n, 4, grad_in, dw_hh, gh3, hr); /* (GH,H) += (rows,GH)^T (rows,H) */
+    }
+    rl_tensor_release(g3);
+    rl_tensor_release(gh3);
+    rl_tensor_release(xr);
+    rl_tensor_release(hr);
+    rl_tensor_release(dxr);
+    return st;
+}
+
+/* After the last chunk: zero weight gradients when there were no steps,
+ * the gradients of h0 and c0 (*dh, *dc, taken) and of the biases (from
+ * the double sums dbx, dbh). */
+static rl_status finish_grads(rl_node *n, rl_tensor **grad_in, rl_tensor **dh, rl_tensor **dc, const double *dbx,
+                              const double *dbh)
+{
+    const rnn_ctx *c = n->ctx;
+    const int64_t T = c->T, In = c->In, H = c->H, GH = c->G * H;
+    rl_dtype dt = c->x->dtype;
+    bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
+    int64_t shape_g[1] = {GH};
+    rl_status st = RL_OK;
+    if (T == 0) { /* no steps: zero weight gradients */
+        int64_t sih[2] = {GH, In}, shh[2] = {GH, H};
+        if (rl_node_needs(n, 3)) TRY(rl_tensor_zeros(&grad_in[3], dt, 2, sih));
+        if (rl_node_needs(n, 4)) TRY(rl_tensor_zeros(&grad_in[4], dt, 2, shh));
+    }
+    if (rl_node_needs(n, 1)) {
+        grad_in[1] = *dh;
+        *dh = NULL;
+    }
+    if (lstm && rl_node_needs(n, 2)) {
+        grad_in[2] = *dc;
+        *dc = NULL;
+    }
+    for (int i = 5; i <= 6; i++) {
+        if (!rl_node_needs(n, i)) continue;
+        const double *sum = i == 6 && gru ? dbh : dbx;
+        TRY(rl_tensor_empty(&grad_in[i], dt, 1, shape_g));
+        if (dt == RL_FLOAT32) {
+            float *g = rl_tensor_data(grad_in[i]);
+            for (int64_t j = 0; j < GH; j++) g[j] = (float)sum[j];
+        } else {
+            memcpy(rl_tensor_data(grad_in[i]), sum, sizeof(double) * (size_t)GH);
+        }
+    }
+done:
+    return st;
+}
+
 /* The backward runs over chunks of about this many rows (steps times
  * batch): the gate gradients of one chunk are all it keeps, and the weight
  * and input gradients are GEMMs over each chunk's rows, of an inner size
@@ -338,7 +410,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     rl_status st = RL_OK;
     int64_t Tc = B == 0 ? T : B < CHUNK_ROWS ? (CHUNK_ROWS + B - 1) / B : 1; /* steps per chunk */
     if (Tc > T) Tc = T > 0 ? T : 1;
-    int64_t shape_cbg[3] = {Tc, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
+    int64_t shape_cbg[3] = {Tc, B, GH}, shape_bh[2] = {B, H};
     bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
     if (c->gates->storage->version != c->gates_version)
         return rl_fail(RL_ERR_ARG, "%s backward: its output was modified in place after the forward (the backward "
@@ -359,7 +431,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     }
     if (need_bias) {
         /* the bias gradients: column sums of dgx and dgh, in double, taken
-         * by the time loop while each row is fresh */
+         * after the time loop of each chunk of steps */
         dbx = calloc((size_t)(GH ? 2 * GH : 1), sizeof *dbx);
         if (!dbx) {
             st = rl_fail(RL_ERR_NOMEM, "%s backward: out of memory", rl_rnn_mode_name(c->mode));
@@ -376,7 +448,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
      * the times t of one chunk are consecutive, t_base the first */
     for (int64_t k_hi = T; k_hi > 0; k_hi -= Tc) {
         int64_t k_lo = k_hi > Tc ? k_hi - Tc : 0, n_t = k_hi - k_lo;
-        int64_t t_base = c->reverse ? T - k_hi : k_lo, rows = n_t * B;
+        int64_t t_base = c->reverse ? T - k_hi : k_lo;
         /* W_hh packed: once when the copy is ours (hold); a kept copy is
          * found again for every chunk, since keeping W_ih's copy (the input
          * gradient below) may evict it (rnn_workspace.h) */
@@ -390,55 +462,9 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
             rnn_backward_loop_f64(c, packed, k_lo, k_hi, t_base, rl_tensor_data(dout), rl_tensor_data(dh),
                                   rl_tensor_data(dc), rl_tensor_data(dgx), rl_tensor_data(dgh), dbx, dbh);
 
-        /* the chunk's part of the weight and input gradients: GEMMs over
-         * its rows (the first rows of dgx, dgh; rows t_base·B... of x,
-         * hprev and the input gradient) */
-        rl_tensor *g3 = NULL, *gh3 = NULL, *xr = NULL, *hr = NULL, *dxr = NULL;
-        st = narrow_rows(&g3, dgx, Tc * B, 0, rows, GH);
-        if (st == RL_OK) st = narrow_rows(&gh3, dgh, Tc * B, 0, rows, GH);
-        if (st == RL_OK && rl_node_needs(n, 0)) {
-            st = narrow_rows(&dxr, grad_in[0], T * B, t_base * B, rows, In);
-            if (st == RL_OK) st = weight_product(dxr, g3, c->w_ih, c->keep_w_ih); /* (rows,GH)(GH,I) */
-        }
-        if (st == RL_OK && rl_node_needs(n, 3)) {
-            st = narrow_rows(&xr, c->x, T * B, t_base * B, rows, In);
-            if (st == RL_OK) st = weight_grad(n, 3, grad_in, &dw_ih, g3, xr); /* (GH,I) += (rows,GH)^T (rows,I) */
-        }
-        if (st == RL_OK && rl_node_needs(n, 4)) {
-            st = narrow_rows(&hr, c->hprev, T * B, t_base * B, rows, H);
-            if (st == RL_OK) st = weight_grad(n, 4, grad_in, &dw_hh, gh3, hr); /* (GH,H) += (rows,GH)^T (rows,H) */
-        }
-        rl_tensor_release(g3);
-        rl_tensor_release(gh3);
-        rl_tensor_release(xr);
-        rl_tensor_release(hr);
-        rl_tensor_release(dxr);
-        if (st) goto done;
+        TRY(chunk_products(n, grad_in, &dw_ih, &dw_hh, dgx, dgh, Tc, t_base, n_t));
     }
-    if (T == 0) { /* no steps: zero weight gradients */
-        int64_t sih[2] = {GH, In}, shh[2] = {GH, H};
-        if (rl_node_needs(n, 3)) TRY(rl_tensor_zeros(&grad_in[3], dt, 2, sih));
-        if (rl_node_needs(n, 4)) TRY(rl_tensor_zeros(&grad_in[4], dt, 2, shh));
-    }
-    if (rl_node_needs(n, 1)) {
-        grad_in[1] = dh;
-        dh = NULL;
-    }
-    if (lstm && rl_node_needs(n, 2)) {
-        grad_in[2] = dc;
-        dc = NULL;
-    }
-    for (int i = 5; i <= 6; i++) {
-        if (!rl_node_needs(n, i)) continue;
-        const double *sum = i == 6 && gru ? dbh : dbx;
-        TRY(rl_tensor_empty(&grad_in[i], dt, 1, shape_g));
-        if (dt == RL_FLOAT32) {
-            float *g = rl_tensor_data(grad_in[i]);
-            for (int64_t j = 0; j < GH; j++) g[j] = (float)sum[j];
-        } else {
-            memcpy(rl_tensor_data(grad_in[i]), sum, sizeof(double) * (size_t)GH);
-        }
-    }
+    TRY(finish_grads(n, grad_in, &dh, &dc, dbx, dbh));
 done:
     free(dbx);
     rl_tensor_release(dout);
@@ -452,22 +478,16 @@ done:
 
 /* ---- forward ---- */
 
-/* rl_rnn_forward, and rl_rnn_cell when out is NULL: x is then (B,I), x3
- * its view (1,B,I), and the outputs h_n[, c_n] alone */
-static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode, rl_tensor *x,
-                         const rl_tensor *x3, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
-                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *o)
+/* *out: the context of one call (checked arguments): sizes, options, x and
+ * the weights contiguous, and the buffers the forward fills for the
+ * backward (gates, states). */
+static rl_status ctx_new(rnn_ctx **out, rl_rnn_mode mode, bool cell, rl_tensor *x, const rl_tensor *x3,
+                         rl_tensor *w_ih, rl_tensor *w_hh, const rl_rnn_options *o)
 {
-    const rl_tensor *lengths = o->lengths;
-    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o, out == NULL);
-    if (st) return st;
-    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU, cell = out == NULL;
+    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU;
+    rl_status st = RL_OK;
     rnn_ctx *c = calloc(1, sizeof *c);
-    rl_tensor *bih = NULL, *bhh = NULL, *xw = NULL, *hw = NULL;
-    rl_node *node = NULL;
-    if (out) *out = NULL;
-    *h_n = NULL;
-    if (c_n) *c_n = NULL;
+    *out = NULL;
     if (!c) return rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
     c->mode = mode;
     c->one_step = cell;
@@ -487,14 +507,13 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
     const int64_t T = c->T, B = c->B, H = c->H;
     rl_dtype dt = x->dtype;
     int64_t tbw[3] = {T, B, c->width}, tbh[3] = {T, B, H};
-
-    if (lengths) {
+    if (o->lengths) {
         c->len = malloc(sizeof *c->len * (size_t)(B ? B : 1));
         if (!c->len) {
             st = rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
             goto done;
         }
-        for (int64_t b = 0; b < B; b++) c->len[b] = *(const int64_t *)rl_tensor_ptr(lengths, &b);
+        for (int64_t b = 0; b < B; b++) c->len[b] = *(const int64_t *)rl_tensor_ptr(o->lengths, &b);
     }
     TRY(rl_tensor_contiguous(&c->x, x));
     TRY(rl_tensor_contiguous(&c->w_ih, w_ih));
@@ -504,18 +523,69 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
      * kept copy would only add to the memory held. */
     c->keep_w_ih = c->w_ih->storage == w_ih->storage && c->T <= KEEP_PACKED_MAX_STEPS;
     c->keep_w_hh = c->w_hh->storage == w_hh->storage && c->T <= KEEP_PACKED_MAX_STEPS;
+    TRY(rl_ws_empty(&c->gates, dt, 3, tbw));
+    TRY(rl_ws_empty(&c->hprev, dt, 3, tbh));
+    if (lstm) {
+        TRY(rl_ws_empty(&c->cprev, dt, 3, tbh));
+        TRY(rl_ws_empty(&c->cell, dt, 3, tbh));
+    }
+done:
+    if (st) ctx_free(c);
+    else *out = c;
+    return st;
+}
+
+/* The tape node of a forward: it takes c (*c becomes NULL) and saves the
+ * inputs, so that the backward notices in-place changes to them. */
+static rl_status record(rnn_ctx **c, bool cell, rl_tensor **inputs, rl_tensor *out, rl_tensor *h_n,
+                        rl_tensor *c_n)
+{
+    rl_rnn_mode mode = (*c)->mode;
+    bool lstm = mode == RL_LSTM;
+    rl_node *node = NULL;
+    rl_status st = RL_OK;
+    int nout = (lstm ? 3 : 2) - (cell ? 1 : 0);
+    TRY(rl_node_new(&node, cell ? rl_rnn_cell_name(mode) : rl_rnn_mode_name(mode), rnn_backward, 7,
+                    inputs, nout));
+    TRY(rl_node_save(node, 0, inputs[0]));
+    TRY(rl_node_save(node, 1, inputs[3]));
+    TRY(rl_node_save(node, 2, inputs[4]));
+    node->ctx = *c;
+    node->ctx_free = ctx_free;
+    *c = NULL;
+    int k = 0;
+    if (!cell) rl_node_set_output(node, k++, out);
+    rl_node_set_output(node, k++, h_n);
+    if (lstm) rl_node_set_output(node, k, c_n);
+done:
+    rl_node_release(node);
+    return st;
+}
+
+/* rl_rnn_forward, and rl_rnn_cell when out is NULL: x is then (B,I), x3
+ * its view (1,B,I), and the outputs h_n[, c_n] alone */
+static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode, rl_tensor *x,
+                         const rl_tensor *x3, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
+                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *o)
+{
+    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o, out == NULL);
+    if (st) return st;
+    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU, cell = out == NULL;
+    rnn_ctx *c = NULL;
+    rl_tensor *bih = NULL, *bhh = NULL, *xw = NULL, *hw = NULL;
+    if (out) *out = NULL;
+    *h_n = NULL;
+    if (c_n) *c_n = NULL;
+    TRY(ctx_new(&c, mode, cell, x, x3, w_ih, w_hh, o));
+    const int64_t T = c->T, B = c->B, H = c->H;
+    rl_dtype dt = x->dtype;
+    int64_t tbh[3] = {T, B, H};
     if (b_ih) {
         /* bih becomes the bias added to the pre-activations at every step:
          * b_ih + b_hh, or b_ih alone for the GRU */
         if (gru) TRY(rl_tensor_clone(&bih, b_ih));
         else TRY(rl_binary(&bih, RL_ADD, b_ih, b_hh));
         TRY(rl_tensor_contiguous(&bhh, b_hh));
-    }
-    TRY(rl_ws_empty(&c->gates, dt, 3, tbw));
-    TRY(rl_ws_empty(&c->hprev, dt, 3, tbh));
-    if (lstm) {
-        TRY(rl_ws_empty(&c->cprev, dt, 3, tbh));
-        TRY(rl_ws_empty(&c->cell, dt, 3, tbh));
     }
     if (gru) {
         int64_t tbg[3] = {T, B, 3 * H}, bg[2] = {B, 3 * H};
@@ -543,24 +613,8 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
 
     c->gates_version = c->gates->storage->version;
     rl_tensor *inputs[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
-    if (rl_should_record(7, inputs)) {
-        int nout = (lstm ? 3 : 2) - (cell ? 1 : 0);
-        TRY(rl_node_new(&node, cell ? rl_rnn_cell_name(mode) : rl_rnn_mode_name(mode), rnn_backward, 7, inputs,
-                        nout));
-        /* the originals, so that backward notices in-place changes to them */
-        TRY(rl_node_save(node, 0, x));
-        TRY(rl_node_save(node, 1, w_ih));
-        TRY(rl_node_save(node, 2, w_hh));
-        node->ctx = c;
-        node->ctx_free = ctx_free;
-        c = NULL;
-        int k = 0;
-        if (!cell) rl_node_set_output(node, k++, *out);
-        rl_node_set_output(node, k++, *h_n);
-        if (lstm) rl_node_set_output(node, k, *c_n);
-    }
+    if (rl_should_record(7, inputs)) TRY(record(&c, cell, inputs, cell ? NULL : *out, *h_n, lstm ? *c_n : NULL));
 done:
-    rl_node_release(node);
     ctx_free(c);
     rl_tensor_release(bih);
     rl_tensor_release(bhh);
