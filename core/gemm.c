@@ -24,7 +24,9 @@
  * the workers spin between jobs and ~30 us when they were asleep (pool.c);
  * 4 MFLOP is ~25 us of the float32 kernel (~160 GFLOP/s here).
  * MEASURE-TODO */
+#ifndef GEMM_CHUNK_FLOPS
 #define GEMM_CHUNK_FLOPS 4e6
+#endif
 /* Split by rows while each chunk gets at least this many; fewer rows
  * (a product of many columns) is split by column panels. */
 #define GEMM_SPLIT_ROWS 32
