@@ -58,11 +58,13 @@ void rl_gemm_packed_par_f64(int64_t M, int64_t N, int64_t K, const double *A, in
                             const double *Bp, double *C, int64_t ldc, bool beta0);
 
 /* C (M,N) = A (M,K) B (K,N), or C += when accumulate, packing B in pieces
- * of about 2 MiB (K = T·B for the weight gradients of the recurrent
- * layers: a whole packed copy would add to a step's peak memory), threaded
- * as rl_gemm_packed_par. b(k,n) = B[k·bk + n·bn]. False when it did
- * nothing (no AVX-512, fewer than RL_GEMM_MIN_ROWS rows, an empty product,
- * no memory for the packed B): BLAS's turn. */
+ * of about 2 MiB (K = T·B for the weight gradients of the recurrent layers:
+ * a whole packed copy would add to a step's peak memory) into workspace
+ * memory (rnn_workspace.h: from one thread at a time, as the rest of the
+ * core, not from chunks of the pool), threaded as rl_gemm_packed_par.
+ * b(k,n) = B[k·bk + n·bn]. False when it did nothing (no AVX-512, fewer
+ * than RL_GEMM_MIN_ROWS rows, an empty product, no memory for the packed
+ * B): BLAS's turn. */
 bool rl_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t ar, int64_t ak, const float *B, int64_t bk,
                  int64_t bn, float *C, int64_t ldc, bool accumulate);
 bool rl_gemm_f64(int64_t M, int64_t N, int64_t K, const double *A, int64_t ar, int64_t ak, const double *B,

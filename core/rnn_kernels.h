@@ -119,8 +119,8 @@ RL_KERNEL_CLONES static void FN(forward_rows)(void *arg, int64_t lo, int64_t hi,
     if (c->mode == RL_GRU) {
         for (int64_t b = lo; b < hi; b++)
             for (int64_t j = 0; j < GH; j++) hw[b * GH + j] = bhh ? bhh[j] : 0;
-        if (H > 0) FN(step_forward)(hi - lo, GH, H, hin + lo * H, s->whh, s->packed, hw + lo * GH);
-    } else if (H > 0) {
+        if (H > 0 && hi > lo) FN(step_forward)(hi - lo, GH, H, hin + lo * H, s->whh, s->packed, hw + lo * GH);
+    } else if (H > 0 && hi > lo) {
         FN(step_forward)(hi - lo, GH, H, hin + lo * H, s->whh, s->packed, g + lo * W);
     }
     for (int64_t b = lo; b < hi; b++) {
@@ -390,7 +390,7 @@ RL_KERNEL_CLONES static void FN(backward_rows)(void *arg, int64_t lo, int64_t hi
         }
     }
     /* dh += dG_t W_hh: zero rows of dG leave inactive sequences' dh as carried */
-    if (H > 0) FN(step_backward)(hi - lo, GH, H, gh + lo * GH, s->whh, s->packed, dh + lo * H);
+    if (H > 0 && hi > lo) FN(step_backward)(hi - lo, GH, H, gh + lo * GH, s->whh, s->packed, dh + lo * H);
     if (c->clip_mode != RL_CLIP_NONE) FN(clip_rows)(c, t, dh, lo, hi);
 }
 
