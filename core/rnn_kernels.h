@@ -335,6 +335,13 @@ static inline void FN(relu_backward_row)(int64_t H, const REAL *restrict gr, con
     }
 }
 
+/* acc (n) += row (n), in double: the bias gradients, summed over the rows
+ * of dgx / dgh as they are made */
+static inline void FN(acc_row)(int64_t n, double *restrict acc, const REAL *restrict row)
+{
+    for (int64_t j = 0; j < n; j++) acc[j] += (double)row[j];
+}
+
 /* W_hh (G·H,H) packed for the step products of the backward, or NULL:
  * BLAS. *hold as pack_weight's. */
 static const REAL *FN(pack_whh_backward)(const rnn_ctx *c, rl_tensor **hold)
@@ -351,6 +358,7 @@ typedef struct {
     int64_t t;
     const REAL *whh, *packed, *dout;
     REAL *dh, *dc, *gx, *gh;
+    double *dbx, *dbh; /* the bias sums, taken here when the step is one chunk, or NULL */
 } FN(backward_step);
 
 /* The gate gradients of these rows, then dh += dG W_hh for them and the
@@ -388,6 +396,8 @@ RL_KERNEL_CLONES static void FN(backward_rows)(void *arg, int64_t lo, int64_t hi
             FN(relu_backward_row)(H, gr, db, dhb, gxr);
             break;
         }
+        if (s->dbx) FN(acc_row)(GH, s->dbx, gxr);
+        if (s->dbh && gh != gx) FN(acc_row)(GH, s->dbh, ghr);
     }
     /* dh += dG_t W_hh: zero rows of dG leave inactive sequences' dh as carried */
     if (H > 0 && hi > lo) FN(step_backward)(hi - lo, GH, H, gh + lo * GH, s->whh, s->packed, dh + lo * H);
@@ -439,6 +449,10 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *packe
     double *norms = c->grad_norms ? rl_tensor_data(c->grad_norms) : NULL;
     int saved = packed ? 0 : blas_threads_begin(2.0 * (double)B * (double)GH * (double)H, BLAS_STEP_FLOPS_PER_THREAD);
     int64_t grain = step_grain(c);
+    /* the bias sums: row by row while each row is fresh when a step is one
+     * chunk, else by columns after the steps; in the same order either way
+     * (k descending, b ascending), so the same bits */
+    bool bias_inline = !packed || rl_parallel_chunks(B, grain) <= 1;
     for (int64_t k = k_hi - 1; k >= k_lo; k--) {
         int64_t t = c->reverse ? T - 1 - k : k;
         REAL *gx = dgx + (t - t_base) * B * GH, *gh = dgh + (t - t_base) * B * GH;
@@ -454,14 +468,13 @@ RL_KERNEL_CLONES static void FN(rnn_backward_loop)(rnn_ctx *c, const REAL *packe
             norms[t] = sqrt(s);
         }
         FN(backward_step) s = {.c = c, .t = t, .whh = rl_tensor_data(c->w_hh), .packed = packed, .dout = dout,
-                               .dh = dh, .dc = dc, .gx = gx, .gh = gh};
+                               .dh = dh, .dc = dc, .gx = gx, .gh = gh, .dbx = bias_inline ? dbx : NULL,
+                               .dbh = bias_inline ? dbh : NULL};
         if (packed) rl_parallel_for(B, grain, FN(backward_rows), &s);
         else FN(backward_rows)(&s, 0, B, 0);
     }
     blas_threads_end(saved);
-    /* the bias sums by columns: the same order of addition at every
-     * thread count */
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && !bias_inline; i++) {
         double *acc = i == 0 ? dbx : dbh;
         if (!acc || (i == 1 && dgh == dgx)) continue;
         FN(bias_sum) s = {c, k_lo, k_hi, t_base, i == 0 ? dgx : dgh, acc};
