@@ -20,13 +20,18 @@
 /* rl_gemm_f32/_f64 pack B this many bytes at a time */
 #define GEMM_PACK_BYTES ((int64_t)2 << 20)
 
-/* The least work of one chunk of a split product. A job costs ~0.5 us when
- * the workers spin between jobs and ~30 us when they were asleep (pool.c);
- * 4 MFLOP is ~25 us of the float32 kernel (~160 GFLOP/s here).
- * MEASURE-TODO */
-#ifndef GEMM_CHUNK_FLOPS
-#define GEMM_CHUNK_FLOPS 4e6
-#endif
+/* The least work of one chunk of a split product: 20 MFLOP, ~120 us of
+ * the float32 kernel. A job costs ~0.5 us when the workers spin between
+ * jobs and ~30 us when they were asleep (pool.c), and a product on its own
+ * (not in a time loop) often finds them asleep. Measured with float32
+ * products (N 512, K 128 and N 2048, K 512; M varied) split in 2 against
+ * 1 thread, alternating, medians of 15 batches, on this 2-core machine
+ * shared with other jobs: called back to back (workers spinning, load
+ * 1.5), 1 MFLOP split gained 1.4x and 2 to 270 MFLOP 1.3-1.8x; with 2 ms
+ * between calls (workers asleep, load 2-3) splits lost up to 33 MFLOP and
+ * broke even at 67 MFLOP. The time steps of the recurrent layers, jobs back
+ * to back, have their own smaller threshold (rnn.c, STEP_CHUNK_FLOPS). */
+#define GEMM_CHUNK_FLOPS 2e7
 /* Split by rows while each chunk gets at least this many; fewer rows
  * (a product of many columns) is split by column panels. */
 #define GEMM_SPLIT_ROWS 32

@@ -4,8 +4,9 @@
 -- output by rows or column panels and never a sum, a time step splits the
 -- batch rows (each row's product, gates and state computed as on one
 -- thread), and the bias gradients are summed by columns in a fixed order.
--- The sizes make every part split at 2 threads (rows of the step: H 128,
--- B 64; the whole-sequence products: T·B = 768 rows). "Same" is checked as
+-- The sizes split the time steps at 2 threads (rows of the batch: H 128,
+-- B 64), the bias sums, and the larger whole-sequence products (the
+-- gradient of W_hh: (G·H,128) over T·B = 768 rows). "Same" is checked as
 -- a largest absolute difference of exactly 0.
 local rnn = require 'rnn'
 
