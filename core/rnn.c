@@ -267,8 +267,8 @@ static rl_status narrow_rows(rl_tensor **out, rl_tensor *t, int64_t total, int64
 }
 
 /* c = op(a) op(b), or c += when accumulate; all contiguous 2-D: a
- * whole-sequence product, with the AVX-512 kernel when it can, else with
- * BLAS (threaded by the policy above) */
+ * whole-sequence product, with gemm.h when it can (split over the pool),
+ * else with BLAS (on one thread below BLAS_SEQ_FLOPS_PER_THREAD) */
 static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb, bool accumulate)
 {
     int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
