@@ -98,6 +98,9 @@ $(B)/core/rnn.o $(B)/core/ops.o $(B)/tests/c/test_isa.o: CFLAGS += -O3 -fno-trap
 # The optimizers' element loops (core/optim.c) vectorise at -O3 once sqrt
 # needs no errno check (it never sets errno here: its argument is >= 0 or NaN).
 $(B)/core/optim.o: CFLAGS += -O3 -fno-math-errno
+# The tiles of core/gemm_kernel.h keep their sums in registers only once
+# -O3 unrolls the loops over rows and vectors completely.
+$(B)/core/gemm.o: CFLAGS += -O3
 
 rnnlua: $(EXE_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(EXE_LIBS) $(LDFLAGS)

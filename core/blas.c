@@ -1,5 +1,5 @@
 #include "blas.h"
-#include "fastgemm.h"
+#include "gemm.h"
 #include "iter.h"
 #include "pool.h"
 
@@ -113,6 +113,21 @@ static bool gemv_fits(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor
     return true;
 }
 
+/* c (n,m) = op(a) op(b), or c += when accumulate, by gemm.h: any strides
+ * for a and b. False when it did nothing (see rl_gemm_f32). */
+static bool own_gemm(rl_tensor *c, int64_t ldc, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
+                     bool accumulate)
+{
+    int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
+    int64_t ar = ta ? a->stride[1] : a->stride[0], ak = ta ? a->stride[0] : a->stride[1];
+    int64_t bk = tb ? b->stride[1] : b->stride[0], bn = tb ? b->stride[0] : b->stride[1];
+    if (c->dtype == RL_FLOAT32)
+        return rl_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
+                           accumulate);
+    return rl_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
+                       accumulate);
+}
+
 rl_status rl_gemm(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
                   double alpha, double beta)
 {
@@ -158,10 +173,9 @@ rl_status rl_gemm(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b,
     }
 
     if (gemv_fits(c, a, ta, b, tb, n, m, k, alpha, beta)) return RL_OK;
-    /* on one thread, the AVX-512 kernel where the machine has it */
-    if (alpha == 1 && (beta == 0 || beta == 1) && rl_get_num_threads() == 1 &&
-        rl_fast_gemm(c, ldc, a, ta, b, tb, beta == 1))
-        return RL_OK;
+    /* the product of gemm.h where the machine has it (split over the
+     * pool's threads when the size pays, the same bits at every count) */
+    if (alpha == 1 && (beta == 0 || beta == 1) && own_gemm(c, ldc, a, ta, b, tb, beta == 1)) return RL_OK;
 
     blas_operand A, B;
     rl_tensor *ca = NULL, *cb = NULL;

@@ -1,9 +1,13 @@
 /* pool.c — the worker threads of rl_parallel_for (pool.h).
  *
  * One job at a time: the caller fills `job`, sets `pending` to the number
- * of workers and bumps `generation`; worker w runs chunk w + 1 (if the job
- * has that many) and counts itself done; the caller runs chunk 0, then
- * waits until `pending` is 0.
+ * of workers and bumps `generation`; the caller runs chunk 0, and every
+ * thread then claims the next chunk not yet taken (`next_chunk`) until
+ * none is left; a worker counts itself done when it finds none, and the
+ * caller waits until `pending` is 0. The chunks' bounds are fixed by the
+ * sizes, so who runs a chunk changes nothing in the result; claiming
+ * rather than assigning lets the caller take a chunk whose worker has not
+ * started (descheduled on a busy machine), instead of waiting for it.
  *
  * Waiting is a short bounded spin, then sleep on a condition variable. A
  * time loop hands out one job per step, tens of microseconds apart: a
@@ -38,6 +42,7 @@ static atomic_bool quit;
 static atomic_uint_fast64_t generation; /* of the job the workers should run */
 static atomic_int pending;        /* workers not yet done with the current job */
 static uint64_t spawn_generation; /* before the first job a new worker may run */
+static atomic_int next_chunk;     /* the next chunk of the job to claim */
 static int sleepers;              /* workers asleep on work_cv (under lock) */
 static bool caller_asleep;        /* the caller asleep on done_cv (under lock) */
 
@@ -80,6 +85,18 @@ static bool spin_until(bool (*cond)(const void *), const void *arg)
     }
 }
 
+static void run_chunk(int c);
+
+/* Runs the job's unclaimed chunks, one after the other, until none is left. */
+static void claim_chunks(void)
+{
+    for (;;) {
+        int c = atomic_fetch_add_explicit(&next_chunk, 1, memory_order_relaxed);
+        if (c >= job.chunks) return;
+        run_chunk(c);
+    }
+}
+
 static void run_chunk(int c)
 {
     int64_t lo, hi;
@@ -97,7 +114,7 @@ static bool new_job(const void *seen)
 
 static void *worker_main(void *p)
 {
-    int self = (int)(intptr_t)p; /* 1-based: chunk self of each job */
+    (void)p;
     pthread_mutex_lock(&lock);
     /* not generation: a job may already have been published by now */
     uint64_t seen = spawn_generation;
@@ -112,7 +129,7 @@ static void *worker_main(void *p)
         }
         if (atomic_load(&quit)) break;
         seen = atomic_load_explicit(&generation, memory_order_acquire);
-        if (self < job.chunks) run_chunk(self);
+        claim_chunks();
         if (atomic_fetch_sub_explicit(&pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&lock);
             if (caller_asleep) pthread_cond_signal(&done_cv);
@@ -225,6 +242,7 @@ void rl_parallel_for_aligned(int64_t n, int64_t grain, int64_t align, rl_chunk_f
     job.align = align;
     job.chunks = k;
     atomic_store_explicit(&pending, started, memory_order_relaxed);
+    atomic_store_explicit(&next_chunk, 1, memory_order_relaxed); /* 0 is the caller's */
     /* release: a worker that sees the new generation sees the job */
     atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     pthread_mutex_lock(&lock);
@@ -232,6 +250,7 @@ void rl_parallel_for_aligned(int64_t n, int64_t grain, int64_t align, rl_chunk_f
     pthread_mutex_unlock(&lock);
 
     run_chunk(0);
+    claim_chunks();
 
     if (!spin_until(all_done, NULL)) {
         pthread_mutex_lock(&lock);

@@ -1,8 +1,9 @@
 #include "rnn.h"
 #include "blas.h"
-#include "fastgemm.h"
+#include "gemm.h"
 #include "isa.h"
 #include "lowrank.h"
+#include "pool.h"
 #include "ops.h"
 #include "rnn_workspace.h"
 #include "tape.h"
@@ -76,73 +77,64 @@ static void ctx_free(void *p)
     free(c);
 }
 
-/* The per-step products are small (B×H by H×G·H): split over BLAS threads
- * they lose more to synchronisation than they gain, and on a busy machine
- * far more. The time loops run BLAS on one thread unless each thread would
- * get at least this many FLOPs of every step's product (and always on one
- * with the AVX-512 step product, which runs on the calling thread). */
-#define STEP_FLOPS_PER_THREAD 16e6
+/* Without the product of gemm.h (no AVX-512, no memory) the steps and
+ * the whole-sequence products go to OpenBLAS, which would split even a
+ * small product over its threads: it keeps to one thread unless each of
+ * its threads gets at least this many FLOPs of every step's product (a
+ * split product waits for its slowest part, and on a busy machine a thread
+ * that shares its core loses a scheduler time slice) ... */
+#define BLAS_STEP_FLOPS_PER_THREAD 16e6
+/* ... or of a whole-sequence product (5 to 10 ms of work a thread) */
+#define BLAS_SEQ_FLOPS_PER_THREAD 5e8
 
-static int loop_threads_begin(const rnn_ctx *c, bool fast)
+/* Before a BLAS product of `flops`: the OpenBLAS thread count to restore
+ * (blas_threads_end), or 0. Only OpenBLAS's count: the pool keeps its
+ * workers. */
+static int blas_threads_begin(double flops, double per_thread)
 {
-    double flops = 2.0 * (double)c->B * (double)(c->G * c->H) * (double)c->H;
-    int n = rl_get_num_threads();
-    if (n > 1 && (fast || flops < STEP_FLOPS_PER_THREAD * n)) {
-        rl_set_num_threads(1);
+    int n = openblas_get_num_threads();
+    if (n > 1 && flops < per_thread * n) {
+        openblas_set_num_threads(1);
         return n;
     }
     return 0;
 }
 
-static void loop_threads_end(int saved)
+static void blas_threads_end(int saved)
 {
-    if (saved) rl_set_num_threads(saved);
+    if (saved) openblas_set_num_threads(saved);
 }
 
-/* The whole-sequence products (input projection, weight and input
- * gradients) go over BLAS threads only when each thread gets at least this
- * many FLOPs: a split product waits for its slowest part, and a thread that
- * shares its core with another process can hold it up by a scheduler time
- * slice (milliseconds), more than a smaller product gains. At 5e8 FLOPs a
- * thread (5 to 10 ms of work) configuration B of bench/recurrent.lua
- * splits its big products and A never does. */
-#define SEQ_FLOPS_PER_THREAD 5e8
-
-/* Before a whole-sequence product of `flops`: the thread count to restore
- * (loop_threads_end), or 0 */
-static int seq_threads_begin(double flops)
-{
-    int n = rl_get_num_threads();
-    if (n > 1 && flops < SEQ_FLOPS_PER_THREAD * n) {
-        rl_set_num_threads(1);
-        return n;
-    }
-    return 0;
-}
-
-/* The per-step products with AVX-512 when the machine has it (also for a
+/* The per-step products with gemm.h when the machine has it (also for a
  * single sequence: faster than BLAS's matrix-vector product there). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define RL_STEP_AVX512
-#define RL_AVX512_FN __attribute__((target("avx512f")))
-static bool have_avx512(void)
-{
-    return rl_isa() == RL_ISA_AVX512; /* the level in use: RNNLUA_ISA can force a lower one */
-}
 static bool step_fast(const rnn_ctx *c)
 {
     /* not for one step with a weight packed afresh at every call (a copy the
      * call made): BLAS reads it as it is */
-    return c->B > 0 && c->H > 0 && have_avx512() && (c->T > 1 || c->keep_w_hh);
+    return c->B > 0 && c->H > 0 && rl_gemm_supported() && (c->T > 1 || c->keep_w_hh);
 }
-#else
-static bool step_fast(const rnn_ctx *c)
+
+/* A time step goes over the pool's threads by rows of the batch, each
+ * chunk its rows' product, gates and state (one job a step), when each
+ * chunk gets at least this many FLOPs of the step's product. The jobs of a
+ * time loop come back to back, the workers spinning between them (~0.5 us
+ * a job, pool.c). Measured: float32 products of N 512, K 128 called back
+ * to back, split in 2 against 1 thread (alternating, medians, load 1.5):
+ * 0.5 MFLOP a chunk gained 1.4x, 1 MFLOP a chunk 1.5x. Configuration A
+ * of bench/recurrent.lua (LSTM, GRU: H 128, B 32) splits its steps in 2,
+ * C (B 1) never. */
+#define STEP_CHUNK_FLOPS 1e6
+
+/* the least rows of one chunk of a time step */
+static int64_t step_grain(const rnn_ctx *c)
 {
-    (void)c;
-    return false;
+    double row_flops = 2.0 * (double)(c->G * c->H) * (double)c->H;
+    return row_flops > 0 ? (int64_t)(STEP_CHUNK_FLOPS / row_flops) + 1 : c->B + 1;
 }
-#endif
+
+/* The bias sums of the backward go by columns over the pool when each
+ * chunk gets at least this many additions. */
+#define BIAS_CHUNK_ADDS 65536
 
 /* The time loops are compiled for AVX-512, AVX2 and any x86-64 like the
  * vmath.h loops (RL_ISA_DISPATCH in rnn_kernels.h): their per-row gate
@@ -154,15 +146,11 @@ static bool step_fast(const rnn_ctx *c)
 #define GEMV cblas_sgemv
 #define VSIGMOID rl_vsigmoid_f32
 #define VTANH rl_vtanh_f32
-#define VREAL __m512
-#define VMASK __mmask16
-#define VLANES 16
-#define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
-#define VLOADU _mm512_loadu_ps
-#define VZERO _mm512_setzero_ps
-#define VSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
-#define VSET1 _mm512_set1_ps
-#define VFMA _mm512_fmadd_ps
+#define GEMM_PACKED rl_gemm_packed_f32
+#define GEMM_PACKED_PAR rl_gemm_packed_par_f32
+#define GEMM_SEQ rl_gemm_f32
+#define PACK_PAR rl_gemm_pack_par_f32
+#define PACKED_LEN rl_gemm_packed_len_f32
 #include "rnn_kernels.h" /* undefines the parameters above */
 
 #define REAL double
@@ -171,15 +159,11 @@ static bool step_fast(const rnn_ctx *c)
 #define GEMV cblas_dgemv
 #define VSIGMOID rl_vsigmoid_f64
 #define VTANH rl_vtanh_f64
-#define VREAL __m512d
-#define VMASK __mmask8
-#define VLANES 8
-#define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
-#define VLOADU _mm512_loadu_pd
-#define VZERO _mm512_setzero_pd
-#define VSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
-#define VSET1 _mm512_set1_pd
-#define VFMA _mm512_fmadd_pd
+#define GEMM_PACKED rl_gemm_packed_f64
+#define GEMM_PACKED_PAR rl_gemm_packed_par_f64
+#define GEMM_SEQ rl_gemm_f64
+#define PACK_PAR rl_gemm_pack_par_f64
+#define PACKED_LEN rl_gemm_packed_len_f64
 #include "rnn_kernels.h" /* undefines the parameters above */
 
 /* ---- checks ---- */
@@ -279,8 +263,8 @@ static rl_status narrow_rows(rl_tensor **out, rl_tensor *t, int64_t total, int64
 }
 
 /* c = op(a) op(b), or c += when accumulate; all contiguous 2-D: a
- * whole-sequence product, with the AVX-512 kernel when it can, else with
- * BLAS (threaded by the policy above) */
+ * whole-sequence product, with gemm.h when it can (split over the pool),
+ * else with BLAS (on one thread below BLAS_SEQ_FLOPS_PER_THREAD) */
 static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb, bool accumulate)
 {
     int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
@@ -288,15 +272,15 @@ static rl_status seq_product(rl_tensor *c, const rl_tensor *a, bool ta, const rl
     int64_t bk = tb ? 1 : b->shape[1], bn = tb ? b->shape[1] : 1;
     if (rl_tensor_is_contiguous(a) && rl_tensor_is_contiguous(b) && rl_tensor_is_contiguous(c)) {
         bool done = c->dtype == RL_FLOAT32
-                        ? seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                        ? rl_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
                                        rl_tensor_data(c), N, accumulate)
-                        : seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
+                        : rl_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn,
                                        rl_tensor_data(c), N, accumulate);
         if (done) return RL_OK;
     }
-    int saved = seq_threads_begin(2.0 * (double)M * (double)N * (double)K);
+    int saved = blas_threads_begin(2.0 * (double)M * (double)N * (double)K, BLAS_SEQ_FLOPS_PER_THREAD);
     rl_status st = rl_gemm(c, a, ta, b, tb, 1, accumulate ? 1 : 0);
-    loop_threads_end(saved);
+    blas_threads_end(saved);
     return st;
 }
 
@@ -334,6 +318,78 @@ static rl_status weight_grad(rl_node *n, int i, rl_tensor **grad_in, rl_tensor *
     return seq_product(*target, u, true, v, false, true);
 }
 
+/* The part of the weight and input gradients from one chunk of steps
+ * (times t_base .. t_base + n_t - 1): GEMMs over its rows (the first rows
+ * of dgx, dgh (Tc,B,G·H); rows t_base·B... of x, hprev and the input
+ * gradient). *dw_ih, *dw_hh: where the weight gradients go (weight_grad). */
+static rl_status chunk_products(rl_node *n, rl_tensor **grad_in, rl_tensor **dw_ih, rl_tensor **dw_hh,
+                                rl_tensor *dgx, rl_tensor *dgh, int64_t Tc, int64_t t_base, int64_t n_t)
+{
+    const rnn_ctx *c = n->ctx;
+    const int64_t T = c->T, B = c->B, In = c->In, H = c->H, GH = c->G * H, rows = n_t * B;
+    rl_tensor *g3 = NULL, *gh3 = NULL, *xr = NULL, *hr = NULL, *dxr = NULL;
+    rl_status st = narrow_rows(&g3, dgx, Tc * B, 0, rows, GH);
+    if (st == RL_OK) st = narrow_rows(&gh3, dgh, Tc * B, 0, rows, GH);
+    if (st == RL_OK && rl_node_needs(n, 0)) {
+        st = narrow_rows(&dxr, grad_in[0], T * B, t_base * B, rows, In);
+        if (st == RL_OK) st = weight_product(dxr, g3, c->w_ih, c->keep_w_ih); /* (rows,GH)(GH,I) */
+    }
+    if (st == RL_OK && rl_node_needs(n, 3)) {
+        st = narrow_rows(&xr, c->x, T * B, t_base * B, rows, In);
+        if (st == RL_OK) st = weight_grad(n, 3, grad_in, dw_ih, g3, xr); /* (GH,I) += (rows,GH)^T (rows,I) */
+    }
+    if (st == RL_OK && rl_node_needs(n, 4)) {
+        st = narrow_rows(&hr, c->hprev, T * B, t_base * B, rows, H);
+        if (st == RL_OK) st = weight_grad(n, 4, grad_in, dw_hh, gh3, hr); /* (GH,H) += (rows,GH)^T (rows,H) */
+    }
+    rl_tensor_release(g3);
+    rl_tensor_release(gh3);
+    rl_tensor_release(xr);
+    rl_tensor_release(hr);
+    rl_tensor_release(dxr);
+    return st;
+}
+
+/* After the last chunk: zero weight gradients when there were no steps,
+ * the gradients of h0 and c0 (*dh, *dc, taken) and of the biases (from
+ * the double sums dbx, dbh). */
+static rl_status finish_grads(rl_node *n, rl_tensor **grad_in, rl_tensor **dh, rl_tensor **dc, const double *dbx,
+                              const double *dbh)
+{
+    const rnn_ctx *c = n->ctx;
+    const int64_t T = c->T, In = c->In, H = c->H, GH = c->G * H;
+    rl_dtype dt = c->x->dtype;
+    bool lstm = c->mode == RL_LSTM, gru = c->mode == RL_GRU;
+    int64_t shape_g[1] = {GH};
+    rl_status st = RL_OK;
+    if (T == 0) { /* no steps: zero weight gradients */
+        int64_t sih[2] = {GH, In}, shh[2] = {GH, H};
+        if (rl_node_needs(n, 3)) TRY(rl_tensor_zeros(&grad_in[3], dt, 2, sih));
+        if (rl_node_needs(n, 4)) TRY(rl_tensor_zeros(&grad_in[4], dt, 2, shh));
+    }
+    if (rl_node_needs(n, 1)) {
+        grad_in[1] = *dh;
+        *dh = NULL;
+    }
+    if (lstm && rl_node_needs(n, 2)) {
+        grad_in[2] = *dc;
+        *dc = NULL;
+    }
+    for (int i = 5; i <= 6; i++) {
+        if (!rl_node_needs(n, i)) continue;
+        const double *sum = i == 6 && gru ? dbh : dbx;
+        TRY(rl_tensor_empty(&grad_in[i], dt, 1, shape_g));
+        if (dt == RL_FLOAT32) {
+            float *g = rl_tensor_data(grad_in[i]);
+            for (int64_t j = 0; j < GH; j++) g[j] = (float)sum[j];
+        } else {
+            memcpy(rl_tensor_data(grad_in[i]), sum, sizeof(double) * (size_t)GH);
+        }
+    }
+done:
+    return st;
+}
+
 /* The backward runs over chunks of about this many rows (steps times
  * batch): the gate gradients of one chunk are all it keeps, and the weight
  * and input gradients are GEMMs over each chunk's rows, of an inner size
@@ -356,7 +412,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     rl_status st = RL_OK;
     int64_t Tc = B == 0 ? T : B < CHUNK_ROWS ? (CHUNK_ROWS + B - 1) / B : 1; /* steps per chunk */
     if (Tc > T) Tc = T > 0 ? T : 1;
-    int64_t shape_cbg[3] = {Tc, B, GH}, shape_bh[2] = {B, H}, shape_g[1] = {GH};
+    int64_t shape_cbg[3] = {Tc, B, GH}, shape_bh[2] = {B, H};
     bool need_bias = rl_node_needs(n, 5) || rl_node_needs(n, 6);
     if (c->gates->storage->version != c->gates_version)
         return rl_fail(RL_ERR_ARG, "%s backward: its output was modified in place after the forward (the backward "
@@ -377,7 +433,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
     }
     if (need_bias) {
         /* the bias gradients: column sums of dgx and dgh, in double, taken
-         * by the time loop while each row is fresh */
+         * after the time loop of each chunk of steps */
         dbx = calloc((size_t)(GH ? 2 * GH : 1), sizeof *dbx);
         if (!dbx) {
             st = rl_fail(RL_ERR_NOMEM, "%s backward: out of memory", rl_rnn_mode_name(c->mode));
@@ -394,7 +450,7 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
      * the times t of one chunk are consecutive, t_base the first */
     for (int64_t k_hi = T; k_hi > 0; k_hi -= Tc) {
         int64_t k_lo = k_hi > Tc ? k_hi - Tc : 0, n_t = k_hi - k_lo;
-        int64_t t_base = c->reverse ? T - k_hi : k_lo, rows = n_t * B;
+        int64_t t_base = c->reverse ? T - k_hi : k_lo;
         /* W_hh packed: once when the copy is ours (hold); a kept copy is
          * found again for every chunk, since keeping W_ih's copy (the input
          * gradient below) may evict it (rnn_workspace.h) */
@@ -408,55 +464,9 @@ static rl_status rnn_backward(rl_node *n, rl_tensor *const *grad_out, rl_tensor 
             rnn_backward_loop_f64(c, packed, k_lo, k_hi, t_base, rl_tensor_data(dout), rl_tensor_data(dh),
                                   rl_tensor_data(dc), rl_tensor_data(dgx), rl_tensor_data(dgh), dbx, dbh);
 
-        /* the chunk's part of the weight and input gradients: GEMMs over
-         * its rows (the first rows of dgx, dgh; rows t_base·B... of x,
-         * hprev and the input gradient) */
-        rl_tensor *g3 = NULL, *gh3 = NULL, *xr = NULL, *hr = NULL, *dxr = NULL;
-        st = narrow_rows(&g3, dgx, Tc * B, 0, rows, GH);
-        if (st == RL_OK) st = narrow_rows(&gh3, dgh, Tc * B, 0, rows, GH);
-        if (st == RL_OK && rl_node_needs(n, 0)) {
-            st = narrow_rows(&dxr, grad_in[0], T * B, t_base * B, rows, In);
-            if (st == RL_OK) st = weight_product(dxr, g3, c->w_ih, c->keep_w_ih); /* (rows,GH)(GH,I) */
-        }
-        if (st == RL_OK && rl_node_needs(n, 3)) {
-            st = narrow_rows(&xr, c->x, T * B, t_base * B, rows, In);
-            if (st == RL_OK) st = weight_grad(n, 3, grad_in, &dw_ih, g3, xr); /* (GH,I) += (rows,GH)^T (rows,I) */
-        }
-        if (st == RL_OK && rl_node_needs(n, 4)) {
-            st = narrow_rows(&hr, c->hprev, T * B, t_base * B, rows, H);
-            if (st == RL_OK) st = weight_grad(n, 4, grad_in, &dw_hh, gh3, hr); /* (GH,H) += (rows,GH)^T (rows,H) */
-        }
-        rl_tensor_release(g3);
-        rl_tensor_release(gh3);
-        rl_tensor_release(xr);
-        rl_tensor_release(hr);
-        rl_tensor_release(dxr);
-        if (st) goto done;
+        TRY(chunk_products(n, grad_in, &dw_ih, &dw_hh, dgx, dgh, Tc, t_base, n_t));
     }
-    if (T == 0) { /* no steps: zero weight gradients */
-        int64_t sih[2] = {GH, In}, shh[2] = {GH, H};
-        if (rl_node_needs(n, 3)) TRY(rl_tensor_zeros(&grad_in[3], dt, 2, sih));
-        if (rl_node_needs(n, 4)) TRY(rl_tensor_zeros(&grad_in[4], dt, 2, shh));
-    }
-    if (rl_node_needs(n, 1)) {
-        grad_in[1] = dh;
-        dh = NULL;
-    }
-    if (lstm && rl_node_needs(n, 2)) {
-        grad_in[2] = dc;
-        dc = NULL;
-    }
-    for (int i = 5; i <= 6; i++) {
-        if (!rl_node_needs(n, i)) continue;
-        const double *sum = i == 6 && gru ? dbh : dbx;
-        TRY(rl_tensor_empty(&grad_in[i], dt, 1, shape_g));
-        if (dt == RL_FLOAT32) {
-            float *g = rl_tensor_data(grad_in[i]);
-            for (int64_t j = 0; j < GH; j++) g[j] = (float)sum[j];
-        } else {
-            memcpy(rl_tensor_data(grad_in[i]), sum, sizeof(double) * (size_t)GH);
-        }
-    }
+    TRY(finish_grads(n, grad_in, &dh, &dc, dbx, dbh));
 done:
     free(dbx);
     rl_tensor_release(dout);
@@ -470,22 +480,16 @@ done:
 
 /* ---- forward ---- */
 
-/* rl_rnn_forward, and rl_rnn_cell when out is NULL: x is then (B,I), x3
- * its view (1,B,I), and the outputs h_n[, c_n] alone */
-static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode, rl_tensor *x,
-                         const rl_tensor *x3, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
-                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *o)
+/* *out: the context of one call (checked arguments): sizes, options, x and
+ * the weights contiguous, and the buffers the forward fills for the
+ * backward (gates, states). */
+static rl_status ctx_new(rnn_ctx **out, rl_rnn_mode mode, bool cell, rl_tensor *x, const rl_tensor *x3,
+                         rl_tensor *w_ih, rl_tensor *w_hh, const rl_rnn_options *o)
 {
-    const rl_tensor *lengths = o->lengths;
-    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o, out == NULL);
-    if (st) return st;
-    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU, cell = out == NULL;
+    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU;
+    rl_status st = RL_OK;
     rnn_ctx *c = calloc(1, sizeof *c);
-    rl_tensor *bih = NULL, *bhh = NULL, *xw = NULL, *hw = NULL;
-    rl_node *node = NULL;
-    if (out) *out = NULL;
-    *h_n = NULL;
-    if (c_n) *c_n = NULL;
+    *out = NULL;
     if (!c) return rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
     c->mode = mode;
     c->one_step = cell;
@@ -505,14 +509,13 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
     const int64_t T = c->T, B = c->B, H = c->H;
     rl_dtype dt = x->dtype;
     int64_t tbw[3] = {T, B, c->width}, tbh[3] = {T, B, H};
-
-    if (lengths) {
+    if (o->lengths) {
         c->len = malloc(sizeof *c->len * (size_t)(B ? B : 1));
         if (!c->len) {
             st = rl_fail(RL_ERR_NOMEM, "%s: out of memory", rl_rnn_mode_name(mode));
             goto done;
         }
-        for (int64_t b = 0; b < B; b++) c->len[b] = *(const int64_t *)rl_tensor_ptr(lengths, &b);
+        for (int64_t b = 0; b < B; b++) c->len[b] = *(const int64_t *)rl_tensor_ptr(o->lengths, &b);
     }
     TRY(rl_tensor_contiguous(&c->x, x));
     TRY(rl_tensor_contiguous(&c->w_ih, w_ih));
@@ -522,18 +525,69 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
      * kept copy would only add to the memory held. */
     c->keep_w_ih = c->w_ih->storage == w_ih->storage && c->T <= KEEP_PACKED_MAX_STEPS;
     c->keep_w_hh = c->w_hh->storage == w_hh->storage && c->T <= KEEP_PACKED_MAX_STEPS;
+    TRY(rl_ws_empty(&c->gates, dt, 3, tbw));
+    TRY(rl_ws_empty(&c->hprev, dt, 3, tbh));
+    if (lstm) {
+        TRY(rl_ws_empty(&c->cprev, dt, 3, tbh));
+        TRY(rl_ws_empty(&c->cell, dt, 3, tbh));
+    }
+done:
+    if (st) ctx_free(c);
+    else *out = c;
+    return st;
+}
+
+/* The tape node of a forward: it takes c (*c becomes NULL) and saves the
+ * inputs, so that the backward notices in-place changes to them. */
+static rl_status record(rnn_ctx **c, bool cell, rl_tensor **inputs, rl_tensor *out, rl_tensor *h_n,
+                        rl_tensor *c_n)
+{
+    rl_rnn_mode mode = (*c)->mode;
+    bool lstm = mode == RL_LSTM;
+    rl_node *node = NULL;
+    rl_status st = RL_OK;
+    int nout = (lstm ? 3 : 2) - (cell ? 1 : 0);
+    TRY(rl_node_new(&node, cell ? rl_rnn_cell_name(mode) : rl_rnn_mode_name(mode), rnn_backward, 7,
+                    inputs, nout));
+    TRY(rl_node_save(node, 0, inputs[0]));
+    TRY(rl_node_save(node, 1, inputs[3]));
+    TRY(rl_node_save(node, 2, inputs[4]));
+    node->ctx = *c;
+    node->ctx_free = ctx_free;
+    *c = NULL;
+    int k = 0;
+    if (!cell) rl_node_set_output(node, k++, out);
+    rl_node_set_output(node, k++, h_n);
+    if (lstm) rl_node_set_output(node, k, c_n);
+done:
+    rl_node_release(node);
+    return st;
+}
+
+/* rl_rnn_forward, and rl_rnn_cell when out is NULL: x is then (B,I), x3
+ * its view (1,B,I), and the outputs h_n[, c_n] alone */
+static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_rnn_mode mode, rl_tensor *x,
+                         const rl_tensor *x3, rl_tensor *h0, rl_tensor *c0, rl_tensor *w_ih, rl_tensor *w_hh,
+                         rl_tensor *b_ih, rl_tensor *b_hh, const rl_rnn_options *o)
+{
+    rl_status st = check_args(mode, x3, h0, c0, w_ih, w_hh, b_ih, b_hh, o, out == NULL);
+    if (st) return st;
+    bool lstm = mode == RL_LSTM, gru = mode == RL_GRU, cell = out == NULL;
+    rnn_ctx *c = NULL;
+    rl_tensor *bih = NULL, *bhh = NULL, *xw = NULL, *hw = NULL;
+    if (out) *out = NULL;
+    *h_n = NULL;
+    if (c_n) *c_n = NULL;
+    TRY(ctx_new(&c, mode, cell, x, x3, w_ih, w_hh, o));
+    const int64_t T = c->T, B = c->B, H = c->H;
+    rl_dtype dt = x->dtype;
+    int64_t tbh[3] = {T, B, H};
     if (b_ih) {
         /* bih becomes the bias added to the pre-activations at every step:
          * b_ih + b_hh, or b_ih alone for the GRU */
         if (gru) TRY(rl_tensor_clone(&bih, b_ih));
         else TRY(rl_binary(&bih, RL_ADD, b_ih, b_hh));
         TRY(rl_tensor_contiguous(&bhh, b_hh));
-    }
-    TRY(rl_ws_empty(&c->gates, dt, 3, tbw));
-    TRY(rl_ws_empty(&c->hprev, dt, 3, tbh));
-    if (lstm) {
-        TRY(rl_ws_empty(&c->cprev, dt, 3, tbh));
-        TRY(rl_ws_empty(&c->cell, dt, 3, tbh));
     }
     if (gru) {
         int64_t tbg[3] = {T, B, 3 * H}, bg[2] = {B, 3 * H};
@@ -561,24 +615,8 @@ static rl_status forward(rl_tensor **out, rl_tensor **h_n, rl_tensor **c_n, rl_r
 
     c->gates_version = c->gates->storage->version;
     rl_tensor *inputs[7] = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
-    if (rl_should_record(7, inputs)) {
-        int nout = (lstm ? 3 : 2) - (cell ? 1 : 0);
-        TRY(rl_node_new(&node, cell ? rl_rnn_cell_name(mode) : rl_rnn_mode_name(mode), rnn_backward, 7, inputs,
-                        nout));
-        /* the originals, so that backward notices in-place changes to them */
-        TRY(rl_node_save(node, 0, x));
-        TRY(rl_node_save(node, 1, w_ih));
-        TRY(rl_node_save(node, 2, w_hh));
-        node->ctx = c;
-        node->ctx_free = ctx_free;
-        c = NULL;
-        int k = 0;
-        if (!cell) rl_node_set_output(node, k++, *out);
-        rl_node_set_output(node, k++, *h_n);
-        if (lstm) rl_node_set_output(node, k, *c_n);
-    }
+    if (rl_should_record(7, inputs)) TRY(record(&c, cell, inputs, cell ? NULL : *out, *h_n, lstm ? *c_n : NULL));
 done:
-    rl_node_release(node);
     ctx_free(c);
     rl_tensor_release(bih);
     rl_tensor_release(bhh);
@@ -628,17 +666,4 @@ rl_status rl_rnn_cell(rl_tensor **h2, rl_tensor **c2, rl_rnn_mode mode, rl_tenso
     x3.stride[1] = x->stride[0];
     x3.stride[2] = x->stride[1];
     return forward(NULL, h2, c2, mode, x, &x3, h, c, w_ih, w_hh, b_ih, b_hh, &defaults);
-}
-
-bool rl_fast_gemm(rl_tensor *c, int64_t ldc, const rl_tensor *a, bool ta, const rl_tensor *b, bool tb,
-                  bool accumulate)
-{
-    int64_t M = c->shape[0], N = c->shape[1], K = ta ? a->shape[0] : a->shape[1];
-    int64_t ar = ta ? a->stride[1] : a->stride[0], ak = ta ? a->stride[0] : a->stride[1];
-    int64_t bk = tb ? b->stride[1] : b->stride[0], bn = tb ? b->stride[0] : b->stride[1];
-    if (c->dtype == RL_FLOAT32)
-        return seq_gemm_f32(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
-                            accumulate);
-    return seq_gemm_f64(M, N, K, rl_tensor_data(a), ar, ak, rl_tensor_data(b), bk, bn, rl_tensor_data(c), ldc,
-                        accumulate);
 }

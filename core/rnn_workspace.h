@@ -8,7 +8,7 @@
  * bench/recurrent.lua).
  *
  * Packed weights: the AVX-512 products read W_hh (and W_ih) as panels
- * (rnn_kernels.h). A cell called at every step of a loop, or a layer
+ * (gemm.h). A cell called at every step of a loop, or a layer
  * called again with unchanged weights, would pack the same matrix every
  * time. Packed copies are kept, named by the weight storage's id and
  * version (storage.h: the version is bumped by every in-place write, as an

@@ -86,9 +86,9 @@ suite core-deps lua5.4 tools/core_deps.lua "$(dirname "$TEST_CORE")/core"
 # the same C tests built with clang (tests/c/clang_test.sh)
 suite clang bash tests/c/clang_test.sh
 busted_counts busted ""
-# On one thread, products go to rnnlua's own AVX-512 kernel where the CPU
-# has it (core/fastgemm.h), elsewhere to BLAS: the gradients and the
-# PyTorch fixtures once more that way.
+# Products go to rnnlua's own AVX-512 kernel where the CPU has it
+# (core/gemm.h), elsewhere to BLAS, whose own threads differ: the gradients
+# and the PyTorch fixtures once more with one OpenBLAS thread.
 busted_counts busted-1thread 1 tests/spec/recurrent_torch_spec.lua \
     tests/spec/gradcheck_spec.lua tests/spec/cells_fused_spec.lua
 # Every instruction set (core/isa.h): the runs above use the CPU's best

@@ -43,5 +43,6 @@ int main(int argc, char **argv)
     suite_pool();
     suite_isa();
     suite_threads();
+    suite_gemm();
     return th_summary();
 }

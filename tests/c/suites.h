@@ -19,5 +19,6 @@ void suite_lowrank(void);
 void suite_pool(void);
 void suite_isa(void);
 void suite_threads(void);
+void suite_gemm(void);
 
 #endif

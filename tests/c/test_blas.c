@@ -577,7 +577,7 @@ static void test_gemm_transposed_views_and_k0(void)
     }
 }
 
-/* On one thread rl_gemm goes to the AVX-512 kernel (core/fastgemm.h) for
+/* rl_gemm goes to the AVX-512 kernel (core/gemm.h) for
  * alpha 1, beta 0 or 1 and 16 rows or more: edge tiles (rows not a multiple
  * of 4, columns not of the vector width), inner sizes past its blocks (128)
  * and past its packing pieces (K = 9000 with 3 columns: two pieces), strided

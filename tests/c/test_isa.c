@@ -4,7 +4,7 @@
 #include "suites.h"
 #include "testutil.h"
 #include "../../core/blas.h"
-#include "../../core/fastgemm.h"
+#include "../../core/gemm.h"
 #include "../../core/isa.h"
 #include "../../core/status.h"
 #include "../../core/vmath.h"
@@ -59,16 +59,16 @@ static void test_isa_in_use_follows_environment(void)
 }
 
 /* rnnlua's own matrix product runs at avx512 only: at a forced lower level
- * the product goes to BLAS (rl_fast_gemm declines) */
+ * the product goes to BLAS (rl_gemm_f32 declines) */
 static void test_isa_fast_gemm_follows_level(void)
 {
     rl_tensor *a = tu_rand(RL_FLOAT32, DIMS(32, 24), 1, -1, 1, 0);
     rl_tensor *b = tu_rand(RL_FLOAT32, DIMS(24, 40), 2, -1, 1, 0);
     rl_tensor *c = tu_empty(RL_FLOAT32, DIMS(32, 40));
     REQUIRE(a && b && c);
-    bool ran = rl_fast_gemm(c, 40, a, false, b, false, false);
+    bool ran = rl_gemm_f32(32, 40, 24, rl_tensor_data(a), 24, 1, rl_tensor_data(b), 40, 1, rl_tensor_data(c), 40, false);
 #if defined(__x86_64__) && defined(__GNUC__)
-    CHECK_MSG(ran == (rl_isa() == RL_ISA_AVX512), "level %s: rl_fast_gemm ran: %d", rl_isa_name(rl_isa()), ran);
+    CHECK_MSG(ran == (rl_isa() == RL_ISA_AVX512), "level %s: rl_gemm_f32 ran: %d", rl_isa_name(rl_isa()), ran);
 #else
     CHECK(!ran);
 #endif

@@ -61,7 +61,8 @@ static void test_pool_chunks_follow_sizes_and_threads(void)
         prev = hi;
     }
     CHECK_EQ_INT(prev, 1000);
-    /* the same job twice: the same chunks, and the first on the caller */
+    /* the same job twice: the same chunks (whichever thread claims them),
+     * and the first on the caller */
     cover_arg a = {.hits = calloc(100000, sizeof(int))}, b = {.hits = calloc(100000, sizeof(int))};
     rl_parallel_for(100000, 1000, cover, &a);
     rl_parallel_for(100000, 1000, cover, &b);
@@ -70,7 +71,6 @@ static void test_pool_chunks_follow_sizes_and_threads(void)
         CHECK_EQ_INT(a.hi[c], b.hi[c]);
     }
     CHECK(pthread_equal(a.who[0], pthread_self()));
-    CHECK(!pthread_equal(a.who[1], pthread_self()));
     free(a.hits);
     free(b.hits);
     rl_pool_set_threads(saved);
